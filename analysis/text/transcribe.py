@@ -1,0 +1,235 @@
+"""Speech to text with word timestamps, behind one engine interface.
+
+Engines (chosen by name; `MOODLINE_TRANSCRIPT_ENGINE` sets the default):
+- `openai-whisper`: the reference. Whisper tiny.en converted from the shipped CTranslate2 files
+  into an openai-whisper checkpoint (analysis/models/speech_weights.py); greedy decoding with
+  openai-whisper's temperature fallback; word timestamps from its alignment heads.
+- `faster-whisper`: the same tiny.en weights read by CTranslate2 as they ship, int8 on CPU,
+  greedy (beam 1). Measured faster at no worse WER (docs/analysis.md), hence the default.
+
+Audio is never a file path (openai-whisper would shell out to ffmpeg): the caller streams
+16 kHz mono float32 chunks, only speech regions found by the VAD are decoded, in bounded
+regions, so silence costs nothing and a long recording never sits whole in memory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from typing import Any, Protocol
+
+import numpy as np
+
+from analysis.models.registry import ModelSpec
+from analysis.models.speech_weights import (
+    WHISPER_TINY_EN,
+    WHISPER_TINY_EN_CT2,
+    load_whisper,
+    shipped_path,
+)
+from analysis.voice.regions import iter_region_audio
+from analysis.voice.vad import SpeechSegment
+
+SAMPLE_RATE_HZ = 16000
+ENGINE_ENV = "MOODLINE_TRANSCRIPT_ENGINE"
+REFERENCE_ENGINE = "openai-whisper"
+DEFAULT_ENGINE = "faster-whisper"
+LANGUAGE = "en"  # tiny.en is an English-only model
+MAX_REGION_S = 28.0  # speech packed into one region stays inside Whisper's 30 s window
+MAX_GAP_IN_REGION_S = 2.0  # longer silences start a new region instead of being decoded
+REGION_PAD_S = 0.2  # context around each region so first and last words are whole
+ROUND_DIGITS = 3
+
+
+@dataclass(frozen=True)
+class Word:
+    start_s: float
+    end_s: float
+    text: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class Utterance:
+    start_s: float
+    end_s: float
+    text: str
+    words: tuple[Word, ...] = ()
+    avg_logprob: float | None = None  # the decoder's mean token log-probability
+    no_speech_prob: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["words"] = [
+            {k: (round(v, ROUND_DIGITS) if isinstance(v, float) else v) for k, v in w.items()}
+            for w in data["words"]
+        ]
+        for key in ("start_s", "end_s", "avg_logprob", "no_speech_prob"):
+            if data[key] is not None:
+                data[key] = round(data[key], ROUND_DIGITS)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Utterance:
+        return cls(
+            start_s=data["start_s"],
+            end_s=data["end_s"],
+            text=data["text"],
+            words=tuple(Word(**w) for w in data.get("words", [])),
+            avg_logprob=data.get("avg_logprob"),
+            no_speech_prob=data.get("no_speech_prob"),
+        )
+
+
+class TranscriptEngine(Protocol):
+    name: str
+    models: tuple[ModelSpec, ...]  # recorded in the timeline's provenance
+
+    def transcribe(self, audio: np.ndarray, offset_s: float) -> list[Utterance]:
+        """Utterances of mono 16 kHz `audio`, with times shifted by `offset_s`."""
+        ...
+
+
+@dataclass
+class OpenAIWhisperEngine:
+    name: str = REFERENCE_ENGINE
+    models: tuple[ModelSpec, ...] = (WHISPER_TINY_EN,)
+    options: dict[str, Any] = field(
+        default_factory=lambda: {
+            "language": LANGUAGE,
+            "word_timestamps": True,
+            "fp16": False,
+            "condition_on_previous_text": False,
+            "verbose": None,
+        }
+    )
+
+    def transcribe(self, audio: np.ndarray, offset_s: float) -> list[Utterance]:
+        result = load_whisper(self.models[0].name).transcribe(
+            audio.astype(np.float32, copy=False), **self.options
+        )
+        return [
+            Utterance(
+                start_s=float(offset_s + seg["start"]),
+                end_s=float(offset_s + seg["end"]),
+                text=seg["text"].strip(),
+                words=tuple(
+                    Word(
+                        float(offset_s + w["start"]),
+                        float(offset_s + w["end"]),
+                        w["word"].strip(),
+                        float(w["probability"]),
+                    )
+                    for w in seg.get("words", [])
+                ),
+                avg_logprob=seg.get("avg_logprob"),
+                no_speech_prob=seg.get("no_speech_prob"),
+            )
+            for seg in result["segments"]
+            if seg["text"].strip()
+        ]
+
+
+@cache
+def _faster_whisper_model(cpu_threads: int) -> Any:
+    from faster_whisper import WhisperModel
+
+    model_dir = shipped_path(WHISPER_TINY_EN_CT2).parent
+    return WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=cpu_threads)
+
+
+@dataclass
+class FasterWhisperEngine:
+    name: str = "faster-whisper"
+    models: tuple[ModelSpec, ...] = (WHISPER_TINY_EN_CT2,)
+    cpu_threads: int = 0  # 0 lets CTranslate2 decide (all cores)
+
+    def transcribe(self, audio: np.ndarray, offset_s: float) -> list[Utterance]:
+        segments, _info = _faster_whisper_model(self.cpu_threads).transcribe(
+            audio.astype(np.float32, copy=False),
+            language=LANGUAGE,
+            beam_size=1,
+            word_timestamps=True,
+            condition_on_previous_text=False,
+            vad_filter=False,  # regions already come from Silero VAD
+        )
+        return [
+            Utterance(
+                start_s=offset_s + seg.start,
+                end_s=offset_s + seg.end,
+                text=seg.text.strip(),
+                words=tuple(
+                    Word(offset_s + w.start, offset_s + w.end, w.word.strip(), w.probability)
+                    for w in seg.words or []
+                ),
+                avg_logprob=seg.avg_logprob,
+                no_speech_prob=seg.no_speech_prob,
+            )
+            for seg in segments
+            if seg.text.strip()
+        ]
+
+
+ENGINES: dict[str, type[OpenAIWhisperEngine] | type[FasterWhisperEngine]] = {
+    REFERENCE_ENGINE: OpenAIWhisperEngine,
+    "faster-whisper": FasterWhisperEngine,
+}
+
+
+def default_engine_name() -> str:
+    return os.environ.get(ENGINE_ENV, "").strip() or DEFAULT_ENGINE
+
+
+def get_engine(name: str | None = None) -> TranscriptEngine:
+    chosen = name or default_engine_name()
+    if chosen not in ENGINES:
+        raise ValueError(f"unknown transcript engine {chosen!r}; choose one of {sorted(ENGINES)}")
+    engine: TranscriptEngine = ENGINES[chosen]()
+    return engine
+
+
+def speech_regions(
+    segments: Sequence[SpeechSegment], duration_s: float | None = None
+) -> list[tuple[float, float]]:
+    """Pack VAD segments into decoding regions: short gaps kept, long silences skipped."""
+    regions: list[list[float]] = []
+    for seg in segments:
+        if (
+            regions
+            and seg.start_s - regions[-1][1] <= MAX_GAP_IN_REGION_S
+            and seg.end_s - regions[-1][0] <= MAX_REGION_S
+        ):
+            regions[-1][1] = seg.end_s
+        else:
+            regions.append([seg.start_s, seg.end_s])
+    limit = duration_s if duration_s is not None else float("inf")
+    return [(max(0.0, a - REGION_PAD_S), min(limit, b + REGION_PAD_S)) for a, b in regions]
+
+
+def transcribe_speech(
+    chunks: Iterable[tuple[float, np.ndarray]],
+    segments: Sequence[SpeechSegment],
+    engine: TranscriptEngine,
+    *,
+    duration_s: float | None = None,
+) -> Iterator[tuple[float, list[Utterance]]]:
+    """Transcribe the speech regions of a chunk stream; yields (region end_s, utterances)."""
+    regions = speech_regions(segments, duration_s)
+    for (start_s, end_s), audio in iter_region_audio(chunks, regions, regions):
+        yield end_s, engine.transcribe(audio, start_s)
+
+
+def transcribe_array(
+    audio: np.ndarray, engine: TranscriptEngine, segments: Sequence[SpeechSegment] | None = None
+) -> list[Utterance]:
+    """Transcribe an in-memory mono 16 kHz array (tests, evaluation of short files)."""
+    if segments is None:
+        from analysis.voice.vad import detect_speech
+
+        segments = detect_speech([(0.0, audio)])
+    utterances: list[Utterance] = []
+    for _end, found in transcribe_speech([(0.0, audio)], segments, engine):
+        utterances.extend(found)
+    return utterances

@@ -1,0 +1,165 @@
+"""Voice prosody per speech piece, and a vocal-arousal estimate relative to the speaker.
+
+DSP with librosa (ISC licence): YIN for F0, RMS for intensity, and a normalised autocorrelation
+at the pitch period for voicing and the harmonics-to-noise ratio. praat-parselmouth would add
+cycle-level jitter and shimmer, but it is GPL-3 and would bind the whole product to the GPL, so
+jitter and shimmer are not reported. There is no speech-emotion model: arousal is the mean of
+z-scores of pitch level, pitch variability, loudness and speech rate against the same speaker's
+own pieces in this session, labelled `prosody-derived`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import librosa
+import numpy as np
+
+SAMPLE_RATE_HZ = 16000
+F0_MIN_HZ = 65.0
+F0_MAX_HZ = 400.0
+ANALYSIS_FRAME_SAMPLES = 1024  # 64 ms: two periods of the lowest F0
+HOP_SAMPLES = 160  # 10 ms
+VOICED_CORRELATION = 0.45  # normalised autocorrelation at the period above which a frame is voiced
+SILENCE_BELOW_PEAK_DB = 35.0  # frames this far below the piece's loudest frame count as silence
+MFCC_COUNT = 13
+ROUND_DIGITS = 4
+
+
+@dataclass(frozen=True)
+class ProsodyFeatures:
+    duration_s: float
+    voiced_fraction: float  # share of analysis frames that are voiced
+    f0_median_hz: float | None  # None when no frame is voiced
+    f0_sd_semitones: float | None  # pitch variability within the piece
+    intensity_db: float  # mean RMS level of non-silent frames, dBFS
+    hnr_db: float | None  # harmonics-to-noise ratio over voiced frames (autocorrelation estimate)
+
+    def to_dict(self) -> dict[str, float | None]:
+        return {
+            k: (round(v, ROUND_DIGITS) if isinstance(v, float) else v)
+            for k, v in asdict(self).items()
+        }
+
+
+def _frames(samples: np.ndarray) -> np.ndarray:
+    padded = samples
+    if len(samples) < ANALYSIS_FRAME_SAMPLES:
+        padded = np.pad(samples, (0, ANALYSIS_FRAME_SAMPLES - len(samples)))
+    framed: np.ndarray = librosa.util.frame(
+        padded, frame_length=ANALYSIS_FRAME_SAMPLES, hop_length=HOP_SAMPLES
+    )
+    return framed.T  # (n_frames, ANALYSIS_FRAME_SAMPLES)
+
+
+def prosody_features(samples: np.ndarray) -> ProsodyFeatures:
+    """Prosody of one mono 16 kHz piece of speech."""
+    x = samples.astype(np.float32, copy=False)
+    frames = _frames(x)  # (n, 1024)
+    f0 = librosa.yin(
+        np.pad(x, (0, max(0, ANALYSIS_FRAME_SAMPLES - len(x)))),
+        fmin=F0_MIN_HZ,
+        fmax=F0_MAX_HZ,
+        sr=SAMPLE_RATE_HZ,
+        frame_length=ANALYSIS_FRAME_SAMPLES,
+        hop_length=HOP_SAMPLES,
+        center=False,
+    )[: len(frames)]
+    rms = np.sqrt(np.mean(frames**2, axis=1)) + 1e-10
+    level_db = 20 * np.log10(rms)
+    audible = level_db > level_db.max() - SILENCE_BELOW_PEAK_DB
+
+    # Autocorrelation via FFT (n, 2N) -> (n, N), unbiased by the overlap length.
+    spectrum = np.fft.rfft(frames, n=2 * ANALYSIS_FRAME_SAMPLES, axis=1)
+    autocorr = np.fft.irfft(np.abs(spectrum) ** 2, axis=1)[:, :ANALYSIS_FRAME_SAMPLES]
+    lags = np.clip(np.rint(SAMPLE_RATE_HZ / f0).astype(int), 1, ANALYSIS_FRAME_SAMPLES - 1)
+    overlap = (ANALYSIS_FRAME_SAMPLES - lags) / ANALYSIS_FRAME_SAMPLES
+    at_period = autocorr[np.arange(len(frames)), lags] / overlap
+    correlation = np.clip(at_period / (autocorr[:, 0] + 1e-12), 0.0, 0.999)
+    voiced = audible & (correlation > VOICED_CORRELATION)
+
+    f0_voiced = f0[voiced]
+    f0_median = float(np.median(f0_voiced)) if len(f0_voiced) else None
+    f0_sd = None
+    if len(f0_voiced) >= 2:
+        f0_sd = float(np.std(12 * np.log2(f0_voiced / np.median(f0_voiced))))
+    hnr = None
+    if voiced.any():
+        r = correlation[voiced]
+        hnr = float(np.mean(10 * np.log10(r / (1 - r))))
+    return ProsodyFeatures(
+        duration_s=len(x) / SAMPLE_RATE_HZ,
+        voiced_fraction=float(voiced.mean()),
+        f0_median_hz=f0_median,
+        f0_sd_semitones=f0_sd,
+        intensity_db=float(level_db[audible].mean()),
+        hnr_db=hnr,
+    )
+
+
+def timbre_features(samples: np.ndarray) -> list[float]:
+    """MFCC means and deviations (2 x 12, without c0 which is just loudness): a voice's colour."""
+    mfcc = librosa.feature.mfcc(
+        y=samples.astype(np.float32, copy=False), sr=SAMPLE_RATE_HZ, n_mfcc=MFCC_COUNT
+    )[1:]  # (12, n_frames)
+    return [round(float(v), ROUND_DIGITS) for v in [*mfcc.mean(axis=1), *mfcc.std(axis=1)]]
+
+
+# --- vocal arousal against the speaker's own baseline -------------------------------------
+
+AROUSAL_SOURCE = "prosody-derived"
+AROUSAL_Z_SCALE = 1.5  # tanh(z_mean / scale): a piece 1.5 sd above baseline maps to ~0.76
+MIN_BASELINE_PIECES = 3  # fewer pieces than this: no baseline, no arousal estimate
+BASELINE_PIECES_FOR_FULL_CONFIDENCE = 12
+MAX_PROSODY_CONFIDENCE = 0.6  # prosody alone is a weak arousal cue; never outweighs a clear face
+
+
+@dataclass(frozen=True)
+class VocalArousal:
+    arousal: float  # -1 (calmer than usual for this speaker) .. 1 (more aroused)
+    confidence: float  # 0..MAX_PROSODY_CONFIDENCE
+    z_scores: dict[str, float]  # per cue, against the speaker's session baseline
+
+
+def _z(values: Sequence[float | None]) -> list[float | None]:
+    present = np.array([v for v in values if v is not None], dtype=float)
+    if len(present) < MIN_BASELINE_PIECES or present.std() < 1e-9:
+        return [None for _ in values]
+    mean, sd = present.mean(), present.std()
+    return [None if v is None else float((v - mean) / sd) for v in values]
+
+
+def vocal_arousal(
+    pieces: Sequence[ProsodyFeatures], speech_rates_wps: Sequence[float | None]
+) -> list[VocalArousal | None]:
+    """Arousal of each piece of ONE speaker, relative to that speaker's pieces in the session."""
+    semitones = [
+        None if p.f0_median_hz is None else 12 * math.log2(p.f0_median_hz / 100.0) for p in pieces
+    ]
+    cues = {
+        "f0_level": _z(semitones),
+        "f0_variability": _z([p.f0_sd_semitones for p in pieces]),
+        "intensity": _z([p.intensity_db for p in pieces]),
+        "speech_rate": _z(list(speech_rates_wps)),
+    }
+    baseline_share = min(1.0, len(pieces) / BASELINE_PIECES_FOR_FULL_CONFIDENCE)
+    result: list[VocalArousal | None] = []
+    for i, piece in enumerate(pieces):
+        z_scores = {name: value for name, z in cues.items() if (value := z[i]) is not None}
+        if not z_scores:
+            result.append(None)
+            continue
+        z_mean = float(np.mean(list(z_scores.values())))
+        cue_share = len(z_scores) / len(cues)
+        length_share = min(1.0, piece.duration_s / 2.0)
+        confidence = MAX_PROSODY_CONFIDENCE * baseline_share * cue_share * length_share
+        result.append(
+            VocalArousal(
+                arousal=round(math.tanh(z_mean / AROUSAL_Z_SCALE), ROUND_DIGITS),
+                confidence=round(confidence * max(piece.voiced_fraction, 0.2), ROUND_DIGITS),
+                z_scores={k: round(v, ROUND_DIGITS) for k, v in z_scores.items()},
+            )
+        )
+    return result

@@ -1,0 +1,183 @@
+"""Who speaks when: one speaker per audio channel, or clusters of voices; roles guessed.
+
+Telehealth exports often record each participant on a channel of their own: when channels
+differ, each speech piece goes to the channel that is clearly louder in it. Otherwise pieces
+are clustered by voice colour (MFCC means/deviations) and pitch level: Ward linkage into two
+groups, kept only when the split is clearly better than one voice (silhouette above
+`MIN_SILHOUETTE`). A speaker whose voice activity follows a face track's mouth movement is
+linked to that track.
+
+Roles are guesses until a clinician sets them (`role_source: "guessed"`): the recording's camera
+usually frames the client, so a speaker linked to a face is the client when only one speaker
+is; otherwise the speaker with the most talk time is the client, because clients usually talk
+for most of a psychotherapy session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+CLIENT = "client"
+CLINICIAN = "clinician"
+UNKNOWN = "unknown"
+GUESSED = "guessed"
+SET_BY_CLINICIAN = "clinician"
+
+CHANNEL_DOMINANCE_DB = 6.0  # a piece belongs to a channel this much louder than the others
+SAME_CHANNEL_DB = 1.0  # channels within this on (almost) every piece are copies of one mix
+MIN_SILHOUETTE = 0.3  # two voice clusters must separate at least this well
+MIN_LINK_CORRELATION = 0.2  # voice activity vs mouth motion, for a speaker-face link
+
+
+@dataclass(frozen=True)
+class VoicePiece:
+    """A stretch of speech (a VAD segment or part of a long one) and what describes the voice."""
+
+    start_s: float
+    end_s: float
+    channel_db: tuple[float, ...]  # RMS level per audio channel, dBFS
+    timbre: tuple[float, ...]  # MFCC means and deviations
+    f0_median_hz: float | None
+
+
+@dataclass
+class Speaker:
+    id: str
+    role: str = UNKNOWN
+    role_source: str = GUESSED
+    talk_time_s: float = 0.0
+    channel: int | None = None
+    face_track_id: str | None = None
+    link_correlation: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        data: dict[str, object] = {
+            "id": self.id,
+            "role": self.role,
+            "role_source": self.role_source,
+            "talk_time_s": round(self.talk_time_s, 3),
+        }
+        if self.channel is not None:
+            data["channel"] = self.channel
+        if self.face_track_id is not None:
+            data["face_track_id"] = self.face_track_id
+            data["link_correlation"] = self.link_correlation
+        return data
+
+
+@dataclass
+class SpeakerAssignment:
+    speakers: list[Speaker]
+    piece_speakers: list[str]  # speaker id of each piece, in piece order
+    method: str  # "channels", "clustering" or "single"
+    details: dict[str, float] = field(default_factory=dict)
+
+
+def _by_channel(pieces: Sequence[VoicePiece]) -> list[int] | None:
+    levels = np.array([p.channel_db for p in pieces])  # (n_pieces, n_channels)
+    if levels.ndim != 2 or levels.shape[1] < 2:
+        return None
+    ordered = np.sort(levels, axis=1)
+    margin = ordered[:, -1] - ordered[:, -2]
+    if np.median(margin) < SAME_CHANNEL_DB:
+        return None
+    loudest = levels.argmax(axis=1)
+    if len(set(loudest[margin >= CHANNEL_DOMINANCE_DB].tolist())) < 2:
+        return None
+    return [int(c) for c in loudest]
+
+
+def _by_clustering(pieces: Sequence[VoicePiece]) -> tuple[list[int], float]:
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from sklearn.metrics import silhouette_score
+
+    if len(pieces) < 3:
+        return [0] * len(pieces), 0.0
+    pitches = [p.f0_median_hz for p in pieces if p.f0_median_hz]
+    default_pitch = float(np.median(pitches)) if pitches else 120.0
+    features = np.array(
+        [[*p.timbre, 12 * np.log2((p.f0_median_hz or default_pitch) / 100.0)] for p in pieces]
+    )
+    features = (features - features.mean(axis=0)) / (features.std(axis=0) + 1e-9)
+    labels = fcluster(linkage(features, method="ward"), t=2, criterion="maxclust") - 1
+    if len(set(labels.tolist())) < 2:
+        return [0] * len(pieces), 0.0
+    score = float(silhouette_score(features, labels))
+    if score < MIN_SILHOUETTE:
+        return [0] * len(pieces), score
+    return [int(label) for label in labels], score
+
+
+def _activity_correlation(
+    pieces: Sequence[VoicePiece],
+    labels: Sequence[str],
+    speaker_id: str,
+    track: Mapping[str, object],
+) -> float | None:
+    times = np.asarray(track.get("times_s", []), dtype=float)
+    motion = np.asarray(track.get("mouth_motion", []), dtype=float)
+    if len(times) < 5 or len(motion) != len(times):
+        return None
+    active = np.zeros(len(times))
+    for piece, label in zip(pieces, labels, strict=True):
+        if label == speaker_id:
+            active[(times >= piece.start_s) & (times < piece.end_s)] = 1.0
+    if active.std() == 0 or np.nanstd(motion) == 0:
+        return None
+    return float(np.corrcoef(active, np.nan_to_num(motion))[0, 1])
+
+
+def assign_speakers(
+    pieces: Sequence[VoicePiece], face_tracks: Sequence[Mapping[str, object]] = ()
+) -> SpeakerAssignment:
+    """Group pieces into speakers, link speakers to face tracks, and guess their roles."""
+    details: dict[str, float] = {}
+    channels = _by_channel(pieces)
+    if channels is not None:
+        method, groups = "channels", channels
+    else:
+        groups, details["silhouette"] = _by_clustering(pieces)
+        method = "clustering" if len(set(groups)) > 1 else "single"
+    order = sorted(set(groups), key=groups.index)
+    ids = {group: f"S{i + 1}" for i, group in enumerate(order)}
+    labels = [ids[g] for g in groups]
+    speakers = [Speaker(id=ids[g], channel=g if method == "channels" else None) for g in order]
+    for piece, label in zip(pieces, labels, strict=True):
+        next(s for s in speakers if s.id == label).talk_time_s += piece.end_s - piece.start_s
+
+    _link_faces(pieces, labels, speakers, face_tracks)
+    guess_roles(speakers)
+    return SpeakerAssignment(speakers, labels, method, details)
+
+
+def _link_faces(
+    pieces: Sequence[VoicePiece],
+    labels: Sequence[str],
+    speakers: list[Speaker],
+    face_tracks: Sequence[Mapping[str, object]],
+) -> None:
+    candidates: list[tuple[float, Speaker, str]] = []
+    for speaker in speakers:
+        for track in face_tracks:
+            r = _activity_correlation(pieces, labels, speaker.id, track)
+            if r is not None and r >= MIN_LINK_CORRELATION:
+                candidates.append((r, speaker, str(track["track_id"])))
+    taken: set[str] = set()
+    for r, speaker, track_id in sorted(candidates, key=lambda c: -c[0]):
+        if speaker.face_track_id is None and track_id not in taken:
+            speaker.face_track_id, speaker.link_correlation = track_id, round(r, 3)
+            taken.add(track_id)
+
+
+def guess_roles(speakers: list[Speaker]) -> None:
+    """Guess every speaker's role (see the module docstring for the heuristic)."""
+    if not speakers:
+        return
+    on_camera = [s for s in speakers if s.face_track_id is not None]
+    client = on_camera[0] if len(on_camera) == 1 else max(speakers, key=lambda s: s.talk_time_s)
+    for speaker in speakers:
+        speaker.role = CLIENT if speaker is client else CLINICIAN
+        speaker.role_source = GUESSED

@@ -1,0 +1,42 @@
+"""One function per protected resource: the object when `user` may see it, else Http404.
+
+Missing and forbidden look the same, so ids cannot be probed. Views, the API, the WebSocket
+consumer and exports all come through here; the rules themselves are in clinic/selectors.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TypeVar
+
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ObjectDoesNotExist
+from django.db.models import Model, QuerySet
+from django.http import Http404
+
+from clinic.models import Patient, Recording, TherapySession, User
+from clinic.selectors import patients_visible_to, recordings_visible_to, sessions_visible_to
+
+NOT_FOUND_MESSAGE = "Not found."
+
+M = TypeVar("M", bound=Model)
+
+
+def access_patient(user: User | AnonymousUser, patient_id: uuid.UUID | str) -> Patient:
+    return _get_or_404(patients_visible_to(user), patient_id)
+
+
+def access_session(user: User | AnonymousUser, session_id: uuid.UUID | str) -> TherapySession:
+    return _get_or_404(sessions_visible_to(user).select_related("patient"), session_id)
+
+
+def access_recording(user: User | AnonymousUser, recording_id: uuid.UUID | str) -> Recording:
+    return _get_or_404(recordings_visible_to(user).select_related("session__patient"), recording_id)
+
+
+def _get_or_404(queryset: QuerySet[M], object_id: uuid.UUID | str) -> M:
+    try:
+        key = object_id if isinstance(object_id, uuid.UUID) else uuid.UUID(str(object_id))
+        return queryset.get(pk=key)
+    except (ValueError, ObjectDoesNotExist):
+        raise Http404(NOT_FOUND_MESSAGE) from None

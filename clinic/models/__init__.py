@@ -1,0 +1,24 @@
+"""The domain model, one module per aggregate; import models from here."""
+
+from clinic.models.audit import AuditEvent
+from clinic.models.consent import Consent, Modality
+from clinic.models.jobs import AnalysisJob, StageResult
+from clinic.models.organisations import Organisation, User
+from clinic.models.patients import CareTeamMembership, Patient
+from clinic.models.sessions import Recording, TherapySession
+from clinic.models.timelines import TimelineResult
+
+__all__ = [
+    "AnalysisJob",
+    "AuditEvent",
+    "CareTeamMembership",
+    "Consent",
+    "Modality",
+    "Organisation",
+    "Patient",
+    "Recording",
+    "StageResult",
+    "TherapySession",
+    "TimelineResult",
+    "User",
+]

@@ -1,0 +1,59 @@
+"""The three staff roles and what each may do, as Django groups and permissions.
+
+A data migration creates the groups with these permissions; `user.is_clinician` and friends
+read membership. Object-level rules (which clinician sees which patient) live in access.py.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Role(models.TextChoices):
+    CLINICIAN = "clinician", "Clinician"
+    ADMIN = "admin", "Practice administrator"
+    AUDITOR = "auditor", "Auditor"
+
+
+# Permission codenames of the `clinic` app granted to each role.
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    Role.CLINICIAN: (
+        "view_patient",
+        "view_careteammembership",
+        "view_therapysession",
+        "add_therapysession",
+        "change_therapysession",
+        "view_recording",
+        "add_recording",
+        "view_consent",
+        "add_consent",
+        "change_consent",
+        "view_analysisjob",
+        "add_analysisjob",
+        "change_analysisjob",
+        "view_timelineresult",
+    ),
+    Role.ADMIN: (
+        "view_organisation",
+        "change_organisation",
+        "view_user",
+        "add_user",
+        "change_user",
+        "view_patient",
+        "add_patient",
+        "change_patient",
+        "view_careteammembership",
+        "add_careteammembership",
+        "change_careteammembership",
+        "delete_careteammembership",
+        "view_consent",
+        "add_consent",
+        "change_consent",
+        "view_analysisjob",
+    ),
+    Role.AUDITOR: (
+        "view_auditevent",
+        "view_analysisjob",
+        "view_user",
+    ),
+}

@@ -1,0 +1,20 @@
+"""Reads: querysets and answers the views, API and tasks need, named `<entity>_<question>`."""
+
+from clinic.selectors.consent import consent_active_modalities, consent_is_active
+from clinic.selectors.jobs import job_active_for_recording, job_is_cancelled, timeline_latest
+from clinic.selectors.patients import (
+    patients_visible_to,
+    recordings_visible_to,
+    sessions_visible_to,
+)
+
+__all__ = [
+    "consent_active_modalities",
+    "consent_is_active",
+    "job_active_for_recording",
+    "job_is_cancelled",
+    "patients_visible_to",
+    "recordings_visible_to",
+    "sessions_visible_to",
+    "timeline_latest",
+]

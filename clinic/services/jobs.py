@@ -1,0 +1,177 @@
+"""The analysis job state machine, one compare-and-swap per transition.
+
+Each transition is a single `UPDATE ... WHERE id = %s AND status IN (...)`: Postgres lets one
+writer change the row and the others then see that it no longer matches, so the row count says
+who won. Two workers racing for one job: exactly one `job_claim` returns True. A worker whose
+job was cancelled meanwhile learns it when `job_progress` or `job_succeed` returns False.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from clinic.audit import audit_record
+from clinic.exceptions import JobAlreadyActive
+from clinic.models import AnalysisJob, Recording, StageResult, TimelineResult, User
+
+Status = AnalysisJob.Status
+ACTIVE_JOB_CONSTRAINT = "one_active_job_per_recording"
+
+
+@dataclass(frozen=True)
+class TimelineInput:
+    schema_version: str  # e.g. "moodline.timeline/1"
+    document: dict[str, Any]  # the timeline JSON, already valid against its schema
+    models_provenance: list[dict[str, Any]] = field(default_factory=list)  # one per model used
+
+
+def job_create(
+    *,
+    recording: Recording,
+    requested_by: User | None = None,
+    options: dict[str, Any] | None = None,
+) -> AnalysisJob:
+    """Queue a new job; JobAlreadyActive when the recording already has a queued/running one."""
+    try:
+        with transaction.atomic():
+            job = AnalysisJob.objects.create(
+                recording=recording, requested_by=requested_by, options=options or {}
+            )
+            audit_record(actor=requested_by, action="analysis.request", obj=job, details={})
+    except IntegrityError as error:
+        if _violated_constraint(error) == ACTIVE_JOB_CONSTRAINT:
+            raise JobAlreadyActive() from error
+        raise
+    return job
+
+
+@transaction.atomic
+def job_claim(*, job_id: uuid.UUID | str, worker: str) -> bool:
+    """Move a queued job to running for `worker`; False when someone else got there first."""
+    now = timezone.now()
+    claimed = AnalysisJob.objects.filter(id=job_id, status=Status.QUEUED).update(
+        status=Status.RUNNING,
+        attempts=F("attempts") + 1,
+        started_at=now,
+        worker=worker,
+        updated_at=now,
+    )
+    if claimed:
+        _set_recording_status(job_id, Recording.Status.ANALYSING)
+    return bool(claimed)
+
+
+def job_progress(*, job_id: uuid.UUID | str, progress: int, stage: str | None = None) -> bool:
+    """Report progress (0-100) of a running job; False means it no longer runs: stop."""
+    if not 0 <= progress <= 100:
+        raise ValueError(f"progress is a percentage, got {progress}")
+    changes: dict[str, Any] = {"progress": progress, "updated_at": timezone.now()}
+    if stage is not None:
+        changes["stage"] = stage
+    return bool(AnalysisJob.objects.filter(id=job_id, status=Status.RUNNING).update(**changes))
+
+
+@transaction.atomic
+def job_succeed(*, job_id: uuid.UUID | str, timeline: TimelineInput | None = None) -> bool:
+    """Finish a running job and store its timeline, both or neither."""
+    now = timezone.now()
+    succeeded = AnalysisJob.objects.filter(id=job_id, status=Status.RUNNING).update(
+        status=Status.SUCCEEDED, progress=100, stage="", finished_at=now, updated_at=now
+    )
+    if not succeeded:
+        return False
+    if timeline is not None:
+        timeline_store(job_id=job_id, timeline=timeline)
+    _set_recording_status(job_id, Recording.Status.ANALYSED)
+    return True
+
+
+@transaction.atomic
+def job_fail(*, job_id: uuid.UUID | str, code: str, message: str) -> bool:
+    """Record the final failure of a queued or running job with a stable error code."""
+    if not code:
+        raise ValueError("a failed job needs an error code")
+    now = timezone.now()
+    failed = AnalysisJob.objects.filter(id=job_id, status__in=AnalysisJob.ACTIVE_STATUSES).update(
+        status=Status.FAILED,
+        error_code=code,
+        error_message=message,
+        finished_at=now,
+        updated_at=now,
+    )
+    if failed:
+        _set_recording_status(job_id, Recording.Status.FAILED)
+    return bool(failed)
+
+
+@transaction.atomic
+def job_cancel(*, job_id: uuid.UUID | str, cancelled_by: User | None = None) -> bool:
+    """Cancel a queued or running job. A running worker finds out at its next report."""
+    now = timezone.now()
+    cancelled = AnalysisJob.objects.filter(
+        id=job_id, status__in=AnalysisJob.ACTIVE_STATUSES
+    ).update(status=Status.CANCELLED, cancel_requested_at=now, finished_at=now, updated_at=now)
+    if not cancelled:
+        return False
+    job = AnalysisJob.objects.select_related("recording__session").get(id=job_id)
+    has_timeline = TimelineResult.objects.filter(recording_id=job.recording_id).exists()
+    _set_recording_status(
+        job_id, Recording.Status.ANALYSED if has_timeline else Recording.Status.UPLOADED
+    )
+    audit_record(actor=cancelled_by, action="analysis.cancel", obj=job)
+    return True
+
+
+def job_requeue(*, job_id: uuid.UUID | str, worker: str | None = None) -> bool:
+    """Put a running job back in the queue, e.g. after its worker was lost.
+
+    With `worker`, only when that worker still holds it. The stage results already saved stay,
+    so the next attempt redoes only the stages that are missing.
+    """
+    running = AnalysisJob.objects.filter(id=job_id, status=Status.RUNNING)
+    if worker is not None:
+        running = running.filter(worker=worker)
+    return bool(running.update(status=Status.QUEUED, worker="", updated_at=timezone.now()))
+
+
+def stage_result_save(
+    *,
+    job_id: uuid.UUID | str,
+    stage: str,
+    output: Any = None,
+    output_path: str = "",
+    duration_s: float | None = None,
+) -> StageResult:
+    """Keep what a stage produced (inline JSON or a file path); saving again replaces it."""
+    result, _ = StageResult.objects.update_or_create(
+        job_id=uuid.UUID(str(job_id)),
+        stage=stage,
+        defaults={"output": output, "output_path": output_path, "duration_s": duration_s},
+    )
+    return result
+
+
+def timeline_store(*, job_id: uuid.UUID | str, timeline: TimelineInput) -> TimelineResult:
+    job = AnalysisJob.objects.get(id=job_id)
+    return TimelineResult.objects.create(
+        recording_id=job.recording_id,
+        job=job,
+        schema_version=timeline.schema_version,
+        document=timeline.document,
+        models_provenance=timeline.models_provenance,
+    )
+
+
+def _set_recording_status(job_id: uuid.UUID | str, status: str) -> None:
+    Recording.objects.filter(jobs__id=uuid.UUID(str(job_id))).update(status=status)
+
+
+def _violated_constraint(error: IntegrityError) -> str | None:
+    diag = getattr(error.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)

