@@ -1,6 +1,10 @@
 """Reads: querysets and answers the views, API and tasks need, named `<entity>_<question>`."""
 
-from clinic.selectors.consent import consent_active_modalities, consent_is_active
+from clinic.selectors.consent import (
+    consent_active_modalities,
+    consent_is_active,
+    consent_missing,
+)
 from clinic.selectors.jobs import job_active_for_recording, job_is_cancelled, timeline_latest
 from clinic.selectors.patients import (
     patients_visible_to,
@@ -11,6 +15,7 @@ from clinic.selectors.patients import (
 __all__ = [
     "consent_active_modalities",
     "consent_is_active",
+    "consent_missing",
     "job_active_for_recording",
     "job_is_cancelled",
     "patients_visible_to",
