@@ -1,0 +1,168 @@
+"""`python manage.py demo`: a practice with three users and one recorded, analysed session.
+
+Seeding is idempotent: running the demo again keeps the data and prints fresh passwords. The
+web server (Daphne) and a Celery worker run as child processes until Ctrl-C stops them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.contrib.auth.models import Group
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+
+from clinic.demo_media import demo_clip_write
+from clinic.models import AnalysisJob, Modality, Organisation, Patient, Recording, User
+from clinic.roles import Role
+from clinic.selectors import consent_active_modalities, job_active_for_recording
+from clinic.services import (
+    analysis_request,
+    care_team_add,
+    consent_give,
+    patient_create,
+    recording_create,
+    session_create,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEMO_PRACTICE = "Moodline Demo Practice"
+DEMO_PATIENT = "P-DEMO-001"
+DEMO_CONSENT_FORM = "demo-1"
+# (username, role, may use the Django admin)
+DEMO_USERS: tuple[tuple[str, Role, bool], ...] = (
+    ("demo_clinician", Role.CLINICIAN, False),
+    ("demo_admin", Role.ADMIN, True),
+    ("demo_auditor", Role.AUDITOR, True),
+)
+CHILD_STOP_TIMEOUT_S = 20
+
+
+@dataclass(frozen=True)
+class DemoSeed:
+    credentials: dict[str, str]  # username -> the password set on this run
+    recording: Recording
+    job: AnalysisJob | None  # the analysis queued on this run, if one was needed
+
+
+def demo_seed() -> DemoSeed:
+    """Create or refresh the demo practice, its users and its analysed demo session."""
+    with transaction.atomic():
+        practice, _ = Organisation.objects.get_or_create(name=DEMO_PRACTICE)
+        credentials = {
+            username: _demo_user(username, role, staff, practice)
+            for username, role, staff in DEMO_USERS
+        }
+        clinician = User.objects.get(username="demo_clinician")
+        patient = Patient.objects.filter(organisation=practice, pseudonym=DEMO_PATIENT).first()
+        if patient is None:
+            patient = patient_create(
+                organisation=practice, pseudonym=DEMO_PATIENT, display_name="Demo", created_by=None
+            )
+        care_team_add(patient=patient, clinician=clinician)
+        active = consent_active_modalities(patient=patient)
+        for modality in Modality:
+            if modality.value not in active:
+                consent_give(
+                    patient=patient,
+                    modality=modality,
+                    form_version=DEMO_CONSENT_FORM,
+                    given_by="patient",
+                    recorded_by=clinician,
+                )
+        recording = _demo_recording(patient, clinician)
+        job = None
+        already_analysed = recording.jobs.filter(status=AnalysisJob.Status.SUCCEEDED).exists()
+        if not already_analysed and job_active_for_recording(recording=recording) is None:
+            job = analysis_request(recording=recording, requested_by=clinician)
+    return DemoSeed(credentials=credentials, recording=recording, job=job)
+
+
+def _demo_user(username: str, role: Role, staff: bool, practice: Organisation) -> str:
+    user, _ = User.objects.get_or_create(username=username, defaults={"organisation": practice})
+    password = secrets.token_urlsafe(12)
+    user.set_password(password)
+    user.organisation = practice
+    user.is_staff = staff
+    user.save()
+    user.groups.add(Group.objects.get(name=str(role)))
+    return password
+
+
+def _demo_recording(patient: Patient, clinician: User) -> Recording:
+    existing = Recording.objects.filter(session__patient=patient).order_by("created_at").first()
+    if existing is not None:
+        return existing
+    session = session_create(
+        patient=patient,
+        clinician=clinician,
+        date=timezone.localdate() - dt.timedelta(days=1),
+        notes="Demo session: the patient talks about a speech they admire.",
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        clip = demo_clip_write(Path(folder) / "demo-session.mp4")
+        with clip.path.open("rb") as handle:
+            return recording_create(
+                session=session,
+                file=File(handle, name=clip.path.name),
+                uploaded_by=clinician,
+                content_type="video/mp4",
+            )
+
+
+def demo_serve(*, host: str, port: int) -> int:
+    """Run Daphne and a Celery worker until Ctrl-C (or SIGTERM); returns an exit status."""
+    children = [
+        _start(
+            [sys.executable, "-m", "daphne", "-b", host, "-p", str(port),
+             "clinic.asgi:application"]
+        ),
+        _start(
+            [sys.executable, "-m", "celery", "-A", "clinic", "worker", "--pool", "threads",
+             "--concurrency", "2", "--queues", "analysis,housekeeping", "--loglevel", "INFO"]
+        ),
+    ]  # fmt: skip
+    stop_requested = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        while not stop_requested and all(child.poll() is None for child in children):
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop(children)
+    failed = [child for child in children if child.returncode not in (0, -signal.SIGTERM)]
+    return 1 if failed and not stop_requested else 0
+
+
+def _start(command: Sequence[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, cwd=REPO_ROOT, env=os.environ.copy())  # noqa: S603
+
+
+def _stop(children: Sequence[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + CHILD_STOP_TIMEOUT_S
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()

@@ -1,0 +1,107 @@
+"""`make demo` works on a machine that has only Python: embedded Postgres and Redis, a real
+demo clip, web and worker up, and Ctrl-C stops everything."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from clinic.demo_media import SHARED_SPEECH_SAMPLE, ClipOptions, demo_clip_write
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_demo_clip_is_a_real_video_with_speech(tmp_path: Path) -> None:
+    clip = demo_clip_write(tmp_path / "clip.mp4", ClipOptions(duration_s=3.0))
+
+    with av.open(str(clip.path)) as container:
+        video = container.streams.video[0]
+        audio = container.streams.audio[0]
+        assert (video.codec_context.name, audio.codec_context.name) == ("h264", "aac")
+        assert (video.width, video.height, audio.sample_rate) == (320, 240, 16_000)
+        assert container.duration is not None
+        assert abs(container.duration / av.time_base - 3.0) < 0.2
+        samples = np.concatenate(
+            [frame.to_ndarray().reshape(-1) for frame in container.decode(audio=0)]
+        )
+    # Speech, not silence: the JFK sample (or espeak-ng) is clearly audible.
+    assert float(np.sqrt(np.mean(samples**2))) > 0.01
+    expected = "file:jfk.flac" if SHARED_SPEECH_SAMPLE.is_file() else "espeak-ng"
+    assert clip.audio_source == expected
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - local URL
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
+
+
+@pytest.mark.timeout(300)
+def test_make_demo_runs_on_embedded_servers_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port = _free_port()
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "REDIS_URL", "MOODLINE_ENV", "DJANGO_SETTINGS_MODULE")
+    }
+    environment.update(
+        MOODLINE_VAR_DIR=str(tmp_path / "var"),
+        MEDIA_ROOT=str(tmp_path / "media"),
+        WORKER_HEARTBEAT_INTERVAL_S="1",
+        PYTHONUNBUFFERED="1",
+    )
+    demo = subprocess.Popen(
+        [sys.executable, "manage.py", "demo", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    try:
+        assert demo.stdout is not None
+        for line in demo.stdout:
+            output.append(line)
+            if "press Ctrl-C" in line:
+                break
+        printed = "".join(output)
+        assert "Embedded server started: DATABASE_URL=postgres://" in printed
+        assert "Embedded server started: REDIS_URL=unix://" in printed
+        for username in ("demo_clinician", "demo_admin", "demo_auditor"):
+            assert f"user {username}" in printed
+        assert "analysis queued as job" in printed
+
+        healthz = f"http://127.0.0.1:{port}/healthz"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and _get(healthz) != 200:
+            time.sleep(1)
+        assert _get(healthz) == 200, printed
+        assert _get(f"http://127.0.0.1:{port}/admin/login/") == 200
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(timeout=60)
+    assert demo.returncode == 0
+    assert _get(f"http://127.0.0.1:{port}/healthz") == 0  # nothing listens any more
