@@ -10,8 +10,11 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import Http404
 
 from clinic.access import NOT_FOUND_MESSAGE, access_patient, access_recording, access_session
+from clinic.exceptions import NotAClinician
 from clinic.models import Patient, Recording, User
+from clinic.roles import Role
 from clinic.services import care_team_add
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +70,13 @@ def test_auditors_inactive_and_anonymous_users_see_no_clinical_data(
             access_patient(user, patient.id)
         with pytest.raises(Http404):
             access_recording(user, recording.id)
+
+
+def test_only_clinicians_of_the_same_practice_can_join_a_care_team(
+    alex_admin: User, patient: Patient
+) -> None:
+    elsewhere = UserFactory.create(username="dr_far_away", role=Role.CLINICIAN)
+    for outsider in (alex_admin, elsewhere):
+        with pytest.raises(NotAClinician):
+            care_team_add(patient=patient, clinician=outsider, added_by=alex_admin)
+    assert list(patient.clinicians.values_list("username", flat=True)) == ["dr_rivera"]
