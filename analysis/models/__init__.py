@@ -1,1 +1,1 @@
-"""The model registry: every model the pipeline uses, where its weights come from, and how to load them."""
+"""The model registry: each model the pipeline uses, where its weights come from."""

