@@ -1,11 +1,68 @@
-"""Commands of this area of the pipeline (see analysis/cli.py)."""
+"""`python -m analysis prepare-models`: convert, cache and verify every model, offline.
+
+Run first by `make test` and `make demo`. Converts the Whisper checkpoint for openai-whisper
+once (kept under MOODLINE_MODEL_DIR), then checks the sha256 of every registered model file.
+A second run reuses the conversion and only re-hashes files: about a second.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import sys
+import time
+from collections.abc import Iterator
 from typing import Any
+
+from analysis.models.registry import REGISTRY, ModelSpec, package_dir, verified_path
+
+# Modules whose import registers model specs.
+SPEC_MODULES = (
+    "analysis.models.speech_weights",
+    "analysis.text.emotion",
+    "analysis.models.face_weights",
+)
 
 
 def register(commands: Any, evaluate_commands: Any) -> None:
     """Add this area's subcommands to the `python -m analysis` parser."""
-    _ = (commands, evaluate_commands, argparse)
+    prepare = commands.add_parser(
+        "prepare-models", help="convert and cache the Whisper checkpoint, verify every model file"
+    )
+    prepare.set_defaults(handler=_prepare_models)
+
+
+def _derived(spec: ModelSpec) -> bool:
+    """Specs of converted files carry a digest of their tensors, checked at conversion."""
+    return "checkpoint" in spec.extra
+
+
+def prepare_models() -> Iterator[dict[str, str]]:
+    """Prepare and verify every registered model, yielding one status line per model."""
+    from analysis.models.speech_weights import prepare_whisper_checkpoint
+
+    for module in SPEC_MODULES:
+        importlib.import_module(module)
+    for spec in sorted(REGISTRY.values(), key=lambda s: s.name):
+        started = time.perf_counter()
+        if _derived(spec):
+            prepared = prepare_whisper_checkpoint(spec)
+            verified_path(prepared.path, prepared.sha256)
+            status = "converted" if prepared.converted else "cached"
+            where = str(prepared.path)
+        else:
+            path = verified_path(package_dir(spec.source_package) / spec.source_file, spec.sha256)
+            status, where = "verified", str(path)
+        yield {
+            "model": spec.name,
+            "status": status,
+            "seconds": f"{time.perf_counter() - started:.2f}",
+            "path": where,
+        }
+
+
+def _prepare_models(args: argparse.Namespace) -> int:
+    for line in prepare_models():
+        print(f"{line['model']:<28} {line['status']:<9} {line['seconds']:>6} s  {line['path']}")
+        sys.stdout.flush()
+    return 0

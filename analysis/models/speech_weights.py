@@ -204,6 +204,8 @@ def load_sentence_encoder() -> Any:
     """MiniLM from its package folder; the hub is never contacted."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # keep stderr for our progress
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     from sentence_transformers import SentenceTransformer
 
     model_dir = shipped_path(MINILM).parent

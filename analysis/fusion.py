@@ -1,0 +1,457 @@
+"""Fusion: stage outputs onto one time grid, confidence-weighted, into the timeline document.
+
+Per window each modality gives what it can — face: valence, arousal, emotions; voice:
+arousal only (prosody-derived); text: valence, arousal, emotions — with a confidence. The fused
+value is the confidence-weighted mean over the modalities that have one; a modality with
+nothing in a window drops out (it does not count as neutral) and the window records why.
+Only people whose role is in `score_roles` are scored; everyone else stays unscored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from analysis.labels import EMOTIONS
+from analysis.moments import find_moments
+from analysis.text.transcribe import Utterance
+from analysis.timeline import (
+    GAP_LOW_EVIDENCE,
+    GAP_NO_FACE,
+    GAP_NO_SPEECH,
+    GAP_NOT_SCORED,
+    MODALITIES,
+    NOTICE,
+    SCHEMA_ID,
+    Gap,
+)
+from analysis.voice.prosody import AROUSAL_SOURCE, ProsodyFeatures, vocal_arousal
+from analysis.voice.speakers import CLIENT, CLINICIAN, GUESSED, SET_BY_CLINICIAN, UNKNOWN
+
+TEXT_CONFIDENCE = 0.5  # a sentence's wording is a moderate cue to how its speaker feels
+TEXT_AROUSAL_CONFIDENCE_SHARE = 0.5  # arousal from wording is weaker than valence (dev r 0.49)
+ROUND_DIGITS = 4
+
+
+@dataclass(frozen=True)
+class FusionOptions:
+    window_s: float = 2.0  # length of one window of the common time grid
+    score_roles: tuple[str, ...] = (CLIENT,)  # whose face, voice and words are scored
+    # roles a clinician set: ("speaker:S1" or "face:0", "client" | "clinician")
+    role_overrides: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class _Cue:
+    """One modality's observation over a time span."""
+
+    start_s: float
+    end_s: float
+    confidence: float
+    valence: float | None = None
+    arousal: float | None = None
+    emotions: np.ndarray | None = None  # (7,) over EMOTIONS
+    arousal_confidence: float | None = None  # when arousal is less certain than valence
+
+
+@dataclass
+class _Modality:
+    cues: list[_Cue] = field(default_factory=list)
+    # spans where someone speaks or is seen, and whether that person is scored
+    present: list[tuple[float, float, bool]] = field(default_factory=list)
+    reason_when_empty: str = GAP_NO_SPEECH
+    source: str = ""
+
+
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), ROUND_DIGITS)
+
+
+def _emotion_dict(probs: np.ndarray | None) -> dict[str, float] | None:
+    if probs is None:
+        return None
+    total = float(probs.sum())
+    normalised = probs / total if total > 0 else probs
+    return {
+        label: round(float(p), ROUND_DIGITS) for label, p in zip(EMOTIONS, normalised, strict=True)
+    }
+
+
+def _summarise(cues: Sequence[_Cue], start_s: float, end_s: float) -> dict[str, Any] | None:
+    """Weighted mean of the cues overlapping a window: weight = confidence x overlap share."""
+    span = end_s - start_s
+    sums: dict[str, float] = {"valence": 0.0, "arousal": 0.0, "w_valence": 0.0, "w_arousal": 0.0}
+    emotions = np.zeros(len(EMOTIONS))
+    w_emotions = 0.0
+    coverage = 0.0
+    confidence = 0.0
+    for cue in cues:
+        share = _overlap(cue.start_s, cue.end_s, start_s, end_s) / span
+        if share <= 0:
+            continue
+        weight = cue.confidence * share
+        coverage += share
+        confidence += weight
+        if cue.valence is not None:
+            sums["valence"] += weight * cue.valence
+            sums["w_valence"] += weight
+        if cue.arousal is not None:
+            a_weight = share * (cue.arousal_confidence or cue.confidence)
+            sums["arousal"] += a_weight * cue.arousal
+            sums["w_arousal"] += a_weight
+        if cue.emotions is not None:
+            emotions += weight * cue.emotions
+            w_emotions += weight
+    if coverage <= 0 or confidence <= 0:
+        return None
+    return {
+        "valence": sums["valence"] / sums["w_valence"] if sums["w_valence"] > 0 else None,
+        "arousal": sums["arousal"] / sums["w_arousal"] if sums["w_arousal"] > 0 else None,
+        "emotions": emotions / w_emotions if w_emotions > 0 else None,
+        # mean confidence of what was seen, scaled by how much of the window it covers
+        "confidence": float(min(1.0, confidence / coverage) * min(1.0, coverage)),
+        # how strongly this modality speaks to each dimension, relative to its cues' confidence
+        "k_valence": sums["w_valence"] / confidence,
+        "k_arousal": sums["w_arousal"] / confidence,
+    }
+
+
+def _fuse_window(
+    modalities: Mapping[str, _Modality], start_s: float, end_s: float
+) -> dict[str, Any]:
+    parts: dict[str, dict[str, Any]] = {}
+    gaps: list[dict[str, str]] = []
+    for name in MODALITIES:
+        modality = modalities[name]
+        summary = _summarise(modality.cues, start_s, end_s)
+        if summary is None:
+            there = [s for a, b, s in modality.present if _overlap(a, b, start_s, end_s) > 0]
+            if any(there):
+                reason = GAP_LOW_EVIDENCE
+            elif there:
+                reason = GAP_NOT_SCORED
+            else:
+                reason = modality.reason_when_empty
+            gaps.append({"modality": name, "reason": reason})
+            continue
+        parts[name] = summary
+        parts[name]["source"] = modality.source
+
+    def fused(key: str) -> float | None:
+        present = [p for p in parts.values() if p[key] is not None]
+        total = sum(p["confidence"] * p[f"k_{key}"] for p in present)
+        if total <= 0:
+            return None
+        return float(sum(p["confidence"] * p[f"k_{key}"] * p[key] for p in present) / total)
+
+    emotions = None
+    emotion_total = sum(p["confidence"] for p in parts.values() if p["emotions"] is not None)
+    if emotion_total > 0:
+        emotions = (
+            sum(
+                p["confidence"] * p["emotions"] for p in parts.values() if p["emotions"] is not None
+            )
+            / emotion_total
+        )
+    # Independent cues: the window is as certain as "not all of them are wrong".
+    confidence = 1.0 - math.prod(1.0 - p["confidence"] for p in parts.values())
+    weight_total = sum(p["confidence"] for p in parts.values()) or 1.0
+    emotion_values = _emotion_dict(emotions)
+    return {
+        "start_s": round(start_s, 3),
+        "end_s": round(end_s, 3),
+        "valence": _round(fused("valence")),
+        "arousal": _round(fused("arousal")),
+        "emotions": emotion_values,
+        "dominant": max(emotion_values, key=emotion_values.__getitem__) if emotion_values else None,
+        "confidence": round(confidence, ROUND_DIGITS),
+        "modalities": {
+            name: {
+                "valence": _round(p["valence"]),
+                "arousal": _round(p["arousal"]),
+                "emotions": _emotion_dict(p["emotions"]),
+                "confidence": round(p["confidence"], ROUND_DIGITS),
+                "weight": round(p["confidence"] / weight_total, ROUND_DIGITS),
+                "source": p["source"],
+            }
+            for name, p in parts.items()
+        },
+        "gaps": gaps,
+    }
+
+
+# --- roles -----------------------------------------------------------------------------------
+
+
+def _apply_roles(
+    speakers: list[dict[str, Any]], tracks: list[dict[str, Any]], overrides: Mapping[str, str]
+) -> None:
+    """Clinician-set roles win; face tracks take their linked speaker's role, else a guess."""
+    for speaker in speakers:
+        if (role := overrides.get(f"speaker:{speaker['id']}")) is not None:
+            speaker["role"], speaker["role_source"] = role, SET_BY_CLINICIAN
+    if any(s["role_source"] == SET_BY_CLINICIAN and s["role"] == CLIENT for s in speakers):
+        for speaker in speakers:
+            if speaker["role_source"] == GUESSED and speaker["role"] == CLIENT:
+                speaker["role"] = CLINICIAN
+    by_track = {s.get("face_track_id"): s for s in speakers if s.get("face_track_id") is not None}
+    for track in tracks:
+        linked = by_track.get(track["id"])
+        track["speaker_id"] = linked["id"] if linked else None
+        track["role"] = linked["role"] if linked else UNKNOWN
+        track["role_source"] = GUESSED
+    unlinked = [t for t in tracks if t["speaker_id"] is None]
+    if unlinked and not any(t["role"] == CLIENT for t in tracks):
+        # The camera of a session recording usually frames the client: the face seen longest.
+        max(unlinked, key=lambda t: t["frames"])["role"] = CLIENT
+    for track in tracks:
+        if (role := overrides.get(f"face:{track['id']}")) is not None:
+            track["role"], track["role_source"] = role, SET_BY_CLINICIAN
+
+
+# --- inputs of each modality -----------------------------------------------------------------
+
+
+def _face_modality(
+    face: Mapping[str, Any] | None, tracks: list[dict[str, Any]], scored: set[str], reason: str
+) -> _Modality:
+    modality = _Modality(reason_when_empty=reason, source="face expression (CNN-LSTM)")
+    if face is None:
+        return modality
+    roles = {t["id"]: t["role"] for t in tracks}
+    for track in face["tracks"]:
+        track_id = str(track["track_id"])
+        times = track["times_s"]
+        is_scored = roles.get(track_id) in scored
+        if times:
+            modality.present.append((times[0], times[-1], is_scored))
+        if not is_scored:
+            continue
+        for window in track["windows"]:
+            modality.cues.append(
+                _Cue(
+                    start_s=window["start_s"],
+                    end_s=window["end_s"],
+                    confidence=float(window["confidence"]),
+                    valence=float(window["valence"]),
+                    arousal=float(window["arousal"]),
+                    emotions=np.array([window["probs"][label] for label in EMOTIONS]),
+                )
+            )
+    return modality
+
+
+def _speech_rate(utterances: Sequence[Utterance], start_s: float, end_s: float) -> float | None:
+    words = [w for u in utterances for w in u.words if start_s <= (w.start_s + w.end_s) / 2 < end_s]
+    duration = end_s - start_s
+    return len(words) / duration if words and duration > 0 else None
+
+
+def _voice_segments(
+    voice: Mapping[str, Any], utterances: Sequence[Utterance], scored_speakers: set[str]
+) -> list[dict[str, Any]]:
+    """Arousal of each scored speaker's pieces against that speaker's own session baseline."""
+    segments: list[dict[str, Any]] = []
+    for speaker_id in sorted(scored_speakers):
+        pieces = [p for p in voice["pieces"] if p["speaker"] == speaker_id and p.get("prosody")]
+        features = [ProsodyFeatures(**p["prosody"]) for p in pieces]
+        rates = [_speech_rate(utterances, p["start_s"], p["end_s"]) for p in pieces]
+        for piece, rate, estimate in zip(
+            pieces, rates, vocal_arousal(features, rates), strict=True
+        ):
+            segments.append(
+                {
+                    "start_s": piece["start_s"],
+                    "end_s": piece["end_s"],
+                    "speaker": speaker_id,
+                    "prosody": {**piece["prosody"], "speech_rate_wps": _round(rate)},
+                    "arousal": None
+                    if estimate is None
+                    else {
+                        "value": estimate.arousal,
+                        "confidence": estimate.confidence,
+                        "source": AROUSAL_SOURCE,
+                        "z_scores": estimate.z_scores,
+                    },
+                }
+            )
+    return sorted(segments, key=lambda s: s["start_s"])
+
+
+def _speaker_of(start_s: float, end_s: float, pieces: Sequence[Mapping[str, Any]]) -> str | None:
+    overlaps: dict[str, float] = {}
+    for piece in pieces:
+        share = _overlap(start_s, end_s, piece["start_s"], piece["end_s"])
+        if share > 0:
+            overlaps[piece["speaker"]] = overlaps.get(piece["speaker"], 0.0) + share
+    return max(overlaps, key=overlaps.__getitem__) if overlaps else None
+
+
+def _transcript_entries(
+    utterances: Sequence[Utterance],
+    pieces: Sequence[Mapping[str, Any]],
+    roles: Mapping[str, str],
+    scored: set[str],
+) -> list[dict[str, Any]]:
+    from analysis.text.emotion import text_emotions
+    from analysis.text.sentiment import sentiment
+
+    entries: list[dict[str, Any]] = []
+    for utterance in utterances:
+        speaker = _speaker_of(utterance.start_s, utterance.end_s, pieces)
+        role = roles.get(speaker, UNKNOWN) if speaker else UNKNOWN
+        entries.append(
+            {
+                "start_s": round(utterance.start_s, 3),
+                "end_s": round(utterance.end_s, 3),
+                "text": utterance.text,
+                "speaker": speaker,
+                "role": role,
+                "scored": role in scored,
+                "sentiment": None,
+                "emotions": None,
+                "valence": None,
+                "arousal": None,
+                "words": utterance.to_dict()["words"],
+            }
+        )
+    to_score = [e for e in entries if e["scored"]]
+    for entry, emotion in zip(to_score, text_emotions([e["text"] for e in to_score]), strict=True):
+        entry["sentiment"] = sentiment(entry["text"])
+        entry["emotions"] = emotion.probs
+        # VADER reads polarity words, the EmoBank head reads the whole sentence: average both.
+        entry["valence"] = round(
+            (entry["sentiment"]["compound"] + emotion.valence) / 2, ROUND_DIGITS
+        )
+        entry["arousal"] = emotion.arousal
+    return entries
+
+
+# --- the document ----------------------------------------------------------------------------
+
+
+def build_timeline(
+    *,
+    duration_s: float,
+    source: Mapping[str, Any],
+    options: FusionOptions,
+    face: Mapping[str, Any] | None,
+    voice: Mapping[str, Any] | None,
+    transcript: Mapping[str, Any] | None,
+    session_gaps: Sequence[Gap],
+    models: Sequence[Mapping[str, str]],
+    extra_options: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The `moodline.timeline/1` document from the stage outputs (None = stage not run)."""
+    overrides = dict(options.role_overrides)
+    scored = set(options.score_roles)
+    speakers = [dict(s) for s in (voice or {}).get("speakers", [])]
+    tracks = [
+        {
+            "id": str(t["track_id"]),
+            "start_s": t["times_s"][0] if t["times_s"] else 0.0,
+            "end_s": t["times_s"][-1] if t["times_s"] else 0.0,
+            "frames": len(t["times_s"]),
+        }
+        for t in (face or {}).get("tracks", [])
+    ]
+    _apply_roles(speakers, tracks, overrides)
+    roles = {s["id"]: s["role"] for s in speakers}
+    scored_speakers = {s["id"] for s in speakers if s["role"] in scored}
+    pieces = (voice or {}).get("pieces", [])
+    utterances = [Utterance.from_dict(u) for u in (transcript or {}).get("utterances", [])]
+
+    gap_reason = {g.modality: g.reason for g in session_gaps}
+    face_modality = _face_modality(face, tracks, scored, gap_reason.get("face", GAP_NO_FACE))
+
+    voice_segments = (
+        _voice_segments(voice, utterances, scored_speakers)
+        if voice is not None and voice.get("prosody", False)
+        else []
+    )
+    voice_modality = _Modality(
+        reason_when_empty=gap_reason.get("voice", GAP_NO_SPEECH), source=AROUSAL_SOURCE
+    )
+    voice_modality.present = [
+        (p["start_s"], p["end_s"], p["speaker"] in scored_speakers) for p in pieces
+    ]
+    for segment in voice_segments:
+        if segment["arousal"] is not None:
+            voice_modality.cues.append(
+                _Cue(
+                    segment["start_s"],
+                    segment["end_s"],
+                    confidence=segment["arousal"]["confidence"],
+                    arousal=segment["arousal"]["value"],
+                )
+            )
+
+    entries = _transcript_entries(utterances, pieces, roles, scored) if transcript else []
+    text_modality = _Modality(
+        reason_when_empty=gap_reason.get("text", GAP_NO_SPEECH),
+        source="transcript (VADER + MiniLM)",
+    )
+    text_modality.present = [(e["start_s"], e["end_s"], e["scored"]) for e in entries]
+    for entry in entries:
+        if entry["scored"] and entry["emotions"] is not None:
+            text_modality.cues.append(
+                _Cue(
+                    entry["start_s"],
+                    entry["end_s"],
+                    confidence=TEXT_CONFIDENCE,
+                    valence=entry["valence"],
+                    arousal=entry["arousal"],
+                    emotions=np.array([entry["emotions"][label] for label in EMOTIONS]),
+                    arousal_confidence=TEXT_CONFIDENCE * TEXT_AROUSAL_CONFIDENCE_SHARE,
+                )
+            )
+
+    modalities = {"face": face_modality, "voice": voice_modality, "text": text_modality}
+    n_windows = max(1, math.ceil(duration_s / options.window_s - 1e-9))
+    windows = [
+        _fuse_window(modalities, i * options.window_s, min(duration_s, (i + 1) * options.window_s))
+        for i in range(n_windows)
+    ]
+    moments = find_moments(
+        windows,
+        face=face,
+        transcript=entries,
+        scored_tracks={str(t["id"]) for t in tracks if t["role"] in scored},
+    )
+    return {
+        "schema": SCHEMA_ID,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "notice": NOTICE,
+        "duration_s": round(duration_s, 3),
+        "window_s": options.window_s,
+        "source": dict(source),
+        "options": {
+            "score_roles": list(options.score_roles),
+            "role_overrides": dict(options.role_overrides),
+            **(extra_options or {}),
+        },
+        "windows": windows,
+        "transcript": entries,
+        "face_tracks": tracks,
+        "speakers": speakers,
+        "voice_segments": voice_segments,
+        "moments": moments,
+        "gaps": [g.to_dict() for g in session_gaps],
+        "models": _unique_models(models),
+    }
+
+
+def _unique_models(models: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+    seen: dict[str, dict[str, str]] = {}
+    for model in models:
+        seen.setdefault(model["name"], dict(model))
+    return list(seen.values())
