@@ -1,7 +1,11 @@
-"""WebSocket routes. The progress consumer (clinic/consumers.py) adds its route here."""
+"""WebSocket routes."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-websocket_urlpatterns: list[URLPattern | URLResolver] = []
+from clinic.consumers import ProgressConsumer
+
+websocket_urlpatterns: list[URLPattern | URLResolver] = [
+    path("ws/sessions/<uuid:session_id>/progress/", ProgressConsumer.as_asgi()),
+]

@@ -217,10 +217,18 @@ if ANALYSIS_HARD_TIME_LIMIT_S <= ANALYSIS_SOFT_TIME_LIMIT_S:
         "so that a task has time to clean up after its soft limit."
     )
 CELERY_BROKER_URL = REDIS["celery"]
+# Redis re-delivers an unacknowledged message after this long; it must outlast the longest
+# task, or a long analysis would be delivered a second time while the first still runs (the
+# claim makes that harmless, but wasteful). Fault tests shorten it to see recovery quickly.
+BROKER_VISIBILITY_TIMEOUT_S = env.int(
+    "BROKER_VISIBILITY_TIMEOUT_S", default=ANALYSIS_HARD_TIME_LIMIT_S + 600
+)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    # Redis re-delivers an unacknowledged message after this long; it must outlast the longest
-    # task, or a long analysis would be started a second time while the first still runs.
-    "visibility_timeout": ANALYSIS_HARD_TIME_LIMIT_S + 600,
+    "visibility_timeout": BROKER_VISIBILITY_TIMEOUT_S,
+    # How often a worker looks for messages whose worker died (seconds between sweeps).
+    "unacked_restore_interval": env.int("BROKER_RESTORE_INTERVAL_S", default=10),
+    "unacked_restore_throttle": 1,
+    "socket_timeout": 30,  # a vanished broker surfaces as an error, not an endless wait
 }
 CELERY_RESULT_BACKEND = None  # results live in Postgres (AnalysisJob, TimelineResult)
 CELERY_TASK_IGNORE_RESULT = True
@@ -233,7 +241,16 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = ANALYSIS_SOFT_TIME_LIMIT_S
 CELERY_TASK_TIME_LIMIT = ANALYSIS_HARD_TIME_LIMIT_S
 CELERY_TASK_DEFAULT_QUEUE = "housekeeping"
-CELERY_TASK_ROUTES = {"clinic.tasks.analyze_recording": {"queue": "analysis"}}
+CELERY_TASK_ROUTES = {
+    "clinic.tasks.analyze_recording": {"queue": "analysis"},
+    "clinic.tasks.recover_stale_jobs": {"queue": "housekeeping"},
+}
+CELERY_BEAT_SCHEDULE = {
+    "recover-stale-analysis-jobs": {
+        "task": "clinic.tasks.recover_stale_jobs",
+        "schedule": env.int("RECOVER_STALE_JOBS_EVERY_S", default=60),
+    },
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"

@@ -4,6 +4,7 @@ Each transition is a single `UPDATE ... WHERE id = %s AND status IN (...)`: Post
 writer change the row and the others then see that it no longer matches, so the row count says
 who won. Two workers racing for one job: exactly one `job_claim` returns True. A worker whose
 job was cancelled meanwhile learns it when `job_progress` or `job_succeed` returns False.
+Every transition that happened is published to the session's progress group after commit.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.utils import timezone
 from clinic.audit import audit_record
 from clinic.exceptions import JobAlreadyActive
 from clinic.models import AnalysisJob, Recording, StageResult, TimelineResult, User
+from clinic.progress import progress_publish_on_commit
 
 Status = AnalysisJob.Status
 ACTIVE_JOB_CONSTRAINT = "one_active_job_per_recording"
@@ -64,7 +66,23 @@ def job_claim(*, job_id: uuid.UUID | str, worker: str) -> bool:
     )
     if claimed:
         _set_recording_status(job_id, Recording.Status.ANALYSING)
+        progress_publish_on_commit(job_id=job_id)
     return bool(claimed)
+
+
+@transaction.atomic
+def job_take_over(*, job_id: uuid.UUID | str, worker: str, from_worker: str) -> bool:
+    """Hand a running job held by `from_worker` (gone, or retrying itself) to `worker`.
+
+    Only while `from_worker` still holds it, so two workers cannot both take it over.
+    """
+    now = timezone.now()
+    taken = AnalysisJob.objects.filter(id=job_id, status=Status.RUNNING, worker=from_worker).update(
+        worker=worker, attempts=F("attempts") + 1, updated_at=now
+    )
+    if taken:
+        progress_publish_on_commit(job_id=job_id)
+    return bool(taken)
 
 
 def job_progress(*, job_id: uuid.UUID | str, progress: int, stage: str | None = None) -> bool:
@@ -74,7 +92,10 @@ def job_progress(*, job_id: uuid.UUID | str, progress: int, stage: str | None = 
     changes: dict[str, Any] = {"progress": progress, "updated_at": timezone.now()}
     if stage is not None:
         changes["stage"] = stage
-    return bool(AnalysisJob.objects.filter(id=job_id, status=Status.RUNNING).update(**changes))
+    running = bool(AnalysisJob.objects.filter(id=job_id, status=Status.RUNNING).update(**changes))
+    if running:
+        progress_publish_on_commit(job_id=job_id)
+    return running
 
 
 @transaction.atomic
@@ -89,6 +110,7 @@ def job_succeed(*, job_id: uuid.UUID | str, timeline: TimelineInput | None = Non
     if timeline is not None:
         timeline_store(job_id=job_id, timeline=timeline)
     _set_recording_status(job_id, Recording.Status.ANALYSED)
+    progress_publish_on_commit(job_id=job_id)
     return True
 
 
@@ -107,6 +129,7 @@ def job_fail(*, job_id: uuid.UUID | str, code: str, message: str) -> bool:
     )
     if failed:
         _set_recording_status(job_id, Recording.Status.FAILED)
+        progress_publish_on_commit(job_id=job_id)
     return bool(failed)
 
 
@@ -125,7 +148,24 @@ def job_cancel(*, job_id: uuid.UUID | str, cancelled_by: User | None = None) -> 
         job_id, Recording.Status.ANALYSED if has_timeline else Recording.Status.UPLOADED
     )
     audit_record(actor=cancelled_by, action="analysis.cancel", obj=job)
+    progress_publish_on_commit(job_id=job_id)
     return True
+
+
+@transaction.atomic
+def jobs_cancel_for_patient(
+    *, patient_id: uuid.UUID | str, cancelled_by: User | None = None
+) -> list[str]:
+    """Cancel every queued or running analysis of the patient (consent revoked, say).
+
+    Returns the ids of the jobs cancelled; running workers stop at their next stage boundary.
+    """
+    active = AnalysisJob.objects.filter(
+        recording__session__patient_id=patient_id, status__in=AnalysisJob.ACTIVE_STATUSES
+    ).values_list("id", flat=True)
+    return [
+        str(job_id) for job_id in active if job_cancel(job_id=job_id, cancelled_by=cancelled_by)
+    ]
 
 
 def job_requeue(*, job_id: uuid.UUID | str, worker: str | None = None) -> bool:
@@ -137,7 +177,10 @@ def job_requeue(*, job_id: uuid.UUID | str, worker: str | None = None) -> bool:
     running = AnalysisJob.objects.filter(id=job_id, status=Status.RUNNING)
     if worker is not None:
         running = running.filter(worker=worker)
-    return bool(running.update(status=Status.QUEUED, worker="", updated_at=timezone.now()))
+    requeued = bool(running.update(status=Status.QUEUED, worker="", updated_at=timezone.now()))
+    if requeued:
+        progress_publish_on_commit(job_id=job_id)
+    return requeued
 
 
 def stage_result_save(

@@ -1,0 +1,204 @@
+"""Running an analysis job in this process, with the real pipeline on a real two-second clip.
+
+Dr Rivera asks for the analysis of P-0042's recorded session; a worker (played here by the
+test itself, under a Celery node name) claims the job and runs it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.conf import settings
+from django.utils import timezone
+
+from analysis.errors import ErrorCode
+from clinic.errors import CLINICIAN_MESSAGES, clinician_message
+from clinic.heartbeat import heartbeat_beat, redis_client
+from clinic.models import AnalysisJob, Consent, Recording, StageResult, TimelineResult, User
+from clinic.services import job_cancel, job_claim, job_create
+from clinic.services.analysis import (
+    ANALYSIS_QUEUE,
+    RunOutcome,
+    analysis_run,
+    jobs_recover_stale,
+    worker_identity,
+)
+from clinic.services.jobs import job_take_over
+from tests.clinic.analysis_support import (
+    corrupt_recording,
+    job_of,
+    stage_done,
+    wait_for,
+    when_in_background,
+)
+
+Status = AnalysisJob.Status
+WORKER_A = "celery@worker-a"
+WORKER_B = "celery@worker-b"
+ALL_STAGES = {"ingest", "face", "voice", "transcript", "fusion"}
+FAST = {"sample_fps": 2.0}  # fewer video frames: the same stages, sooner
+
+
+@pytest.fixture
+def broker() -> redis.Redis:
+    client = redis_client()
+    client.delete(ANALYSIS_QUEUE)
+    yield client
+    client.delete(ANALYSIS_QUEUE)
+
+
+def _job(recording: Recording, dr_rivera: User) -> AnalysisJob:
+    return job_create(
+        recording=recording,
+        requested_by=dr_rivera,
+        options={"modalities": ["audio", "transcript", "video"], **FAST},
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_recording_is_analysed_once_with_every_stage_kept(
+    recording: Recording, dr_rivera: User, consents: dict[str, Consent]
+) -> None:
+    job = _job(recording, dr_rivera)
+
+    assert analysis_run(job_id=job.id, hostname=WORKER_A) == RunOutcome.SUCCEEDED
+
+    job = job_of(job.id)
+    assert (job.status, job.progress, job.attempts, job.error_code) == (Status.SUCCEEDED, 100, 1, "")
+    assert set(StageResult.objects.filter(job=job).values_list("stage", flat=True)) == ALL_STAGES
+    timeline = TimelineResult.objects.get(recording=recording)
+    assert timeline.schema_version == "moodline.timeline/1"
+    assert timeline.document["duration_s"] == pytest.approx(2.0, abs=0.2)
+    assert timeline.models_provenance  # every model that contributed is named
+    recording.refresh_from_db()
+    assert recording.status == Recording.Status.ANALYSED
+    assert recording.duration_s == pytest.approx(2.0, abs=0.2)
+
+    # The same message delivered again changes nothing.
+    assert analysis_run(job_id=job.id, hostname=WORKER_B) == RunOutcome.FINISHED_BEFORE
+    assert TimelineResult.objects.filter(recording=recording).count() == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_job_taken_over_mid_way_resumes_from_the_stages_already_stored(
+    recording: Recording, dr_rivera: User, consents: dict[str, Consent]
+) -> None:
+    job = _job(recording, dr_rivera)
+    first_worker = worker_identity(WORKER_A)
+    # Worker A is presumed lost once face analysis is stored; B's process takes the job over.
+    when_in_background(
+        stage_done(job.id, "face"),
+        lambda: job_take_over(
+            job_id=job.id, worker=worker_identity(WORKER_B), from_worker=first_worker
+        ),
+    )
+
+    assert analysis_run(job_id=job.id, hostname=WORKER_A) == RunOutcome.LOST
+    kept = dict(StageResult.objects.filter(job=job).values_list("stage", "created_at"))
+    assert {"ingest", "face"} <= set(kept)
+    assert "fusion" not in kept
+
+    # B's node has no heartbeat (it "died" too): a new delivery on worker C takes over.
+    assert analysis_run(job_id=job.id, hostname="celery@worker-c") == RunOutcome.SUCCEEDED
+    job = job_of(job.id)
+    assert (job.status, job.attempts) == (Status.SUCCEEDED, 3)
+    after = dict(StageResult.objects.filter(job=job).values_list("stage", "created_at"))
+    assert set(after) == ALL_STAGES
+    assert after["ingest"] == kept["ingest"] and after["face"] == kept["face"]  # not redone
+    assert TimelineResult.objects.filter(job=job).count() == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_cancelled_job_stops_at_the_next_stage_boundary_without_a_result(
+    recording: Recording, dr_rivera: User, consents: dict[str, Consent]
+) -> None:
+    job = _job(recording, dr_rivera)
+    when_in_background(stage_done(job.id, "ingest"), lambda: job_cancel(job_id=job.id))
+
+    assert analysis_run(job_id=job.id, hostname=WORKER_A) == RunOutcome.CANCELLED
+
+    job = job_of(job.id)
+    assert job.status == Status.CANCELLED
+    assert not StageResult.objects.filter(job=job, stage="fusion").exists()
+    assert not TimelineResult.objects.filter(recording=recording).exists()
+    recording.refresh_from_db()
+    assert recording.status == Recording.Status.UPLOADED
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_corrupt_recording_fails_at_once_with_a_message_for_the_clinician(
+    recording: Recording, dr_rivera: User, consents: dict[str, Consent], tmp_path: Path
+) -> None:
+    damaged = corrupt_recording(recording.session, dr_rivera, tmp_path)
+    job = _job(damaged, dr_rivera)
+
+    assert analysis_run(job_id=job.id, hostname=WORKER_A) == RunOutcome.FAILED
+
+    job = job_of(job.id)
+    assert (job.status, job.error_code) == (Status.FAILED, ErrorCode.CORRUPT_MEDIA)
+    assert job.error_message == clinician_message(ErrorCode.CORRUPT_MEDIA)
+    assert "damaged" in job.error_message
+    damaged.refresh_from_db()
+    assert damaged.status == Recording.Status.FAILED
+    assert damaged.file.storage.exists(damaged.file.name)  # the recording is kept
+
+
+def test_every_pipeline_error_code_has_a_sentence_for_the_clinician() -> None:
+    assert set(ErrorCode) <= set(CLINICIAN_MESSAGES)
+    assert clinician_message("something_new") == clinician_message("internal_error")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_second_delivery_leaves_a_job_to_the_live_worker_that_holds_it(
+    recording: Recording, dr_rivera: User, consents: dict[str, Consent], tmp_path: Path
+) -> None:
+    damaged = corrupt_recording(recording.session, dr_rivera, tmp_path)
+    job = _job(damaged, dr_rivera)
+    client = redis_client()
+    heartbeat_beat(client, WORKER_A)  # A is alive and holds the job
+    try:
+        assert job_claim(job_id=job.id, worker=f"{WORKER_A}#1")
+        assert analysis_run(job_id=job.id, hostname=WORKER_B) == RunOutcome.HELD
+        assert job_of(job.id).worker == f"{WORKER_A}#1"
+    finally:
+        client.delete(f"moodline:worker-heartbeat:{WORKER_A}")
+
+    # Once A's heartbeat is gone, the next delivery takes the job over and finishes it.
+    assert analysis_run(job_id=job.id, hostname=WORKER_B) == RunOutcome.FAILED
+    job = job_of(job.id)
+    assert (job.status, job.attempts, job.worker) == (Status.FAILED, 2, worker_identity(WORKER_B))
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_recovery_requeues_running_jobs_whose_worker_vanished_and_only_those(
+    recording: Recording,
+    dr_rivera: User,
+    consents: dict[str, Consent],
+    tmp_path: Path,
+    broker: redis.Redis,
+) -> None:
+    lost = _job(recording, dr_rivera)
+    held = _job(corrupt_recording(recording.session, dr_rivera, tmp_path), dr_rivera)
+    heartbeat_beat(broker, WORKER_A)
+    try:
+        job_claim(job_id=lost.id, worker="celery@vanished#7")
+        job_claim(job_id=held.id, worker=f"{WORKER_A}#1")
+        long_ago = timezone.now() - dt.timedelta(minutes=10)
+        AnalysisJob.objects.filter(id__in=[lost.id, held.id]).update(updated_at=long_ago)
+
+        assert jobs_recover_stale() == [str(lost.id)]
+    finally:
+        broker.delete(f"moodline:worker-heartbeat:{WORKER_A}")
+
+    assert (job_of(lost.id).status, job_of(held.id).status) == (Status.QUEUED, Status.RUNNING)
+    assert broker.llen(ANALYSIS_QUEUE) == 1  # sent again, ready for any worker
+    assert settings.BROKER_VISIBILITY_TIMEOUT_S > settings.ANALYSIS_HARD_TIME_LIMIT_S
+
+
