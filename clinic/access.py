@@ -14,7 +14,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
-from clinic.models import Patient, Recording, TherapySession, User
+from clinic.models import AnalysisJob, Annotation, Patient, Recording, TherapySession, User
 from clinic.selectors import patients_visible_to, recordings_visible_to, sessions_visible_to
 
 NOT_FOUND_MESSAGE = "Not found."
@@ -32,6 +32,17 @@ def access_session(user: User | AnonymousUser, session_id: uuid.UUID | str) -> T
 
 def access_recording(user: User | AnonymousUser, recording_id: uuid.UUID | str) -> Recording:
     return _get_or_404(recordings_visible_to(user).select_related("session__patient"), recording_id)
+
+
+def access_job(user: User | AnonymousUser, job_id: uuid.UUID | str) -> AnalysisJob:
+    jobs = AnalysisJob.objects.filter(recording__in=recordings_visible_to(user))
+    return _get_or_404(jobs.select_related("recording__session__patient"), job_id)
+
+
+def access_annotation(user: User | AnonymousUser, annotation_id: uuid.UUID | str) -> Annotation:
+    """A note of a session the user may see (changing it is the author's alone: services)."""
+    notes = Annotation.objects.filter(session__in=sessions_visible_to(user))
+    return _get_or_404(notes.select_related("session__patient", "author"), annotation_id)
 
 
 def _get_or_404(queryset: QuerySet[M], object_id: uuid.UUID | str) -> M:

@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",  # tokens for EHR integrators (docs/api.md)
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
@@ -142,7 +143,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "session-list"
 
 ROOT_URLCONF = "clinic.urls"
 WSGI_APPLICATION = "clinic.wsgi.application"
@@ -332,8 +334,9 @@ AXES_COOLOFF_TIME = 1  # hours
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",  # the UI; CSRF enforced
+        # Token first, so an anonymous call gets 401 with `WWW-Authenticate: Token`.
         "rest_framework.authentication.TokenAuthentication",  # integrators: "Token <key>"
+        "rest_framework.authentication.SessionAuthentication",  # the UI; CSRF enforced
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -341,7 +344,15 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 25,
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Moodline API", "VERSION": "1"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Moodline API",
+    "VERSION": "1",
+    "DESCRIPTION": "Sessions, recordings, analysis jobs, timelines and FHIR R4 export. "
+    "Emotion scores are observations with a confidence, never a diagnosis.",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 # --- Locale and logging -----------------------------------------------------------------------
 

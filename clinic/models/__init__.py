@@ -1,5 +1,6 @@
 """The domain model, one module per aggregate; import models from here."""
 
+from clinic.models.annotations import Annotation
 from clinic.models.audit import AuditEvent
 from clinic.models.consent import Consent, Modality
 from clinic.models.jobs import AnalysisJob, StageResult
@@ -10,6 +11,7 @@ from clinic.models.timelines import TimelineResult
 
 __all__ = [
     "AnalysisJob",
+    "Annotation",
     "AuditEvent",
     "CareTeamMembership",
     "Consent",

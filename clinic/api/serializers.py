@@ -1,0 +1,118 @@
+"""What the API shows of each resource, and what it accepts. No logic: that is in services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from clinic.api.errors import RANGE_INVALID_MESSAGE
+from clinic.models import AnalysisJob, Annotation, Patient, Recording, TherapySession
+from clinic.models.annotations import ANNOTATION_MAX_CHARS
+from clinic.selectors.timelines import OVERVIEW_MAX_POINTS, OVERVIEW_MAX_POINTS_LIMIT
+
+
+class PatientSerializer(serializers.ModelSerializer[Patient]):
+    class Meta:
+        model = Patient
+        fields = ("id", "pseudonym", "display_name", "year_of_birth", "created_at")
+
+
+class JobSerializer(serializers.ModelSerializer[AnalysisJob]):
+    recording = serializers.UUIDField(source="recording_id", read_only=True)
+
+    class Meta:
+        model = AnalysisJob
+        fields = (
+            "id",
+            "recording",
+            "status",
+            "progress",
+            "stage",
+            "error_code",
+            "error_message",
+            "attempts",
+            "created_at",
+            "started_at",
+            "finished_at",
+        )
+
+
+class RecordingSerializer(serializers.ModelSerializer[Recording]):
+    session = serializers.UUIDField(source="session_id", read_only=True)
+    latest_job = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Recording
+        fields = (
+            "id",
+            "session",
+            "original_name",
+            "content_type",
+            "size_bytes",
+            "sha256",
+            "duration_s",
+            "status",
+            "created_at",
+            "latest_job",
+        )
+
+    def get_latest_job(self, recording: Recording) -> dict[str, Any] | None:
+        job = recording.jobs.order_by("-created_at").first()
+        return JobSerializer(job).data if job is not None else None
+
+
+class SessionSerializer(serializers.ModelSerializer[TherapySession]):
+    """A session without the clinician's notes: those are read on the review page only."""
+
+    patient = PatientSerializer(read_only=True)
+    clinician = serializers.CharField(source="clinician.get_username", read_only=True)
+    recordings = RecordingSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = TherapySession
+        fields = ("id", "date", "patient", "clinician", "recordings", "created_at")
+
+
+class SessionFilterSerializer(serializers.Serializer[None]):
+    patient = serializers.UUIDField(required=False)
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+
+
+class UploadSerializer(serializers.Serializer[None]):
+    file = serializers.FileField(allow_empty_file=False)
+    analyse = serializers.BooleanField(default=True)  # queue analysis straight away
+
+
+class TimelineQuerySerializer(serializers.Serializer[None]):
+    start_s = serializers.FloatField(required=False, min_value=0)
+    end_s = serializers.FloatField(required=False, min_value=0)
+    max_points = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=OVERVIEW_MAX_POINTS_LIMIT,
+        default=OVERVIEW_MAX_POINTS,
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start_s, end_s = attrs.get("start_s"), attrs.get("end_s")
+        if start_s is not None and end_s is not None and start_s > end_s:
+            raise serializers.ValidationError({"end_s": [RANGE_INVALID_MESSAGE]})
+        return attrs
+
+
+class AnnotationSerializer(serializers.ModelSerializer[Annotation]):
+    author = serializers.CharField(source="author.get_username", read_only=True)
+    mine = serializers.SerializerMethodField()
+    t_s = serializers.FloatField(min_value=0)
+    text = serializers.CharField(max_length=ANNOTATION_MAX_CHARS)
+
+    class Meta:
+        model = Annotation
+        fields = ("id", "t_s", "text", "author", "mine", "created_at", "updated_at")
+        read_only_fields = ("id", "author", "mine", "created_at", "updated_at")
+
+    def get_mine(self, annotation: Annotation) -> bool:
+        request = self.context.get("request")
+        return request is not None and annotation.author_id == request.user.pk

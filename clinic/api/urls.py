@@ -1,0 +1,58 @@
+"""Routes of the REST API, mounted at /api/; each name has a row in the authorisation table."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from clinic.api import views
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("v1/patients/", views.PatientList.as_view(), name="api-patient-list"),
+    path(
+        "v1/patients/<uuid:patient_id>/", views.PatientDetail.as_view(), name="api-patient-detail"
+    ),
+    path("v1/sessions/", views.SessionList.as_view(), name="api-session-list"),
+    path(
+        "v1/sessions/<uuid:session_id>/", views.SessionDetail.as_view(), name="api-session-detail"
+    ),
+    path(
+        "v1/sessions/<uuid:session_id>/recordings/",
+        views.RecordingUpload.as_view(),
+        name="api-recording-upload",
+    ),
+    path(
+        "v1/sessions/<uuid:session_id>/timeline/",
+        views.SessionTimeline.as_view(),
+        name="api-session-timeline",
+    ),
+    path(
+        "v1/sessions/<uuid:session_id>/fhir",
+        views.SessionFhirExport.as_view(),
+        name="api-session-fhir",
+    ),
+    path(
+        "v1/sessions/<uuid:session_id>/annotations/",
+        views.SessionAnnotations.as_view(),
+        name="api-annotation-list",
+    ),
+    path(
+        "v1/annotations/<uuid:annotation_id>/",
+        views.AnnotationDetail.as_view(),
+        name="api-annotation-detail",
+    ),
+    path(
+        "v1/recordings/<uuid:recording_id>/",
+        views.RecordingDetail.as_view(),
+        name="api-recording-detail",
+    ),
+    path(
+        "v1/recordings/<uuid:recording_id>/analyse",
+        views.RecordingAnalyse.as_view(),
+        name="api-recording-analyse",
+    ),
+    path("v1/jobs/<uuid:job_id>/", views.JobDetail.as_view(), name="api-job-detail"),
+    path("v1/jobs/<uuid:job_id>/cancel", views.JobCancel.as_view(), name="api-job-cancel"),
+]

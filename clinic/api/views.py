@@ -1,0 +1,323 @@
+"""API views: parse the request, check access (clinic.access), call a service or selector,
+audit the PHI read, serialize. Nothing else happens here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from clinic.access import (
+    access_annotation,
+    access_job,
+    access_patient,
+    access_recording,
+    access_session,
+)
+from clinic.api.errors import (
+    NO_TIMELINE,
+    NO_TIMELINE_MESSAGE,
+    NOT_MEDIA,
+    NOT_MEDIA_MESSAGE,
+    ApiError,
+)
+from clinic.api.serializers import (
+    AnnotationSerializer,
+    JobSerializer,
+    PatientSerializer,
+    RecordingSerializer,
+    SessionFilterSerializer,
+    SessionSerializer,
+    TimelineQuerySerializer,
+    UploadSerializer,
+)
+from clinic.api.uploads import upload_looks_like_media
+from clinic.audit import audit_record
+from clinic.exceptions import DomainError
+from clinic.fhir import FHIR_CONTENT_TYPE, session_fhir_bundle
+from clinic.models import Patient, TherapySession, User
+from clinic.selectors import patients_visible_to, sessions_visible_to
+from clinic.selectors.timelines import TimelineRange, timeline_for_session, timeline_view
+from clinic.services import analysis_request, job_cancel, recording_create
+from clinic.services.annotations import (
+    annotation_create,
+    annotation_delete,
+    annotation_update,
+    annotations_of_session,
+)
+
+JOB_NOT_ACTIVE = "job_not_active"
+JOB_NOT_ACTIVE_MESSAGE = "This job has already finished or was cancelled."
+
+
+def _user(request: Request) -> User:
+    user = request.user
+    assert isinstance(user, User)  # IsAuthenticated has let only staff accounts through
+    return user
+
+
+def _http(request: Request) -> HttpRequest:
+    return request._request
+
+
+class PatientList(generics.ListAPIView[Patient]):
+    """Patients the caller may see. `?q=` filters by pseudonym."""
+
+    serializer_class = PatientSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("q", str, description="pseudonym contains")])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        audit_record(actor=_user(request), action="patient.list", request=_http(request))
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[Patient]:
+        patients = patients_visible_to(self.request.user)
+        query = self.request.query_params.get("q", "").strip()
+        return patients.filter(pseudonym__icontains=query) if query else patients
+
+
+class PatientDetail(APIView):
+    @extend_schema(responses=PatientSerializer)
+    def get(self, request: Request, patient_id: str) -> Response:
+        patient = access_patient(request.user, patient_id)
+        audit_record(
+            actor=_user(request), action="patient.view", obj=patient, request=_http(request)
+        )
+        return Response(PatientSerializer(patient).data)
+
+
+class SessionList(generics.ListAPIView[TherapySession]):
+    """Sessions the caller may see, newest first; filter by patient and date range."""
+
+    serializer_class = SessionSerializer
+
+    @extend_schema(parameters=[SessionFilterSerializer])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        audit_record(actor=_user(request), action="session.list", request=_http(request))
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> QuerySet[TherapySession]:
+        filters = SessionFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        sessions = sessions_visible_to(self.request.user).select_related("patient", "clinician")
+        if "patient" in filters.validated_data:
+            sessions = sessions.filter(patient_id=filters.validated_data["patient"])
+        if "date_from" in filters.validated_data:
+            sessions = sessions.filter(date__gte=filters.validated_data["date_from"])
+        if "date_to" in filters.validated_data:
+            sessions = sessions.filter(date__lte=filters.validated_data["date_to"])
+        return sessions.prefetch_related("recordings").order_by("-date", "-created_at")
+
+
+class SessionDetail(APIView):
+    @extend_schema(responses=SessionSerializer)
+    def get(self, request: Request, session_id: str) -> Response:
+        session = access_session(request.user, session_id)
+        audit_record(
+            actor=_user(request), action="session.view", obj=session, request=_http(request)
+        )
+        return Response(SessionSerializer(session).data)
+
+
+class RecordingUpload(APIView):
+    """Upload a recording (multipart field `file`) and, by default, queue its analysis."""
+
+    parser_classes = (MultiPartParser, FormParser)
+
+    @extend_schema(
+        request={"multipart/form-data": UploadSerializer},
+        responses={201: RecordingSerializer},
+    )
+    def post(self, request: Request, session_id: str) -> Response:
+        session = access_session(request.user, session_id)
+        upload = UploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        file = upload.validated_data["file"]
+        if not upload_looks_like_media(file):
+            raise ApiError(NOT_MEDIA, NOT_MEDIA_MESSAGE, fields={"file": [NOT_MEDIA_MESSAGE]})
+        user = _user(request)
+        recording = recording_create(
+            session=session, file=file, uploaded_by=user, content_type=file.content_type or ""
+        )
+        body = dict(RecordingSerializer(recording).data)
+        body["analysis_error"] = None
+        if upload.validated_data["analyse"]:
+            try:
+                job = analysis_request(recording=recording, requested_by=user)
+                body["latest_job"] = JobSerializer(job).data
+            except DomainError as error:  # the recording is kept; analysis can be asked again
+                body["analysis_error"] = {"code": error.code, "message": error.message}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class RecordingDetail(APIView):
+    @extend_schema(responses=RecordingSerializer)
+    def get(self, request: Request, recording_id: str) -> Response:
+        recording = access_recording(request.user, recording_id)
+        audit_record(
+            actor=_user(request), action="recording.view", obj=recording, request=_http(request)
+        )
+        return Response(RecordingSerializer(recording).data)
+
+
+class RecordingAnalyse(APIView):
+    """Queue (re-)analysis of a recording; 409 while one is queued or running."""
+
+    @extend_schema(request=None, responses={202: JobSerializer})
+    def post(self, request: Request, recording_id: str) -> Response:
+        recording = access_recording(request.user, recording_id)
+        job = analysis_request(recording=recording, requested_by=_user(request))
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class JobDetail(APIView):
+    @extend_schema(responses=JobSerializer)
+    def get(self, request: Request, job_id: str) -> Response:
+        job = access_job(request.user, job_id)
+        return Response(JobSerializer(job).data)
+
+
+class JobCancel(APIView):
+    @extend_schema(request=None, responses={200: JobSerializer})
+    def post(self, request: Request, job_id: str) -> Response:
+        job = access_job(request.user, job_id)
+        if not job_cancel(job_id=job.id, cancelled_by=_user(request)):
+            raise ApiError(JOB_NOT_ACTIVE, JOB_NOT_ACTIVE_MESSAGE, status_code=409)
+        job.refresh_from_db()
+        return Response(JobSerializer(job).data)
+
+
+class SessionTimeline(APIView):
+    """The session's timeline: the whole session downsampled, or `?start_s=&end_s=` in detail."""
+
+    @extend_schema(parameters=[TimelineQuerySerializer], responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request, session_id: str) -> Response:
+        session = access_session(request.user, session_id)
+        query = TimelineQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        timeline = timeline_for_session(session=session)
+        if timeline is None:
+            raise ApiError(NO_TIMELINE, NO_TIMELINE_MESSAGE, status_code=404)
+        span = TimelineRange(query.validated_data.get("start_s"), query.validated_data.get("end_s"))
+        audit_record(
+            actor=_user(request),
+            action="timeline.view",
+            obj=timeline.recording,
+            request=_http(request),
+            details={"timeline": str(timeline.id), "start_s": span.start_s, "end_s": span.end_s},
+        )
+        body = timeline_view(
+            document=timeline.document, span=span, max_points=query.validated_data["max_points"]
+        )
+        body.update(
+            {
+                "session": str(session.id),
+                "recording": str(timeline.recording_id),
+                "job": str(timeline.job_id),
+                "created_at": timeline.created_at.isoformat(),
+            }
+        )
+        return Response(body)
+
+
+class FhirJSONRenderer(JSONRenderer):
+    media_type = FHIR_CONTENT_TYPE
+    format = "fhir"
+
+
+class SessionFhirExport(APIView):
+    """The session as a FHIR R4 Bundle (type collection). Clinician notes are never included."""
+
+    renderer_classes = (FhirJSONRenderer, JSONRenderer)
+
+    @extend_schema(responses={(200, FHIR_CONTENT_TYPE): OpenApiTypes.OBJECT})
+    def get(self, request: Request, session_id: str) -> Response:
+        session = access_session(request.user, session_id)
+        bundle = session_fhir_bundle(
+            session=session,
+            recording_url=lambda recording: request.build_absolute_uri(
+                reverse("recording-media", args=[recording.id])
+            ),
+        )
+        audit_record(
+            actor=_user(request),
+            action="session.export_fhir",
+            obj=session,
+            request=_http(request),
+            details={"resources": len(bundle.get("entry", []))},
+        )
+        return Response(bundle, content_type=FHIR_CONTENT_TYPE)
+
+
+class SessionAnnotations(APIView):
+    """Notes pinned to times of the session (care team only; never exported)."""
+
+    parser_classes = (JSONParser, FormParser)
+
+    @extend_schema(responses=AnnotationSerializer(many=True))
+    def get(self, request: Request, session_id: str) -> Response:
+        session = access_session(request.user, session_id)
+        notes = annotations_of_session(session=session)
+        audit_record(
+            actor=_user(request), action="annotation.list", obj=session, request=_http(request)
+        )
+        return Response(AnnotationSerializer(notes, many=True, context={"request": request}).data)
+
+    @extend_schema(request=AnnotationSerializer, responses={201: AnnotationSerializer})
+    def post(self, request: Request, session_id: str) -> Response:
+        session = access_session(request.user, session_id)
+        incoming = AnnotationSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        note = annotation_create(
+            session=session,
+            author=_user(request),
+            t_s=incoming.validated_data["t_s"],
+            text=incoming.validated_data["text"],
+            duration_s=_duration_s(session),
+        )
+        return Response(
+            AnnotationSerializer(note, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class AnnotationDetail(APIView):
+    parser_classes = (JSONParser, FormParser)
+
+    @extend_schema(request=AnnotationSerializer, responses=AnnotationSerializer)
+    def patch(self, request: Request, annotation_id: str) -> Response:
+        note = access_annotation(request.user, annotation_id)
+        incoming = AnnotationSerializer(note, data=request.data, partial=True)
+        incoming.is_valid(raise_exception=True)
+        note = annotation_update(
+            annotation=note,
+            editor=_user(request),
+            text=incoming.validated_data.get("text"),
+            t_s=incoming.validated_data.get("t_s"),
+            duration_s=_duration_s(note.session),
+        )
+        return Response(AnnotationSerializer(note, context={"request": request}).data)
+
+    @extend_schema(responses={204: OpenApiResponse(description="deleted")})
+    def delete(self, request: Request, annotation_id: str) -> Response:
+        note = access_annotation(request.user, annotation_id)
+        annotation_delete(annotation=note, deleted_by=_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _duration_s(session: TherapySession) -> float | None:
+    timeline = timeline_for_session(session=session)
+    if timeline is not None:
+        return float(timeline.document["duration_s"])
+    recording = session.recordings.exclude(duration_s=None).order_by("-created_at").first()
+    return recording.duration_s if recording is not None else None

@@ -1,0 +1,166 @@
+"""The timeline as the review page and the API read it: an overview, or a zoomed range.
+
+The stored document (`moodline.timeline/1`) holds one window per few seconds; an hour-long
+session has about a thousand. The overview averages neighbouring windows down to at most
+`max_points`, so the chart draws the same shape with less to send; a range returns only what
+overlaps `[start_s, end_s]` at full resolution, for zooming in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from clinic.models import Recording, TherapySession, TimelineResult
+
+OVERVIEW_MAX_POINTS = 300  # a chart a few hundred pixels wide shows no more than this
+OVERVIEW_MAX_POINTS_LIMIT = 2000  # the most an API client may ask for
+
+
+@dataclass(frozen=True)
+class TimelineRange:
+    start_s: float | None = None  # inclusive; None: from the start of the recording
+    end_s: float | None = None  # inclusive; None: to its end
+
+    @property
+    def is_whole(self) -> bool:
+        return self.start_s is None and self.end_s is None
+
+    def overlaps(self, start_s: float, end_s: float) -> bool:
+        return (self.start_s is None or end_s >= self.start_s) and (
+            self.end_s is None or start_s <= self.end_s
+        )
+
+
+def timeline_for_session(*, session: TherapySession) -> TimelineResult | None:
+    """The newest timeline of the session's newest analysed recording, if any."""
+    return (
+        TimelineResult.objects.filter(recording__session=session)
+        .select_related("recording", "job")
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def recording_latest(*, session: TherapySession) -> Recording | None:
+    return session.recordings.order_by("-created_at").first()
+
+
+def timeline_view(
+    *,
+    document: dict[str, Any],
+    span: TimelineRange | None = None,
+    max_points: int = OVERVIEW_MAX_POINTS,
+) -> dict[str, Any]:
+    """What the chart needs: the whole session downsampled, or one range in full detail.
+
+    Transcript lines, key moments and gaps are filtered to the range; windows are filtered and,
+    for the whole session, averaged down to at most `max_points`.
+    """
+    span = span or TimelineRange()
+    windows = [w for w in document.get("windows", []) if span.overlaps(w["start_s"], w["end_s"])]
+    if span.is_whole:
+        windows = windows_downsample(windows, max_points=max_points)
+    return {
+        "schema": document.get("schema"),
+        "notice": document.get("notice", ""),
+        "duration_s": document.get("duration_s"),
+        "window_s": document.get("window_s"),
+        "range": {"start_s": span.start_s, "end_s": span.end_s},
+        "downsampled": span.is_whole and len(windows) < len(document.get("windows", [])),
+        "windows": windows,
+        "transcript": _in_range(document.get("transcript", []), span),
+        "moments": _in_range(document.get("moments", []), span),
+        "gaps": _in_range(document.get("gaps", []), span),
+        "speakers": document.get("speakers", []),
+        "summary": talk_summary(document),
+        "models": document.get("models", []),
+    }
+
+
+def windows_downsample(
+    windows: Sequence[dict[str, Any]], *, max_points: int
+) -> list[dict[str, Any]]:
+    """Average consecutive windows into at most `max_points` buckets, weighting by confidence.
+
+    A bucket keeps its time span, its mean confidence, and the dominant emotion of its most
+    confident window; a bucket whose windows all lack a value keeps None (a gap, not a zero).
+    """
+    if max_points < 1:
+        raise ValueError("max_points must be at least 1")
+    if len(windows) <= max_points:
+        return [_chart_point(w) for w in windows]
+    per_bucket = math.ceil(len(windows) / max_points)
+    return [_merge(windows[i : i + per_bucket]) for i in range(0, len(windows), per_bucket)]
+
+
+def talk_summary(document: dict[str, Any]) -> dict[str, Any]:
+    """Talk time per role, the client's share of speech, and silences of at least 3 s."""
+    duration_s = float(document.get("duration_s") or 0.0)
+    talk_s: dict[str, float] = {}
+    for speaker in document.get("speakers", []):
+        talk_s[speaker["role"]] = talk_s.get(speaker["role"], 0.0) + speaker["talk_time_s"]
+    spoken_s = sum(talk_s.values())
+    silences = _silences(document.get("transcript", []), duration_s)
+    return {
+        "talk_time_s": {role: round(value, 1) for role, value in sorted(talk_s.items())},
+        "client_talk_ratio": round(talk_s.get("client", 0.0) / spoken_s, 3) if spoken_s else None,
+        "silence_count": len(silences),
+        "silence_total_s": round(sum(end - start for start, end in silences), 1),
+        "longest_silence_s": round(max((end - start for start, end in silences), default=0.0), 1),
+    }
+
+
+SILENCE_MIN_S = 3.0  # a pause shorter than this is ordinary turn-taking
+
+
+def _silences(transcript: Iterable[dict[str, Any]], duration_s: float) -> list[tuple[float, float]]:
+    silences: list[tuple[float, float]] = []
+    cursor_s = 0.0
+    for line in sorted(transcript, key=lambda entry: entry["start_s"]):
+        if line["start_s"] - cursor_s >= SILENCE_MIN_S:
+            silences.append((cursor_s, line["start_s"]))
+        cursor_s = max(cursor_s, line["end_s"])
+    if duration_s - cursor_s >= SILENCE_MIN_S:
+        silences.append((cursor_s, duration_s))
+    return silences
+
+
+def _in_range(items: Iterable[dict[str, Any]], span: TimelineRange) -> list[dict[str, Any]]:
+    return [item for item in items if span.overlaps(item["start_s"], item["end_s"])]
+
+
+def _chart_point(window: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "start_s": window["start_s"],
+        "end_s": window["end_s"],
+        "valence": window["valence"],
+        "arousal": window["arousal"],
+        "confidence": window["confidence"],
+        "dominant": window.get("dominant"),
+        "modalities": sorted(window.get("modalities", {})),
+    }
+
+
+def _merge(bucket: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    def weighted(key: str) -> float | None:
+        pairs = [(w[key], max(w["confidence"], 1e-6)) for w in bucket if w[key] is not None]
+        if not pairs:
+            return None
+        return round(sum(v * c for v, c in pairs) / sum(c for _, c in pairs), 3)
+
+    most_confident = max(bucket, key=lambda w: w["confidence"])
+    modalities: set[str] = set()
+    for window in bucket:
+        modalities.update(window.get("modalities", {}))
+    return {
+        "start_s": bucket[0]["start_s"],
+        "end_s": bucket[-1]["end_s"],
+        "valence": weighted("valence"),
+        "arousal": weighted("arousal"),
+        "confidence": round(sum(w["confidence"] for w in bucket) / len(bucket), 3),
+        "dominant": most_confident.get("dominant"),
+        "modalities": sorted(modalities),
+    }

@@ -1,0 +1,116 @@
+"""Pages of the clinician UI. They render templates; the data on them comes from the API."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from analysis.timeline import NOTICE
+from clinic.access import access_recording, access_session
+from clinic.audit import audit_record
+from clinic.models import User
+from clinic.selectors import patients_visible_to, sessions_visible_to
+from clinic.selectors.timelines import recording_latest
+
+RANGE_HEADER = re.compile(r"^bytes=(\d*)-(\d*)$")
+MEDIA_CHUNK_BYTES = 1024 * 1024  # the most one range response sends, so seeking stays quick
+
+
+@login_required
+@require_GET
+def session_list(request: HttpRequest) -> HttpResponse:
+    """The clinician's patients and their sessions, newest first; `?patient=` narrows it."""
+    sessions = sessions_visible_to(request.user).select_related("patient").order_by("-date")
+    patient_id = request.GET.get("patient", "")
+    if patient_id:
+        sessions = (
+            sessions.filter(patient_id=patient_id) if _is_uuid(patient_id) else sessions.none()
+        )
+    audit_record(actor=_staff(request), action="session.list", request=request)
+    context: dict[str, Any] = {
+        "patients": patients_visible_to(request.user),
+        "sessions": sessions.prefetch_related("recordings")[:200],
+        "selected_patient": patient_id,
+        "notice": NOTICE,
+    }
+    return render(request, "frontend/session_list.html", context)
+
+
+@login_required
+@require_GET
+def session_review(request: HttpRequest, session_id: str) -> HttpResponse:
+    session = access_session(request.user, session_id)
+    recording = recording_latest(session=session)
+    audit_record(actor=_staff(request), action="session.review", obj=session, request=request)
+    return render(
+        request,
+        "frontend/session_review.html",
+        {"session": session, "recording": recording, "notice": NOTICE},
+    )
+
+
+@login_required
+@require_GET
+def recording_media(request: HttpRequest, recording_id: str) -> HttpResponseBase:
+    """The recording's bytes for the review page's player, with HTTP range support (206)."""
+    recording = access_recording(request.user, recording_id)
+    size = recording.size_bytes
+    match = RANGE_HEADER.match(request.headers.get("Range", ""))
+    start, end = 0, size - 1
+    if match and (match.group(1) or match.group(2)):
+        if match.group(1):
+            start = int(match.group(1))
+            end = (
+                int(match.group(2))
+                if match.group(2)
+                else min(size - 1, start + MEDIA_CHUNK_BYTES - 1)
+            )
+        else:  # "bytes=-N": the last N bytes
+            start = max(0, size - int(match.group(2)))
+        end = min(end, size - 1)
+        if start > end:
+            refused = HttpResponse(status=416)
+            refused["Content-Range"] = f"bytes */{size}"
+            return refused
+    if start == 0:  # one audit event per playback, not one per range request
+        audit_record(actor=_staff(request), action="recording.view", obj=recording, request=request)
+    handle = recording.file.open("rb")
+    handle.seek(start)
+    length = end - start + 1
+    response = FileResponse(
+        _limited(handle, length), content_type=recording.content_type or "application/octet-stream"
+    )
+    response["Content-Length"] = str(length)
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, no-store"
+    if match:
+        response.status_code = 206
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return response
+
+
+def _limited(handle: Any, length: int) -> Any:
+    remaining = length
+    try:
+        while remaining > 0:
+            chunk = handle.read(min(64 * 1024, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+    finally:
+        handle.close()
+
+
+def _staff(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) else None
+
+
+def _is_uuid(value: str) -> bool:
+    return bool(re.fullmatch(r"[0-9a-fA-F-]{36}", value))
