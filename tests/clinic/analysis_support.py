@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,11 +27,11 @@ def wait_for(condition: Callable[[], bool], *, timeout_s: float, what: str) -> N
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
-def job_of(job_id: object) -> AnalysisJob:
+def job_of(job_id: uuid.UUID) -> AnalysisJob:
     return AnalysisJob.objects.get(id=job_id)
 
 
-def stage_done(job_id: object, stage: str) -> Callable[[], bool]:
+def stage_done(job_id: uuid.UUID, stage: str) -> Callable[[], bool]:
     return lambda: StageResult.objects.filter(job_id=job_id, stage=stage).exists()
 
 
