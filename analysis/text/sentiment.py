@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, TypedDict
 
 from analysis.models.speech_weights import VADER, shipped_path
 
 NEGATIVE_BELOW = -0.05  # VADER's own recommended cut-offs for a polarity label
 POSITIVE_ABOVE = 0.05
+
+
+class Sentiment(TypedDict):
+    compound: float  # -1 (most negative) .. 1 (most positive)
+    label: str  # negative | neutral | positive
+    source: str  # "vader"
 
 
 @cache
@@ -18,7 +24,7 @@ def _analyzer() -> Any:
     return SentimentIntensityAnalyzer(lexicon_file=str(shipped_path(VADER)))
 
 
-def sentiment(text: str) -> dict[str, float | str]:
+def sentiment(text: str) -> Sentiment:
     """{"compound": -1..1, "label": negative|neutral|positive, "source": "vader"}."""
     compound = float(_analyzer().polarity_scores(text)["compound"])
     if compound <= NEGATIVE_BELOW:

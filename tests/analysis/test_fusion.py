@@ -1,0 +1,218 @@
+"""Fusion onto the time grid, roles and scoring, key moments: over plain stage outputs."""
+
+from __future__ import annotations
+
+import jsonschema
+import pytest
+
+from analysis.fusion import FusionOptions, build_timeline
+from analysis.labels import EMOTIONS
+from analysis.moments import find_moments
+from analysis.timeline import Gap, validate_timeline
+
+HAPPY = {label: (0.9 if label == "happy" else 0.1 / 6) for label in EMOTIONS}
+
+
+def face_output(until_s: float, *, confidence: float = 0.8, arousal: float = 0.3) -> dict:
+    """One face track, seen from 0 to `until_s`, looking happy."""
+    windows = [
+        {
+            "start_s": float(t),
+            "end_s": float(t + 2),
+            "probs": HAPPY,
+            "valence": 0.6,
+            "arousal": arousal,
+            "confidence": confidence,
+            "attention": [{"t_s": t + 0.4, "weight": 0.7}, {"t_s": t + 1.2, "weight": 0.3}],
+        }
+        for t in range(0, int(until_s), 2)
+    ]
+    times = [i / 5 for i in range(int(until_s * 5))]
+    return {
+        "no_face": False,
+        "tracks": [
+            {
+                "track_id": 0,
+                "times_s": times,
+                "mouth_motion": [0.0] * len(times),
+                "windows": windows,
+            }
+        ],
+        "models": [],
+    }
+
+
+def prosody(f0: float, intensity: float) -> dict:
+    return {
+        "duration_s": 1.5,
+        "voiced_fraction": 0.8,
+        "f0_median_hz": f0,
+        "f0_sd_semitones": 2.0,
+        "intensity_db": intensity,
+        "hnr_db": 10.0,
+    }
+
+
+def voice_output() -> dict:
+    """Client S1 speaks calmly three times, then loudly at 6-7.5 s; clinician S2 at 8-9.5 s."""
+    pieces = [
+        {"start_s": 0.0, "end_s": 1.5, "speaker": "S1", "prosody": prosody(110, -25)},
+        {"start_s": 2.0, "end_s": 3.5, "speaker": "S1", "prosody": prosody(112, -26)},
+        {"start_s": 4.0, "end_s": 5.5, "speaker": "S1", "prosody": prosody(108, -25)},
+        {"start_s": 6.0, "end_s": 7.5, "speaker": "S1", "prosody": prosody(150, -14)},
+        {"start_s": 8.0, "end_s": 9.5, "speaker": "S2", "prosody": prosody(200, -20)},
+    ]
+    return {
+        "method": "channels",
+        "prosody": True,
+        "speakers": [
+            {"id": "S1", "role": "client", "role_source": "guessed", "talk_time_s": 6.0},
+            {"id": "S2", "role": "clinician", "role_source": "guessed", "talk_time_s": 1.5},
+        ],
+        "pieces": pieces,
+        "models": [],
+    }
+
+
+DEFAULT_FUSION = FusionOptions()
+
+
+def timeline(face=None, voice=None, *, options=DEFAULT_FUSION, gaps=(), duration_s=10.0):
+    return build_timeline(
+        duration_s=duration_s,
+        source={"file_name": "session.mp4", "has_video": True, "has_audio": True},
+        options=options,
+        face=face,
+        voice=voice,
+        transcript=None,
+        session_gaps=list(gaps),
+        models=[{"name": "m", "version": "1", "sha256": "0" * 64, "licence": "MIT"}],
+    )
+
+
+def test_a_missing_face_drops_out_instead_of_counting_as_neutral():
+    document = timeline(face=face_output(until_s=4.0))
+
+    validate_timeline(document)
+    first, _, third = document["windows"][:3]
+    assert first["valence"] == pytest.approx(0.6)
+    assert first["dominant"] == "happy"
+    assert set(first["modalities"]) == {"face"}
+    assert first["modalities"]["face"]["weight"] == 1.0
+    assert third["valence"] is None
+    assert third["emotions"] is None
+    assert third["confidence"] == 0.0
+    assert {"modality": "face", "reason": "no_face"} in third["gaps"]
+
+
+def test_modalities_are_weighted_by_their_confidence():
+    document = timeline(face=face_output(until_s=10.0, arousal=-0.2), voice=voice_output())
+
+    window = document["windows"][3]  # 6-8 s: the client's loud piece
+    face, voice = window["modalities"]["face"], window["modalities"]["voice"]
+    assert voice["arousal"] > 0.5
+    assert voice["source"] == "prosody-derived"
+    assert voice["valence"] is None
+    assert voice["emotions"] is None
+    expected = (face["confidence"] * face["arousal"] + voice["confidence"] * voice["arousal"]) / (
+        face["confidence"] + voice["confidence"]
+    )
+    assert window["arousal"] == pytest.approx(expected, abs=1e-3)
+    assert face["arousal"] < window["arousal"] < voice["arousal"]
+    assert window["valence"] == pytest.approx(0.6)  # voice says nothing about valence
+    assert face["weight"] + voice["weight"] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_only_the_client_is_scored_and_the_clinician_leaves_an_explicit_gap():
+    document = timeline(voice=voice_output())
+
+    assert {s["speaker"] for s in document["voice_segments"]} == {"S1"}
+    clinician_window = document["windows"][4]  # 8-10 s: only the clinician speaks
+    assert "voice" not in clinician_window["modalities"]
+    assert {"modality": "voice", "reason": "not_scored_role"} in clinician_window["gaps"]
+
+
+def test_a_role_set_by_the_clinician_replaces_the_guess():
+    options = FusionOptions(role_overrides=(("speaker:S2", "client"), ("speaker:S1", "clinician")))
+
+    document = timeline(voice=voice_output(), options=options)
+
+    roles = {s["id"]: (s["role"], s["role_source"]) for s in document["speakers"]}
+    assert roles == {"S1": ("clinician", "clinician"), "S2": ("client", "clinician")}
+    assert {s["speaker"] for s in document["voice_segments"]} == {"S2"}
+
+
+def test_a_face_without_a_linked_voice_is_guessed_to_be_the_client():
+    document = timeline(face=face_output(until_s=10.0))
+
+    (track,) = document["face_tracks"]
+    assert (track["role"], track["role_source"], track["frames"]) == ("client", "guessed", 50)
+
+
+def test_no_consent_for_a_modality_is_a_gap_for_the_whole_session():
+    gaps = [Gap("face", "no_consent", 0.0, 10.0), Gap("text", "no_consent", 0.0, 10.0)]
+
+    document = timeline(voice=voice_output(), gaps=gaps)
+
+    validate_timeline(document)
+    assert document["gaps"][0] == {
+        "modality": "face",
+        "reason": "no_consent",
+        "start_s": 0.0,
+        "end_s": 10.0,
+    }
+    assert all(
+        {"modality": "face", "reason": "no_consent"} in w["gaps"] for w in document["windows"]
+    )
+
+
+def window(i: int, valence: float, confidence: float = 0.8) -> dict:
+    return {
+        "start_s": 2.0 * i,
+        "end_s": 2.0 * i + 2,
+        "valence": valence,
+        "arousal": 0.0,
+        "confidence": confidence,
+        "modalities": {"face": {"weight": 1.0}},
+    }
+
+
+def test_a_sustained_drop_in_valence_is_a_shift_moment_with_its_evidence():
+    windows = [window(i, 0.4 if i < 10 else -0.3) for i in range(20)]
+    transcript = [
+        {
+            "scored": True,
+            "speaker": "S1",
+            "words": [{"start_s": 19.5, "end_s": 19.9, "text": "lost"}],
+        }
+    ]
+
+    moments = find_moments(
+        windows, face=face_output(until_s=40.0), transcript=transcript, scored_tracks={"0"}
+    )
+
+    (shift,) = [m for m in moments if m["kind"] == "shift"]
+    assert shift["dimension"] == "valence"
+    assert shift["t_s"] == 20.0
+    assert shift["delta"] == pytest.approx(-0.7)
+    assert shift["evidence"]["words"] == [{"t_s": 19.5, "text": "lost", "speaker": "S1"}]
+    assert shift["evidence"]["frames"][0] == {"track_id": "0", "t_s": 18.4, "weight": 0.7}
+    assert not [m for m in moments if m["kind"] == "peak"]
+
+
+def test_a_brief_spike_is_a_peak_and_uncertain_windows_are_ignored():
+    windows = [window(i, 0.05 * (i % 2)) for i in range(20)]
+    windows[7] = window(7, -0.8)
+    windows[15] = window(15, 0.9, confidence=0.05)  # too uncertain to be a moment
+
+    moments = find_moments(windows, face=None, transcript=[], scored_tracks=set())
+
+    assert [(m["kind"], m["t_s"], m["value"]) for m in moments] == [("peak", 15.0, -0.8)]
+
+
+def test_the_schema_rejects_a_value_off_the_scale():
+    document = timeline(face=face_output(until_s=10.0))
+    document["windows"][0]["valence"] = 1.5
+
+    with pytest.raises(jsonschema.ValidationError):
+        validate_timeline(document)

@@ -1,0 +1,174 @@
+"""The whole pipeline on real little recordings: a talking client, no audio, no face, no consent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis.errors import Cancelled, MediaError
+from analysis.pipeline import STAGES, PipelineOptions, run_pipeline
+from analysis.timeline import validate_timeline
+from tests.analysis.face_factory import astronaut_head
+from tests.analysis.media_factory import MovingFace, write_clip
+from tests.analysis.speech_factory import RATE_HZ, join, silence, speak
+
+SAD = "I have been feeling hopeless and empty all week."
+HOPEFUL = "But today I feel a little more hopeful about the future."
+
+
+def talking_clip(path: Path, *, with_face: bool = True, with_audio: bool = True) -> Path:
+    audio = join(silence(0.3), speak(SAD), silence(1.0), speak(HOPEFUL), silence(0.3))
+    faces = [MovingFace(astronaut_head(), (100, 60), (120, 70))] if with_face else []
+    return write_clip(
+        path,
+        duration_s=len(audio) / RATE_HZ,
+        audio=audio if with_audio else None,
+        audio_rate_hz=RATE_HZ,
+        faces=faces,
+    )
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return talking_clip(tmp_path_factory.mktemp("clips") / "session.mp4")
+
+
+@pytest.fixture(scope="module")
+def analysed(clip: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, list]:
+    workdir = tmp_path_factory.mktemp("work")
+    reports: list[tuple[str, float]] = []
+    document = run_pipeline(
+        clip,
+        options=PipelineOptions(),
+        workdir=workdir,
+        progress=lambda stage, fraction: reports.append((stage, fraction)),
+    )
+    return document, workdir, reports
+
+
+@pytest.mark.slow
+def test_a_session_with_a_talking_client_becomes_a_valid_timeline(analysed):
+    document, workdir, _ = analysed
+
+    validate_timeline(document)
+    assert document["schema"] == "moodline.timeline/1"
+    assert len(document["windows"]) == int(np.ceil(document["duration_s"] / 2.0))
+    texts = " ".join(u["text"] for u in document["transcript"]).lower()
+    assert "hopeless" in texts
+    assert "hopeful" in texts
+    sad, hopeful = document["transcript"]
+    assert sad["scored"]
+    assert sad["role"] == "client"
+    assert sad["speaker"] == "S1"
+    assert sad["valence"] < 0 < hopeful["valence"]
+    assert sad["sentiment"]["label"] == "negative"
+    assert document["face_tracks"][0]["role"] == "client"
+    assert all("face" in w["modalities"] for w in document["windows"])
+    assert any("text" in w["modalities"] for w in document["windows"])
+    names = {m["name"] for m in document["models"]}
+    assert {"silero-vad", "all-MiniLM-L6-v2", "vader-lexicon", "text-emotion-head"} <= names
+    assert any(name.startswith("whisper-tiny.en") for name in names)
+    assert all(len(m["sha256"]) == 64 for m in document["models"])
+    assert sorted(p.name for p in workdir.glob("*.json")) == sorted(f"{s}.json" for s in STAGES)
+
+
+@pytest.mark.slow
+def test_progress_moves_forward_through_the_stages_to_the_end(analysed):
+    reports = analysed[2]
+
+    fractions = [f for _, f in reports]
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0
+    stages = list(dict.fromkeys(stage for stage, _ in reports))
+    assert stages == list(STAGES)
+
+
+@pytest.mark.slow
+def test_a_rerun_with_a_role_set_by_the_clinician_redoes_only_fusion(clip, analysed):
+    _, workdir, _ = analysed
+    before = {s: (workdir / f"{s}.json").stat().st_mtime_ns for s in STAGES}
+
+    document = run_pipeline(
+        clip,
+        options=PipelineOptions(role_overrides=(("speaker:S1", "clinician"),)),
+        workdir=workdir,
+    )
+
+    after = {s: (workdir / f"{s}.json").stat().st_mtime_ns for s in STAGES}
+    assert [s for s in STAGES if after[s] != before[s]] == ["fusion"]
+    assert document["speakers"][0]["role_source"] == "clinician"
+    assert not any(u["scored"] for u in document["transcript"])
+    assert all(u["sentiment"] is None for u in document["transcript"])
+
+
+@pytest.mark.slow
+def test_a_cancelled_job_stops_at_a_stage_boundary_and_resumes_where_it_stopped(clip, tmp_path):
+    options = PipelineOptions(face=False, transcript=False)
+
+    def cancel_after_ingest() -> bool:
+        return (tmp_path / "ingest.json").exists()
+
+    with pytest.raises(Cancelled):
+        run_pipeline(clip, options=options, workdir=tmp_path, should_cancel=cancel_after_ingest)
+    assert [p.name for p in tmp_path.glob("*.json")] == ["ingest.json"]
+    saved_ingest = (tmp_path / "ingest.json").stat().st_mtime_ns
+
+    document = run_pipeline(clip, options=options, workdir=tmp_path)
+
+    validate_timeline(document)
+    assert (tmp_path / "ingest.json").stat().st_mtime_ns == saved_ingest
+    assert {g["modality"]: g["reason"] for g in document["gaps"]} == {
+        "face": "no_consent",
+        "text": "no_consent",
+    }
+    assert document["transcript"] == []
+    assert document["face_tracks"] == []
+
+
+@pytest.mark.slow
+def test_a_video_without_audio_gives_a_timeline_with_the_voice_and_words_missing(tmp_path):
+    silent = talking_clip(tmp_path / "silent.mp4", with_audio=False)
+
+    document = run_pipeline(silent, options=PipelineOptions(), workdir=tmp_path / "work")
+
+    validate_timeline(document)
+    reasons = {g["modality"]: g["reason"] for g in document["gaps"]}
+    assert reasons == {"voice": "no_audio_stream", "text": "no_audio_stream"}
+    assert document["transcript"] == []
+    assert document["speakers"] == []
+    assert all(w["dominant"] is not None for w in document["windows"])
+
+
+@pytest.mark.slow
+def test_a_recording_without_a_face_gives_a_timeline_from_voice_and_words(tmp_path):
+    faceless = talking_clip(tmp_path / "faceless.mp4", with_face=False)
+
+    document = run_pipeline(faceless, options=PipelineOptions(), workdir=tmp_path / "work")
+
+    validate_timeline(document)
+    assert {g["modality"]: g["reason"] for g in document["gaps"]} == {"face": "no_face"}
+    assert document["face_tracks"] == []
+    assert "hopeless" in document["transcript"][0]["text"].lower()
+    assert any(w["valence"] is not None for w in document["windows"])
+    assert all({"modality": "face", "reason": "no_face"} in w["gaps"] for w in document["windows"])
+
+
+@pytest.mark.slow
+def test_a_recording_with_neither_a_face_nor_audio_is_rejected(tmp_path):
+    blank = talking_clip(tmp_path / "blank.mp4", with_face=False, with_audio=False)
+
+    with pytest.raises(MediaError, match="nothing to analyse"):
+        run_pipeline(blank, options=PipelineOptions(), workdir=tmp_path / "work")
+
+
+def test_a_file_that_is_not_media_is_rejected_before_any_stage_runs(tmp_path):
+    notes = tmp_path / "notes.mp4"
+    notes.write_text("session notes, not a recording")
+
+    with pytest.raises(MediaError) as raised:
+        run_pipeline(notes, options=PipelineOptions(), workdir=tmp_path / "work")
+
+    assert raised.value.code == "not_media"
+    assert not (tmp_path / "work" / "fusion.json").exists()

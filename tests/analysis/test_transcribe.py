@@ -1,0 +1,115 @@
+"""Whisper transcription: the converted reference engine, the faster engine, and the regions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from analysis.commands import word_error_rate
+from analysis.media import read_audio
+from analysis.models.speech_weights import (
+    WHISPER_TINY_EN,
+    WHISPER_TINY_EN_CT2,
+    prepare_whisper_checkpoint,
+    shipped_path,
+    tensor_digest,
+)
+from analysis.text.transcribe import (
+    MAX_REGION_S,
+    get_engine,
+    speech_regions,
+    transcribe_array,
+)
+from analysis.text.whisper_convert import read_ct2_variables
+from analysis.voice.vad import SpeechSegment
+
+JFK = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "jfk.flac"
+JFK_REFERENCE = (
+    "And so my fellow Americans, ask not what your country can do for you, "
+    "ask what you can do for your country."
+)
+
+
+@pytest.fixture(scope="module")
+def jfk_audio():
+    return read_audio(JFK)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine_name", ["openai-whisper", "faster-whisper"])
+def test_each_engine_transcribes_the_jfk_sample_within_ten_percent_wer(jfk_audio, engine_name):
+    utterances = transcribe_array(jfk_audio, get_engine(engine_name))
+
+    text = " ".join(u.text for u in utterances)
+    assert word_error_rate(JFK_REFERENCE, text) <= 0.10
+    words = [w for u in utterances for w in u.words]
+    assert len(words) >= 20
+    starts = [w.start_s for w in words]
+    assert starts == sorted(starts)
+    assert 0.0 <= words[0].start_s < 1.0
+    assert 9.0 < words[-1].end_s <= 11.2
+    assert all(w.end_s >= w.start_s for w in words)
+    assert next(w for w in words if w.text.strip(",.").lower() == "americans").start_s < 4.0
+
+
+def test_the_conversion_keeps_every_ct2_tensor_and_matches_the_recorded_digest(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("MOODLINE_MODEL_DIR", str(tmp_path))
+
+    first = prepare_whisper_checkpoint()
+    again = prepare_whisper_checkpoint()
+
+    assert first.converted
+    assert not again.converted
+    assert again.path == first.path == tmp_path / "whisper-tiny.en" / "model.pt"
+    checkpoint = torch.load(first.path, weights_only=True)
+    assert tensor_digest(checkpoint["model_state_dict"]) == WHISPER_TINY_EN.sha256
+    ct2 = read_ct2_variables(shipped_path(WHISPER_TINY_EN_CT2))
+    state = checkpoint["model_state_dict"]
+    fused = ct2["decoder/layer_2/self_attention/linear_0/weight"]
+    assert torch.equal(
+        state["decoder.blocks.2.attn.key.weight"], torch.from_numpy(fused[384:768].copy())
+    )
+    assert checkpoint["dims"]["n_text_layer"] == 4
+    assert checkpoint["dims"]["n_vocab"] == 51864
+
+
+def test_a_damaged_cached_checkpoint_is_converted_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOODLINE_MODEL_DIR", str(tmp_path))
+    prepared = prepare_whisper_checkpoint()
+    with prepared.path.open("r+b") as handle:
+        handle.seek(5000)
+        handle.write(b"\x00" * 64)
+
+    repaired = prepare_whisper_checkpoint()
+
+    assert repaired.converted
+    assert tensor_digest(torch.load(repaired.path, weights_only=True)["model_state_dict"]) == (
+        WHISPER_TINY_EN.sha256
+    )
+
+
+def test_speech_regions_skip_long_silences_and_stay_inside_one_whisper_window():
+    segments = [
+        SpeechSegment(1.0, 5.0),
+        SpeechSegment(5.5, 12.0),  # short gap: same region
+        SpeechSegment(40.0, 60.0),  # long silence before: new region
+        SpeechSegment(60.5, 75.0),  # would make the region longer than a window
+    ]
+
+    regions = speech_regions(segments, duration_s=80.0)
+
+    assert [(round(a, 1), round(b, 1)) for a, b in regions] == [
+        (0.8, 12.2),
+        (39.8, 60.2),
+        (60.3, 75.2),
+    ]
+    assert all(b - a <= MAX_REGION_S + 1.0 for a, b in regions)
+
+
+def test_unknown_engines_are_refused():
+    with pytest.raises(ValueError, match="unknown transcript engine"):
+        get_engine("a-cloud-service")

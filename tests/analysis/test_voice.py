@@ -1,0 +1,213 @@
+"""Speech segments, speakers and prosody on real (synthesised) speech."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analysis.voice.prosody import ProsodyFeatures, prosody_features, timbre_features, vocal_arousal
+from analysis.voice.regions import iter_region_audio
+from analysis.voice.speakers import CLIENT, CLINICIAN, VoicePiece, assign_speakers
+from analysis.voice.vad import SpeechSegment, detect_speech
+from tests.analysis.speech_factory import (
+    CLINICIAN_VOICE,
+    RATE_HZ,
+    join,
+    silence,
+    speak,
+    two_speaker_stereo,
+)
+
+FIRST = "I have been feeling much better this week."
+SECOND = "Thank you for asking about my sister."
+TURNS = [
+    ("client", "I have not been sleeping well since the move."),
+    ("clinician", "How long has that been going on?"),
+    ("client", "About three weeks now, maybe longer."),
+    ("clinician", "What goes through your mind at night?"),
+    ("client", "Mostly work, and whether I made the right choice."),
+]
+
+
+def chunked(audio: np.ndarray, chunk_s: float) -> list[tuple[float, np.ndarray]]:
+    step = round(chunk_s * RATE_HZ)
+    return [(i / RATE_HZ, audio[..., i : i + step]) for i in range(0, audio.shape[-1], step)]
+
+
+def pieces_of(audio: np.ndarray, segments: list[SpeechSegment]) -> list[VoicePiece]:
+    """What the voice stage measures on each speech segment of a (channels, n) recording."""
+    channels = audio if audio.ndim == 2 else audio[None]
+    bounds = [(s.start_s, s.end_s) for s in segments]
+    pieces = []
+    for (start_s, end_s), cut in iter_region_audio(chunked(channels, 30.0), bounds, bounds):
+        mono = cut.mean(axis=0)
+        levels = 20 * np.log10(np.sqrt(np.mean(cut**2, axis=1)) + 1e-10)
+        pieces.append(
+            VoicePiece(
+                start_s,
+                end_s,
+                tuple(float(v) for v in levels),
+                tuple(timbre_features(mono)),
+                prosody_features(mono).f0_median_hz,
+            )
+        )
+    return pieces
+
+
+@pytest.fixture(scope="module")
+def pause_recording() -> tuple[np.ndarray, float, float]:
+    """Two sentences with a two-second pause: returns audio, end of the first, start of the next."""
+    first, second = speak(FIRST), speak(SECOND)
+    audio = join(silence(0.5), first, silence(2.0), second, silence(0.5))
+    first_end = 0.5 + len(first) / RATE_HZ
+    return audio, first_end, first_end + 2.0
+
+
+@pytest.mark.slow
+def test_a_pause_between_two_sentences_splits_speech_into_two_segments(pause_recording):
+    audio, first_end_s, second_start_s = pause_recording
+
+    segments = detect_speech(chunked(audio, 30.0))
+
+    assert len(segments) == 2
+    assert segments[0].start_s == pytest.approx(0.5, abs=0.3)
+    assert segments[0].end_s == pytest.approx(first_end_s, abs=0.4)
+    assert segments[1].start_s == pytest.approx(second_start_s, abs=0.3)
+    assert segments[1].end_s <= len(audio) / RATE_HZ
+
+
+@pytest.mark.slow
+def test_streaming_in_small_chunks_finds_the_same_segments(pause_recording):
+    audio = pause_recording[0]
+
+    whole = detect_speech(chunked(audio, 30.0))
+    streamed = detect_speech(chunked(audio, 0.7))  # chunks that are not multiples of a frame
+
+    assert streamed == whole
+
+
+@pytest.mark.slow
+def test_silence_and_hum_hold_no_speech():
+    t = np.arange(3 * RATE_HZ) / RATE_HZ
+    hum = (0.05 * np.sin(2 * np.pi * 50 * t)).astype(np.float32)
+
+    assert detect_speech([(0.0, silence(3.0))]) == []
+    assert detect_speech([(0.0, hum)]) == []
+
+
+@pytest.mark.slow
+def test_a_two_voice_stereo_recording_yields_two_speakers_one_per_channel():
+    audio = two_speaker_stereo(TURNS)
+    segments = detect_speech(chunked(audio.mean(axis=0), 30.0))
+
+    result = assign_speakers(pieces_of(audio, segments))
+
+    assert result.method == "channels"
+    assert len(segments) == len(TURNS)
+    assert result.piece_speakers == ["S1", "S2", "S1", "S2", "S1"]
+    by_id = {s.id: s for s in result.speakers}
+    assert (by_id["S1"].channel, by_id["S2"].channel) == (0, 1)
+    # the client talks most: the guess, marked as such
+    assert (by_id["S1"].role, by_id["S2"].role) == (CLIENT, CLINICIAN)
+    assert {s.role_source for s in result.speakers} == {"guessed"}
+    assert by_id["S1"].talk_time_s > by_id["S2"].talk_time_s > 3.0
+
+
+@pytest.mark.slow
+def test_two_voices_mixed_to_mono_are_told_apart_by_clustering():
+    mono = two_speaker_stereo(TURNS).sum(axis=0)
+    segments = detect_speech(chunked(mono, 30.0))
+
+    result = assign_speakers(pieces_of(mono, segments))
+
+    assert result.method == "clustering"
+    assert result.piece_speakers == ["S1", "S2", "S1", "S2", "S1"]
+
+
+@pytest.mark.slow
+def test_one_voice_saying_several_things_stays_one_speaker():
+    mono = join(*[part for _, text in TURNS for part in (speak(text), silence(0.6))])
+    segments = detect_speech(chunked(mono, 30.0))
+
+    result = assign_speakers(pieces_of(mono, segments))
+
+    assert len(segments) == len(TURNS)
+    assert [s.id for s in result.speakers] == ["S1"]
+    assert result.speakers[0].role == CLIENT
+
+
+def test_a_speaker_whose_speech_follows_a_moving_mouth_is_linked_to_that_face():
+    pieces = [
+        VoicePiece(0.0, 2.0, (0.0, -60.0), (), 110.0),
+        VoicePiece(2.5, 4.0, (-60.0, 0.0), (), 200.0),
+        VoicePiece(4.5, 6.0, (0.0, -60.0), (), 110.0),
+        VoicePiece(6.5, 7.5, (-60.0, 0.0), (), 200.0),
+    ]
+    times = [i / 5 for i in range(40)]
+    talking = [1.0 if (t < 2.0 or 4.5 <= t < 6.0) else 0.05 for t in times]
+    tracks = [
+        {"track_id": 0, "times_s": times, "mouth_motion": talking},
+        {"track_id": 1, "times_s": times, "mouth_motion": [0.1] * len(times)},
+    ]
+
+    result = assign_speakers(pieces, tracks)
+
+    s1, s2 = result.speakers
+    assert (s1.face_track_id, s2.face_track_id) == ("0", None)
+    assert s1.link_correlation is not None
+    assert s1.link_correlation > 0.9
+    assert (s1.role, s2.role) == (CLIENT, CLINICIAN)
+
+
+@pytest.mark.slow
+def test_a_higher_voice_has_a_higher_pitch_and_a_louder_one_more_intensity():
+    low = speak(FIRST)
+    high = speak(FIRST, voice=CLINICIAN_VOICE)
+
+    low_f, high_f = prosody_features(low), prosody_features(high)
+    loud_f = prosody_features(np.clip(low * 4, -1, 1))
+
+    assert low_f.f0_median_hz is not None
+    assert high_f.f0_median_hz is not None
+    assert 70 < low_f.f0_median_hz < 150 < high_f.f0_median_hz < 300
+    assert loud_f.intensity_db == pytest.approx(low_f.intensity_db + 12, abs=1.5)
+    assert low_f.voiced_fraction > 0.4
+    assert low_f.hnr_db is not None
+    assert low_f.hnr_db > 0
+
+
+def test_unvoiced_noise_has_no_pitch():
+    noise = np.random.default_rng(1).normal(0, 0.1, RATE_HZ).astype(np.float32)
+
+    features = prosody_features(noise)
+
+    assert features.f0_median_hz is None
+    assert features.voiced_fraction < 0.05
+
+
+def piece(f0: float, intensity: float) -> ProsodyFeatures:
+    return ProsodyFeatures(
+        duration_s=3.0,
+        voiced_fraction=0.8,
+        f0_median_hz=f0,
+        f0_sd_semitones=2.0,
+        intensity_db=intensity,
+        hnr_db=10.0,
+    )
+
+
+def test_vocal_arousal_is_relative_to_the_speakers_own_baseline():
+    calm = [piece(110, -25), piece(112, -24), piece(108, -26), piece(111, -25)]
+    agitated = piece(150, -15)
+
+    estimates = vocal_arousal([*calm, agitated], [2.0, 2.1, 1.9, 2.0, 3.2])
+
+    assert estimates[-1] is not None
+    assert estimates[-1].arousal > 0.5
+    assert all(e is not None and e.arousal < 0.1 for e in estimates[:-1])
+    assert estimates[-1].z_scores["speech_rate"] > 1.5
+    assert 0 < estimates[-1].confidence <= 0.6
+
+
+def test_without_a_baseline_there_is_no_arousal_estimate():
+    assert vocal_arousal([piece(110, -25), piece(150, -15)], [2.0, 3.0]) == [None, None]
