@@ -46,3 +46,38 @@ def valence_arousal(
     points = np.array([EMOTION_VALENCE_AROUSAL[label] for label in EMOTIONS])
     valence, arousal = (weights / total) @ points
     return float(valence), float(arousal)
+
+
+# Folder names of public datasets and everyday words, mapped onto EMOTIONS.
+LABEL_SYNONYMS: dict[str, str] = {
+    "anger": "angry",
+    "angry": "angry",
+    "mad": "angry",
+    "disgust": "disgust",
+    "disgusted": "disgust",
+    "contempt": "disgust",
+    "fear": "fear",
+    "fearful": "fear",
+    "afraid": "fear",
+    "scared": "fear",
+    "happy": "happy",
+    "happiness": "happy",
+    "joy": "happy",
+    "sad": "sad",
+    "sadness": "sad",
+    "surprise": "surprise",
+    "surprised": "surprise",
+    "neutral": "neutral",
+    "calm": "neutral",
+}
+
+
+def canonical_label(name: str) -> str | None:
+    """A folder or file label ('Happiness', 'SURPRISED', '03_sad') as one of EMOTIONS, or None."""
+    key = name.strip().lower()
+    if key in LABEL_SYNONYMS:
+        return LABEL_SYNONYMS[key]
+    for part in key.replace("-", "_").replace(" ", "_").split("_"):
+        if part in LABEL_SYNONYMS:
+            return LABEL_SYNONYMS[part]
+    return None

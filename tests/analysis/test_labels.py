@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.labels import EMOTION_VALENCE_AROUSAL, EMOTIONS, valence_arousal
+from analysis.labels import EMOTION_VALENCE_AROUSAL, EMOTIONS, canonical_label, valence_arousal
 
 
 def test_a_certainly_happy_face_is_pleasant_and_mildly_aroused() -> None:
@@ -27,3 +27,24 @@ def test_every_emotion_has_a_place_within_the_unit_square() -> None:
 def test_a_vector_of_the_wrong_length_is_refused() -> None:
     with pytest.raises(ValueError, match="expected 7"):
         valence_arousal([0.5, 0.5])
+
+
+@pytest.mark.parametrize(
+    ("folder", "label"),
+    [
+        ("Anger", "angry"),
+        ("HAPPINESS", "happy"),
+        ("sadness", "sad"),
+        ("Surprised", "surprise"),
+        ("fearful", "fear"),
+        ("disgusted", "disgust"),
+        ("neutral", "neutral"),
+        ("03_sad", "sad"),
+    ],
+)
+def test_dataset_folder_names_map_onto_the_seven_labels(folder: str, label: str) -> None:
+    assert canonical_label(folder) == label
+
+
+def test_an_unknown_folder_name_has_no_label() -> None:
+    assert canonical_label("holiday_photos") is None

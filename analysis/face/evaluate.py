@@ -1,0 +1,65 @@
+"""`python -m analysis evaluate faces DIR`: accuracy of the face models on labelled images.
+
+Each item under `DIR/<label>/` (an image, an image-sequence folder or a video clip) goes
+through the same detector, alignment and CNN as the pipeline; single images are scored by
+the per-frame CNN, multi-frame clips by the temporal head over the whole clip.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from analysis.face.clips import FaceClip, FaceCropper, labelled_items
+from analysis.face.expression import to_model_input
+from analysis.face.sequence import FaceSequenceModel, load_head_model
+from analysis.labels import EMOTIONS
+
+
+def recall_metrics(truth: list[int], predicted: list[int]) -> dict[str, Any]:
+    """Accuracy, unweighted average recall over present classes, per-class recall, confusion."""
+    n = len(EMOTIONS)
+    confusion = np.zeros((n, n), dtype=int)
+    for t, p in zip(truth, predicted, strict=True):
+        confusion[t, p] += 1
+    present = confusion.sum(axis=1) > 0
+    recall = np.divide(np.diag(confusion), confusion.sum(axis=1), out=np.zeros(n), where=present)
+    return {
+        "n": len(truth),
+        "accuracy": float(np.trace(confusion) / max(1, len(truth))),
+        "uar": float(recall[present].mean()) if present.any() else 0.0,
+        "per_class_recall": {EMOTIONS[i]: float(recall[i]) for i in range(n) if present[i]},
+        "confusion": {
+            "labels": list(EMOTIONS),
+            "matrix": confusion.tolist(),  # rows: true label, columns: predicted label
+        },
+    }
+
+
+@torch.inference_mode()
+def predict_clip(model: FaceSequenceModel, clip: FaceClip) -> int:
+    device = next(model.parameters()).device
+    crops = to_model_input(torch.from_numpy(clip.crops)).to(device)  # (T, 1, 64, 64)
+    if len(crops) == 1:
+        _, logits = model.encoder(crops)
+        return int(logits.argmax(dim=-1)[0])
+    mask = torch.ones(1, len(crops), dtype=torch.bool, device=device)
+    return int(model(crops[None], mask).logits.argmax(dim=-1)[0])
+
+
+def evaluate_faces(root: Path, checkpoint: Path | None = None) -> dict[str, Any]:
+    model = load_head_model(checkpoint)
+    cropper = FaceCropper()
+    truth, predicted, faces_found, frames = [], [], 0, 0
+    for path, label in labelled_items(root):
+        clip = cropper.clip(path, label, root)
+        truth.append(label)
+        predicted.append(predict_clip(model, clip))
+        faces_found += int(clip.face_found.sum())
+        frames += len(clip.face_found)
+    metrics = recall_metrics(truth, predicted)
+    metrics["face_found_rate"] = faces_found / frames if frames else 0.0
+    return metrics
