@@ -1,0 +1,131 @@
+"""One measured case of the pipeline benchmark, run in its own process so that its peak memory
+is its own: `python -m benchmarks._pipeline_child CASE RECORDING` prints one JSON line.
+
+Cases:
+- `pipeline`: every stage of analysis.pipeline in order, timed one by one (end to end = sum).
+- `decode`: the floor: the same decoding the pipeline does (frames sampled and scaled as the
+  face stage asks, all audio at 16 kHz), with no model at all.
+- `naive-face`: the face loop a first version would write: every sampled frame alone through
+  full MTCNN detection, then each face alone through the expression CNN; no batching, no
+  tracking between detections.
+- `whisper-plain`: openai-whisper's own `transcribe` on the whole recording's audio at once
+  (the reference engine's plain call, same tiny.en weights).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def _pipeline(path: Path) -> dict[str, Any]:
+    from analysis.pipeline import STAGES, UPSTREAM, PipelineOptions, run_stage
+
+    options = PipelineOptions()
+    outputs: dict[str, Any] = {}
+    stage_s: dict[str, float] = {}
+    for name in STAGES:
+        started = time.perf_counter()
+        outputs[name] = run_stage(
+            name, path, options=options, inputs={u: outputs[u] for u in UPSTREAM[name]}
+        )
+        stage_s[name] = time.perf_counter() - started
+    document = outputs["fusion"]
+    with tempfile.TemporaryDirectory() as scratch:  # the document really serialises
+        Path(scratch, "timeline.json").write_text(json.dumps(document))
+    return {
+        "seconds": sum(stage_s.values()),
+        "stage_s": stage_s,
+        "engine": options.transcript_engine,
+        "sample_fps": options.sample_fps,
+        "windows": len(document["windows"]),
+        "utterances": len(document["transcript"]),
+        "face_tracks": len(document.get("face_tracks", [])),
+    }
+
+
+def _decode(path: Path) -> dict[str, Any]:
+    from analysis.face.stage import FaceOptions
+    from analysis.media import iter_audio, iter_video_frames
+
+    face = FaceOptions()
+    started = time.perf_counter()
+    frames = sum(
+        1 for _ in iter_video_frames(path, sample_fps=face.sample_fps, max_side_px=face.max_side_px)
+    )
+    audio_s = sum(len(chunk.samples) for chunk in iter_audio(path)) / 16000
+    return {"seconds": time.perf_counter() - started, "frames": frames, "audio_s": audio_s}
+
+
+@torch.inference_mode()
+def _naive_face(path: Path) -> dict[str, Any]:
+    from analysis.face.align import aligned_grey_faces
+    from analysis.face.detect import DetectorOptions, FaceDetector, frames_to_tensor
+    from analysis.face.expression import to_model_input
+    from analysis.face.stage import FaceOptions
+    from analysis.media import iter_video_frames
+    from analysis.models.face_weights import load_expression_cnn
+
+    face = FaceOptions()
+    detector = FaceDetector(DetectorOptions(min_face_px=face.min_face_px))
+    cnn = load_expression_cnn()
+    started = time.perf_counter()
+    frames = faces = 0
+    for frame in iter_video_frames(path, sample_fps=face.sample_fps, max_side_px=face.max_side_px):
+        image = frames_to_tensor([frame.rgb])  # (1, 3, H, W)
+        found = detector.detect(image)[0]
+        frames += 1
+        for k in range(len(found)):
+            crop = aligned_grey_faces(
+                image[0],
+                torch.from_numpy(found.boxes[k : k + 1]).to(image.device),
+                torch.from_numpy(found.landmarks[k : k + 1]).to(image.device),
+            )  # (1, 64, 64)
+            cnn(to_model_input(crop))
+            faces += 1
+    return {"seconds": time.perf_counter() - started, "frames": frames, "faces": faces}
+
+
+def _whisper_plain(path: Path) -> dict[str, Any]:
+    from analysis.media import read_audio
+    from analysis.models.speech_weights import load_whisper
+
+    model = load_whisper()
+    audio = read_audio(path)
+    started = time.perf_counter()
+    result = model.transcribe(audio.astype(np.float32), language="en", fp16=False, verbose=None)
+    return {
+        "seconds": time.perf_counter() - started,
+        "audio_s": len(audio) / 16000,
+        "words": len(str(result["text"]).split()),
+        "whisper_device": str(model.device),
+    }
+
+
+CASES = {
+    "pipeline": _pipeline,
+    "decode": _decode,
+    "naive-face": _naive_face,
+    "whisper-plain": _whisper_plain,
+}
+
+
+def main(argv: list[str]) -> int:
+    case, recording = argv
+    from analysis.device import torch_device
+
+    result = CASES[case](Path(recording))
+    result["device"] = str(torch_device())
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

