@@ -10,12 +10,15 @@ message back when a worker dies; the claim by compare-and-swap makes any re-deli
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import Task, shared_task
+from celery.signals import worker_shutting_down
 from django.conf import settings
 
 from clinic.services.analysis import (
     TRANSIENT_ERRORS,
+    WORKER_STOPPING,
     RunOutcome,
     analysis_give_up,
     analysis_run,
@@ -71,3 +74,9 @@ def analyze_recording(self: Task, job_id: str, takeover_from: str | None = None)
 @shared_task(name="clinic.tasks.recover_stale_jobs", ignore_result=True)
 def recover_stale_jobs() -> list[str]:
     return jobs_recover_stale()
+
+
+@worker_shutting_down.connect
+def _hand_back_running_jobs(**_: Any) -> None:
+    """A worker asked to stop hands its running analysis back instead of finishing it."""
+    WORKER_STOPPING.set()

@@ -14,6 +14,7 @@ import enum
 import logging
 import os
 import tempfile
+import threading
 import time
 import uuid
 from functools import partial
@@ -83,6 +84,12 @@ class RunOutcome(enum.StrEnum):
     FINISHED_BEFORE = "finished_before"  # already final: a duplicate delivery
     HELD = "held"  # a live worker runs it; this delivery is a duplicate
     LOST = "lost"  # another worker took the job over while this one ran
+    HANDED_BACK = "handed_back"  # this worker is shutting down: the job went back to the queue
+
+
+# Set when this worker process is asked to stop: a running analysis then hands its job back at
+# the next progress report, so a restart or scale-down never waits for a long recording.
+WORKER_STOPPING = threading.Event()
 
 
 @transaction.atomic
@@ -165,6 +172,9 @@ def analysis_run(
     try:
         return _run_claimed(job_id=job.id, worker=worker)
     except Cancelled:
+        if WORKER_STOPPING.is_set() and job_requeue(job_id=job.id, worker=worker):
+            transaction.on_commit(partial(analysis_enqueue, job_id=job.id))
+            return RunOutcome.HANDED_BACK
         status = AnalysisJob.objects.filter(id=job.id).values_list("status", flat=True).first()
         return RunOutcome.CANCELLED if status == Status.CANCELLED else RunOutcome.LOST
     except AnalysisError as error:
@@ -231,7 +241,10 @@ class _JobReporter:
             self._stop = True
 
     def should_stop(self) -> bool:
-        """True once the job is cancelled or another worker holds it (checked twice a second)."""
+        """True once the job is cancelled, another worker holds it (checked twice a second),
+        or this worker is shutting down."""
+        if WORKER_STOPPING.is_set():
+            return True
         now = time.monotonic()
         if not self._stop and now - self._checked_at >= PROGRESS_MIN_INTERVAL_S:
             self._checked_at = now

@@ -103,6 +103,12 @@ class Workers:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
 
+    def stop(self, name: str, *, timeout_s: float) -> int:
+        """SIGTERM, as a deployment or a scale-down does; returns the exit status."""
+        process = self.processes.pop(name)
+        process.send_signal(signal.SIGTERM)
+        return process.wait(timeout=timeout_s)
+
     def log(self, name: str) -> str:
         return (self.log_dir / f"{name}.log").read_text(errors="replace")
 
@@ -215,6 +221,25 @@ def test_a_worker_killed_mid_analysis_is_replaced_and_the_job_completes_once(
     assert job.attempts == 2
     assert job.worker.startswith("celery@bravo#")
     assert StageResult.objects.get(job=job, stage="ingest").created_at == ingest_before
+
+
+@pytest.mark.timeout(300)
+def test_a_worker_asked_to_stop_hands_its_job_back_at_once_for_another_to_finish(
+    recording: Recording, dr_rivera: User, consents: dict[str, Consent], workers: Workers
+) -> None:
+    job = analysis_request(recording=recording, requested_by=dr_rivera, options=FAST)
+    workers.start("golf")
+    wait_for(lambda: _running_stage(job.id, "face"), timeout_s=JOB_TIMEOUT_S, what="face stage")
+
+    assert workers.stop("golf", timeout_s=30) == 0  # no waiting for the analysis to finish
+    assert job_of(job.id).status == Status.QUEUED
+    assert f"job {job.id}: handed_back" in workers.log("golf")
+
+    workers.start("hotel")
+    wait_for(lambda: _finished(job.id), timeout_s=JOB_TIMEOUT_S, what="the job to finish")
+    job = job_of(job.id)
+    _assert_analysed_exactly_once(job, recording)
+    assert job.attempts == 2
 
 
 @pytest.mark.timeout(300)
