@@ -10,7 +10,7 @@ import uuid
 from typing import TypeVar
 
 from django.contrib.auth.models import AnonymousUser
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
@@ -43,6 +43,16 @@ def access_annotation(user: User | AnonymousUser, annotation_id: uuid.UUID | str
     """A note of a session the user may see (changing it is the author's alone: services)."""
     notes = Annotation.objects.filter(session__in=sessions_visible_to(user))
     return _get_or_404(notes.select_related("session__patient", "author"), annotation_id)
+
+
+def access_audit_log(user: User | AnonymousUser) -> User:
+    """The auditor reading the audit trail; everyone else is refused (PermissionDenied).
+
+    Not a 404: the audit log's existence is no secret, only its contents are.
+    """
+    if isinstance(user, User) and user.is_active and user.is_auditor:
+        return user
+    raise PermissionDenied("Auditors only.")
 
 
 def _get_or_404(queryset: QuerySet[M], object_id: uuid.UUID | str) -> M:

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -58,14 +59,14 @@ def _required_in_production(name: str, development_default: str) -> str:
     return development_default
 
 
-def _development_secret_key() -> str:
+def _development_secret_key(name: str = "development-secret-key", length: int = 50) -> str:
     """A random key kept in ./var so sessions survive restarts; never used in production."""
-    key_file = BASE_DIR / "var" / "development-secret-key"
+    key_file = BASE_DIR / "var" / name
     try:
         return key_file.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         key_file.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(50)
+        key = secrets.token_urlsafe(length)
         try:
             with key_file.open("x", encoding="utf-8") as handle:
                 handle.write(key)
@@ -85,6 +86,18 @@ elif PRODUCTION and len(SECRET_KEY) < 50:
     raise ImproperlyConfigured(
         "SECRET_KEY is too short for production: use at least 50 characters."
     )
+
+# Master keys for encryption at rest (clinic/crypto.py): comma-separated, the first one active.
+MOODLINE_ENCRYPTION_KEYS = _from_env_or_file("MOODLINE_ENCRYPTION_KEYS") or ""
+if not MOODLINE_ENCRYPTION_KEYS:
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "MOODLINE_ENCRYPTION_KEYS must be set in production: "
+            "python -c 'from clinic.crypto import new_master_key; print(new_master_key())'."
+        )
+    MOODLINE_ENCRYPTION_KEYS = _development_secret_key("development-encryption-key", 32)
+# Staff must pass a TOTP second factor (django-otp) before they see anything.
+MOODLINE_REQUIRE_2FA = env.bool("MOODLINE_REQUIRE_2FA", default=PRODUCTION)
 
 if PRODUCTION and not env.str("ALLOWED_HOSTS", default=""):
     raise ImproperlyConfigured(
@@ -126,6 +139,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "clinic.two_factor.RequireTwoFactorMiddleware",  # after OTPMiddleware, which it reads
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -252,9 +266,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "clinic.tasks.recover_stale_jobs",
         "schedule": env.int("RECOVER_STALE_JOBS_EVERY_S", default=60),
     },
+    # The retention purge (clinic/tasks_housekeeping.py), nightly at 03:15 UTC.
+    "retention-purge": {
+        "task": "clinic.tasks_housekeeping.retention_purge_task",
+        "schedule": crontab(hour="3", minute="15"),
+    },
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_IMPORTS = ("clinic.tasks_housekeeping",)
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # How often a worker tells /healthz it is alive, and how long silence means it is down.
@@ -282,7 +302,7 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 # The largest recording accepted (bytes); an hour of 720p video is about 1-2 GB.
 RECORDING_MAX_BYTES = env.int("RECORDING_MAX_BYTES", default=4 * 1024**3)
 RECORDINGS_STORAGE_BACKEND = env.str(
-    "RECORDINGS_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage"
+    "RECORDINGS_STORAGE_BACKEND", default="clinic.storage.EncryptedFileSystemStorage"
 )
 RECORDINGS_STORAGE_OPTIONS: dict[str, Any] = env.json("RECORDINGS_STORAGE_OPTIONS", default={})
 if RECORDINGS_STORAGE_BACKEND.endswith("FileSystemStorage"):
@@ -316,6 +336,8 @@ SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # container health checks speak plain HTTP
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = PRODUCTION
+SECURE_HSTS_PRELOAD = PRODUCTION
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True  # a shared workstation forgets the clinician
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
@@ -331,6 +353,9 @@ CONTENT_SECURITY_POLICY = {
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = 1  # hours
+AXES_RESET_ON_SUCCESS = True  # a successful login forgives earlier typos
+# Lock the account being guessed from that address, so one clinic's NAT cannot lock out all.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

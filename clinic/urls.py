@@ -1,11 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from clinic import views
+from clinic import two_factor, views
+from clinic.views import auditor
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("accounts/verify/", two_factor.otp_verify, name="otp-verify"),
+    path("audit/", auditor.audit_log, name="audit-log"),
+    path("audit/export.csv", auditor.audit_export, name="audit-export"),
     path("api/", include("clinic.api.urls")),
     path("", include("frontend.urls")),
 ]

@@ -36,7 +36,7 @@ def recordings_dir(settings: Any, tmp_path: Path) -> Path:
     settings.STORAGES = {
         **settings.STORAGES,
         "recordings": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "BACKEND": "clinic.storage.EncryptedFileSystemStorage",
             "OPTIONS": {"location": str(location), "base_url": None},
         },
     }

@@ -6,6 +6,7 @@ from clinic.models.consent import Consent, Modality
 from clinic.models.jobs import AnalysisJob, StageResult
 from clinic.models.organisations import Organisation, User
 from clinic.models.patients import CareTeamMembership, Patient
+from clinic.models.retention import LegalHold, RetentionPolicy
 from clinic.models.sessions import Recording, TherapySession
 from clinic.models.timelines import TimelineResult
 
@@ -15,10 +16,12 @@ __all__ = [
     "AuditEvent",
     "CareTeamMembership",
     "Consent",
+    "LegalHold",
     "Modality",
     "Organisation",
     "Patient",
     "Recording",
+    "RetentionPolicy",
     "StageResult",
     "TherapySession",
     "TimelineResult",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from pathlib import PurePath
 
 from django.db import models
 from django.utils import timezone
 
 from clinic.models.fields import staff_reference
 from clinic.models.patients import Patient
+from clinic.models.sessions import recordings_storage
 
 
 class Modality(models.TextChoices):
@@ -17,6 +19,11 @@ class Modality(models.TextChoices):
     AUDIO = "audio", "Audio (voice)"
     TRANSCRIPT = "transcript", "Transcript (words spoken)"
     ANALYSIS = "analysis", "Emotional-trajectory analysis"
+
+
+def consent_form_upload_to(instance: Consent, filename: str) -> str:
+    # Ids only, like recordings: the uploaded file name may carry the patient's name.
+    return f"consent-forms/{instance.patient_id}/{instance.id}{PurePath(filename).suffix.lower()}"
 
 
 class ConsentQuerySet(models.QuerySet["Consent"]):
@@ -39,6 +46,10 @@ class Consent(models.Model):
     given_by = models.CharField(max_length=120)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The scanned, signed form; encrypted at rest with the recordings (clinic/storage.py).
+    signed_form = models.FileField(
+        storage=recordings_storage, upload_to=consent_form_upload_to, max_length=500, blank=True
+    )
     recorded_by = staff_reference()
     revoked_by = staff_reference()
     created_at = models.DateTimeField(auto_now_add=True)

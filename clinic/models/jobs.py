@@ -17,6 +17,7 @@ from django.db import models
 
 from clinic.models.fields import staff_reference
 from clinic.models.sessions import Recording
+from clinic.storage import EncryptedJSONField
 
 
 class JobStatus(models.TextChoices):
@@ -106,7 +107,8 @@ class StageResult(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     job = models.ForeignKey(AnalysisJob, on_delete=models.CASCADE, related_name="stage_results")
     stage = models.CharField(max_length=64)
-    output = models.JSONField(null=True, blank=True)  # small outputs, stored inline
+    # Small outputs, stored inline and encrypted (a transcript is the patient's own words).
+    output = EncryptedJSONField(null=True, blank=True)
     output_path = models.CharField(max_length=500, blank=True)  # large outputs, stored as files
     duration_s = models.FloatField(null=True, blank=True)  # how long the stage took
     created_at = models.DateTimeField(auto_now_add=True)

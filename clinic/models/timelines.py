@@ -8,6 +8,7 @@ from django.db import models
 
 from clinic.models.jobs import AnalysisJob
 from clinic.models.sessions import Recording
+from clinic.storage import EncryptedJSONField
 
 
 class TimelineResult(models.Model):
@@ -16,7 +17,7 @@ class TimelineResult(models.Model):
     job = models.OneToOneField(AnalysisJob, on_delete=models.CASCADE, related_name="timeline")
     # The document's schema identifier, e.g. "moodline.timeline/1" (analysis/timeline.py).
     schema_version = models.CharField(max_length=64)
-    document = models.JSONField()
+    document = EncryptedJSONField()  # encrypted at rest: it describes a person's emotions
     # Every model that contributed: name, version, checksum, licence (ModelSpec.to_provenance).
     models_provenance = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -18,6 +18,7 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://moodline@db.internal:5432/moodline",
     "REDIS_URL": "redis://redis.internal:6379/0",
     "ALLOWED_HOSTS": "moodline.example.org",
+    "MOODLINE_ENCRYPTION_KEYS": "a2V5LWZvci10ZXN0aW5nLW9ubHktMzItYnl0ZXMhISE",
 }
 
 

@@ -1,0 +1,19 @@
+"""The periodic retention purge, run by Celery beat on the housekeeping queue.
+
+The schedule lives in settings (CELERY_BEAT_SCHEDULE); django-celery-beat's database scheduler
+copies it into its tables, where an administrator can see or pause it.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from clinic.services.retention import retention_purge
+
+PURGE_TASK = "clinic.tasks_housekeeping.retention_purge_task"
+
+
+@shared_task(name=PURGE_TASK, queue="housekeeping", ignore_result=True)
+def retention_purge_task(dry_run: bool = False) -> dict[str, object]:
+    """Purge whatever retention allows now; returns the plan it carried out (ids only)."""
+    return retention_purge(dry_run=dry_run).as_report()

@@ -1,0 +1,148 @@
+"""Consent: recorded with its signed form, required per modality, and withdrawn with effect.
+
+Revoking consent stops running analysis and deletes what was derived from that modality; the
+recording itself stays unless the patient also asks for it to be deleted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import pytest
+from django.core.files.base import ContentFile
+from django.utils import timezone
+
+from clinic.models import (
+    AnalysisJob,
+    AuditEvent,
+    Consent,
+    Modality,
+    Patient,
+    Recording,
+    StageResult,
+    TimelineResult,
+    User,
+)
+from clinic.selectors import consent_active_modalities, consent_missing
+from clinic.services import consent_give, consent_revoke, job_claim, job_create
+from clinic.services.consent import recordings_delete
+from tests.clinic.analysed import analyse
+
+pytestmark = pytest.mark.django_db
+# File deletions run once the transaction commits; tests capture and run those callbacks.
+CommitCapture = Callable[..., AbstractContextManager[list[Callable[[], None]]]]
+
+
+def _stages(recording: Recording) -> set[str]:
+    return set(StageResult.objects.filter(job__recording=recording).values_list("stage", flat=True))
+
+
+def test_an_admin_records_consent_with_its_signed_form_encrypted_at_rest(
+    alex_admin: User, patient: Patient, recordings_dir: Path
+) -> None:
+    form = ContentFile(b"%PDF-1.7 signed by Sam Example", name="Sam Example consent.pdf")
+    consent = consent_give(
+        patient=patient,
+        modality=Modality.AUDIO,
+        form_version="2026-03",
+        given_by="patient",
+        recorded_by=alex_admin,
+        signed_form=form,
+    )
+
+    assert consent_active_modalities(patient=patient) == {Modality.AUDIO}
+    assert "Sam" not in str(consent.signed_form.name)  # the stored name carries ids only
+    on_disk = recordings_dir / str(consent.signed_form.name)
+    assert b"Sam Example" not in on_disk.read_bytes()
+    with consent.signed_form.open("rb") as handle:
+        assert handle.read() == b"%PDF-1.7 signed by Sam Example"
+    event = AuditEvent.objects.get(action="consent.give")
+    assert (event.actor, event.patient_id) == (alex_admin, patient.id)
+
+
+def test_analysis_lists_the_consents_still_missing(patient: Patient) -> None:
+    consent_give(patient=patient, modality=Modality.ANALYSIS, form_version="v1", given_by="patient")
+    consent_give(
+        patient=patient,
+        modality=Modality.VIDEO,
+        form_version="v1",
+        given_by="patient",
+        given_at=timezone.now() - dt.timedelta(days=30),
+        expires_at=timezone.now() - dt.timedelta(days=1),
+    )
+    assert consent_missing(
+        patient=patient, modalities=[Modality.ANALYSIS, "video", Modality.AUDIO]
+    ) == [Modality.VIDEO, Modality.AUDIO]
+
+
+def test_revoking_video_consent_deletes_face_results_and_timelines_that_used_video(
+    dr_rivera: User,
+    consents: dict[str, Consent],
+    recording: Recording,
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: CommitCapture,
+) -> None:
+    with_video = analyse(recording, modalities=["video", "audio"], workdir=tmp_path)
+    face_file = Path(StageResult.objects.get(job=with_video, stage="face").output_path)
+    assert face_file.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        report = consent_revoke(consent=consents[Modality.VIDEO], revoked_by=dr_rivera)
+
+    assert report is not None
+    assert _stages(recording) == {"ingest", "voice", "transcript"}
+    assert not face_file.exists()
+    assert not TimelineResult.objects.filter(recording=recording).exists()
+    assert (report.deleted_stage_results, report.deleted_timelines) == (1, 1)
+    # The recording itself is the patient's separate choice.
+    recording.refresh_from_db()
+    with recording.file.open("rb") as handle:
+        assert handle.read(4)
+    assert Modality.VIDEO not in consent_active_modalities(patient=recording.session.patient)
+    event = AuditEvent.objects.get(action="consent.revoke")
+    assert event.details["deleted_timelines"] == 1
+
+
+def test_a_timeline_made_without_the_revoked_modality_stays(
+    consents: dict[str, Consent], recording: Recording, tmp_path: Path
+) -> None:
+    analyse(recording, modalities=["audio"], workdir=tmp_path)
+    consent_revoke(consent=consents[Modality.TRANSCRIPT])
+    assert TimelineResult.objects.filter(recording=recording).count() == 1
+    assert "transcript" not in _stages(recording)
+
+
+def test_revoking_consent_to_analysis_cancels_the_running_job(
+    dr_rivera: User, consents: dict[str, Consent], recording: Recording
+) -> None:
+    job = job_create(recording=recording, options={"modalities": ["video", "audio"]})
+    assert job_claim(job_id=job.id, worker="worker-1")
+
+    report = consent_revoke(consent=consents[Modality.ANALYSIS], revoked_by=dr_rivera)
+
+    assert report is not None
+    assert report.cancelled_job_ids == [str(job.id)]
+    job.refresh_from_db()
+    assert job.status == AnalysisJob.Status.CANCELLED
+    assert consent_revoke(consent=consents[Modality.ANALYSIS]) is None  # already revoked
+
+
+def test_the_patient_may_also_have_their_recordings_deleted(
+    consents: dict[str, Consent],
+    recording: Recording,
+    recordings_dir: Path,
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: CommitCapture,
+) -> None:
+    analyse(recording, modalities=["video"], workdir=tmp_path)
+    with django_capture_on_commit_callbacks(execute=True):
+        report = consent_revoke(consent=consents[Modality.VIDEO], delete_recordings=True)
+
+    assert report is not None
+    assert report.deleted_recordings == 1
+    assert not Recording.objects.filter(id=recording.id).exists()
+    assert [path for path in recordings_dir.rglob("*") if path.is_file()] == []
+    assert recordings_delete(patient_id=recording.session.patient_id) == 0
