@@ -15,7 +15,7 @@ from analysis.timeline import NOTICE
 from clinic.access import access_recording, access_session
 from clinic.audit import audit_record
 from clinic.models import User
-from clinic.selectors import patients_visible_to, sessions_visible_to
+from clinic.selectors import job_active_for_recording, patients_visible_to, sessions_visible_to
 from clinic.selectors.timelines import recording_latest
 
 RANGE_HEADER = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -48,10 +48,11 @@ def session_review(request: HttpRequest, session_id: str) -> HttpResponse:
     session = access_session(request.user, session_id)
     recording = recording_latest(session=session)
     audit_record(actor=_staff(request), action="session.review", obj=session, request=request)
+    active_job = job_active_for_recording(recording=recording) if recording else None
     return render(
         request,
         "frontend/session_review.html",
-        {"session": session, "recording": recording, "notice": NOTICE},
+        {"session": session, "recording": recording, "active_job": active_job, "notice": NOTICE},
     )
 
 

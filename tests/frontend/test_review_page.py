@@ -5,13 +5,17 @@ video from the transcript and the session map, zooms into the tense stretch, and
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connections
 
 from clinic.demo_media import ClipOptions, demo_clip_write
 from clinic.models import Annotation, Consent, Patient, Recording, TherapySession, User
+from clinic.services import job_claim, job_progress
 from tests.clinic.timeline_factory import DURATION_S, analysed
 from tests.factories import TEST_PASSWORD, RecordingFactory
 
@@ -77,7 +81,7 @@ def test_dr_rivera_reviews_an_analysed_session(
     assert page.locator("#chart circle.moment").count() == 3
     assert "77%" in page.inner_text("[data-testid=summary]")
     assert page.locator("#transcript li").count() == 11
-    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1")
 
     # Clicking a transcript line plays from there.
     page.click("#transcript li:has-text('I went for a walk')")
@@ -141,9 +145,36 @@ def test_an_upload_that_is_not_media_is_refused_and_a_real_one_starts_analysis(
     page.set_input_files("#upload-file", str(session_clip))
     page.wait_for_selector("#progress:not(.hidden)")
     assert "Analysis queued" in page.inner_text("#progress")
-    recording = Recording.objects.get()
-    assert recording.jobs.get().status == "queued"
-    page.wait_for_function("document.getElementById('player').readyState >= 1")
+    job = Recording.objects.get().jobs.get()
+    assert job.status == "queued"
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1")
+
+    # A worker picks the job up; its progress reaches the page over the WebSocket.
+    _as_a_worker(lambda: job_claim(job_id=job.id, worker="worker-1"))
+    _as_a_worker(lambda: job_progress(job_id=job.id, progress=40, stage="face"))
+    page.wait_for_selector("#progress-percent:text-is('40%')", timeout=10_000)
+    assert "Analysing · face" in page.inner_text("#progress")
+    assert page.get_attribute("#progress", "data-channel") == "websocket"
+
+    # The clinician changes her mind and cancels it from the page.
+    page.click("#progress-cancel")
+    page.wait_for_selector("#progress:has-text('Analysis cancelled')")
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+
+
+def _as_a_worker(step: Callable[[], object]) -> None:
+    """Run a worker's step in its own thread, outside Playwright's event loop, as Celery would."""
+
+    def run() -> None:
+        try:
+            step()
+        finally:
+            connections.close_all()  # this thread's own connection, or the test db stays busy
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(timeout=30)
 
 
 def test_a_colleague_off_the_care_team_cannot_open_the_review_page(

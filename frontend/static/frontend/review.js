@@ -278,40 +278,56 @@
   // --- upload and analysis progress ------------------------------------------------------------
   const progress = {
     box: document.getElementById("progress"),
-    show(percent, stage, status) {
+    job: root.dataset.job || null,
+    show(message) {
+      this.job = message.job || this.job;
+      const status = message.status || "running";
+      const percent = Number(message.progress || 0);
       this.box.classList.remove("hidden");
       this.box.classList.toggle("failed", status === "failed");
       document.getElementById("progress-bar").style.width = Math.max(0, Math.min(100, percent)) + "%";
       document.getElementById("progress-percent").textContent = Math.round(percent) + "%";
       const labels = { queued: "Analysis queued", running: "Analysing", succeeded: "Analysis finished", failed: "Analysis failed", cancelled: "Analysis cancelled" };
-      document.getElementById("progress-stage").textContent = (labels[status] || "Analysing") + (stage ? " · " + stage : "");
+      let label = (labels[status] || "Analysing") + (message.stage ? " · " + message.stage : "");
+      if (status === "failed" && message.error_message) label += " — " + message.error_message;
+      document.getElementById("progress-stage").textContent = label;
+      document.getElementById("progress-cancel").classList.toggle("hidden", !["queued", "running"].includes(status));
       if (status === "succeeded") loadTimeline();
     },
   };
   let pollTimer = null;
-  function pollJob(jobId) {
+  function pollJob() {
+    // The fallback when the WebSocket is down: ask the API every few seconds.
     clearInterval(pollTimer);
     pollTimer = setInterval(async () => {
-      const job = await api(root.dataset.jobUrlBase + jobId + "/");
-      progress.show(job.progress, job.stage, job.status);
+      if (!progress.job) return;
+      const job = await api(root.dataset.jobUrlBase + progress.job + "/");
+      progress.box.dataset.channel = "polling";
+      progress.show(Object.assign({ job: job.id }, job));
       if (["succeeded", "failed", "cancelled"].includes(job.status)) clearInterval(pollTimer);
     }, 3000);
   }
-  function watchProgress(jobId) {
-    // Live updates over the WebSocket; polling the job keeps the bar honest if it drops.
+  function watchProgress() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    let socket;
-    try { socket = new WebSocket(scheme + location.host + root.dataset.progressWs); } catch (e) { socket = null; }
-    if (socket) {
-      socket.addEventListener("message", (event) => {
-        const message = JSON.parse(event.data);
-        const status = message.status || "running";
-        progress.show(Number(message.progress || 0), message.stage || "", status);
-      });
-      socket.addEventListener("close", () => { if (jobId) pollJob(jobId); });
-    }
-    if (jobId) pollJob(jobId);
+    const socket = new WebSocket(scheme + location.host + root.dataset.progressWs);
+    socket.addEventListener("open", () => clearInterval(pollTimer));
+    socket.addEventListener("message", (event) => {
+      const message = JSON.parse(event.data);
+      // On connect the server replays each recording's latest job; show only live work or
+      // the job this page started.
+      const live = ["queued", "running"].includes(message.status);
+      if (live || (progress.job && message.job === progress.job)) {
+        progress.box.dataset.channel = "websocket";
+        progress.show(message);
+      }
+    });
+    socket.addEventListener("close", () => { if (progress.job) pollJob(); });
   }
+  document.getElementById("progress-cancel").addEventListener("click", async () => {
+    if (!progress.job) return;
+    const job = await api(root.dataset.jobUrlBase + progress.job + "/cancel", { method: "POST" }).catch((error) => ({ status: "failed", error_message: error.message }));
+    progress.show(Object.assign({ job: progress.job }, job));
+  });
   document.getElementById("upload-file").addEventListener("change", async (event) => {
     const file = event.target.files[0];
     if (!file) return;
@@ -328,7 +344,7 @@
       } else {
         message.textContent = "Uploaded.";
         const job = recording.latest_job;
-        if (job) { progress.show(job.progress, job.stage, job.status); watchProgress(job.id); }
+        if (job) progress.show(Object.assign({ job: job.id }, job));
       }
     } catch (error) {
       message.textContent = error.message;
@@ -352,10 +368,7 @@
   }
   if (player) player.addEventListener("timeupdate", updatePlayhead);
   if (player) player.addEventListener("seeked", updatePlayhead);
-  if (root.dataset.job && ["queued", "running"].includes(root.dataset.jobStatus)) {
-    progress.show(0, "", root.dataset.jobStatus);
-    watchProgress(root.dataset.job);
-  }
+  watchProgress();
   loadTimeline();
   loadNotes();
 })();
