@@ -32,7 +32,18 @@ def analysis_queue() -> Iterator[redis.Redis]:
 
 
 def test_analysis_is_refused_without_consent(recording: Recording, dr_rivera: User) -> None:
-    with pytest.raises(ConsentRequired):
+    with pytest.raises(ConsentRequired, match="consent to emotional-trajectory analysis"):
+        analysis_request(recording=recording, requested_by=dr_rivera)
+    assert not AnalysisJob.objects.exists()
+
+
+def test_analysis_is_refused_when_no_recorded_modality_may_be_looked_at(
+    recording: Recording, patient: Patient, dr_rivera: User
+) -> None:
+    consent_give(
+        patient=patient, modality=Modality.ANALYSIS, form_version="2026-01", given_by="patient"
+    )
+    with pytest.raises(ConsentRequired, match="any of video, audio or transcript"):
         analysis_request(recording=recording, requested_by=dr_rivera)
     assert not AnalysisJob.objects.exists()
 
