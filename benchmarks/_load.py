@@ -31,6 +31,7 @@ def _worker(
     failures: list[str],
     sizes: list[int],
     lock: threading.Lock,
+    deadline: float,
 ) -> None:
     first = urlsplit(urls[0])
     host = first.hostname or "127.0.0.1"
@@ -39,7 +40,7 @@ def _worker(
     while True:
         with lock:
             index = next(counter)
-        if index >= total:
+        if index >= total or time.perf_counter() > deadline:
             break
         url = urlsplit(urls[index % len(urls)])
         target = url.path + (f"?{url.query}" if url.query else "")
@@ -69,6 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--token", required=True)
     parser.add_argument("--requests", type=int, required=True)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--time-limit-s", type=float, default=300.0, help="stop issuing requests after this"
+    )
     args = parser.parse_args(argv)
     hosts = {urlsplit(u).hostname for u in args.urls}
     if not hosts <= LOOPBACK_HOSTS:
@@ -78,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes: list[int] = []
     lock = threading.Lock()
     counter = itertools.count()
+    started = time.perf_counter()
+    deadline = started + args.time_limit_s
     threads = [
         threading.Thread(
             target=_worker,
@@ -90,11 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 failures,
                 sizes,
                 lock,
+                deadline,
             ),
         )
         for _ in range(args.concurrency)
     ]
-    started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -108,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "bytes": sizes,
                 "wall_s": wall_s,
                 "concurrency": args.concurrency,
+                "stopped_by_time_limit": len(latencies_ms) + len(failures) < args.requests,
             }
         )
     )

@@ -57,6 +57,8 @@ LONG_SESSIONS = 20  # the timeline endpoints are measured on these
 WINDOW_S = 2.0
 ZOOM_SPAN_S = 5 * 60.0
 SERVER_START_TIMEOUT_S = 60.0
+SERVER_STOP_TIMEOUT_S = 10.0
+LOAD_TIME_LIMIT_S = 300.0  # a load round stops issuing requests after this, and says so
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 CLIENT_LINES = (
     "I keep waking up early and going over every meeting.",
@@ -79,7 +81,7 @@ CLINICIAN_LINES = (
 @dataclass(frozen=True)
 class WebOptions:
     sessions: int = 1000  # analysed sessions seeded in the database
-    requests: int = 400  # requests per endpoint per repeat
+    requests: int = 200  # requests per endpoint per repeat (fewer if the time limit hits)
     concurrency: int = 8  # client connections kept open at once
     repeats: int = 3  # rounds over every endpoint; the spread comes from these
 
@@ -431,6 +433,15 @@ def start_server(port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("daphne did not answer within the start timeout")
 
 
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=SERVER_STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:  # daphne waits for open keep-alive connections
+        server.kill()
+        server.wait()
+
+
 def fetch_size(url: str, token: str) -> int:
     request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"})  # noqa: S310
     with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - http on loopback
@@ -463,9 +474,11 @@ def load(urls: Sequence[str], token: str, options: WebOptions) -> dict[str, Any]
             str(options.requests),
             "--concurrency",
             str(options.concurrency),
+            "--time-limit-s",
+            str(LOAD_TIME_LIMIT_S),
             *urls,
         ),
-        timeout_s=600,
+        timeout_s=LOAD_TIME_LIMIT_S + 120,
     )
     if child.returncode != 0:
         raise RuntimeError(child.stderr[-2000:])
@@ -502,8 +515,7 @@ def measure(options: WebOptions) -> tuple[list[Row], dict[str, Any]]:
             for name, urls in targets.items():
                 rounds[name].append(load(urls, seeded["token"], options))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
     return _rows(rounds, payload_bytes), {
         "options": options.__dict__,
         "sessions_in_database": seeded["sessions"],
@@ -572,7 +584,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     options = WebOptions(
         sessions=args.sessions,
-        requests=args.requests or (150 if args.quick else WebOptions.requests),
+        requests=args.requests or (60 if args.quick else WebOptions.requests),
         concurrency=args.concurrency,
         repeats=args.repeats or (2 if args.quick else WebOptions.repeats),
     )

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from analysis.calibration import calibration_report
 from analysis.face.clips import FaceClip, FaceCropper, labelled_items
 from analysis.face.expression import to_model_input
 from analysis.face.sequence import FaceSequenceModel, load_head_model
@@ -40,26 +41,33 @@ def recall_metrics(truth: list[int], predicted: list[int]) -> dict[str, Any]:
 
 
 @torch.inference_mode()
-def predict_clip(model: FaceSequenceModel, clip: FaceClip) -> int:
+def clip_probabilities(model: FaceSequenceModel, clip: FaceClip) -> np.ndarray:
+    """(classes,) probabilities: the per-frame CNN for one image, the temporal head for a clip."""
     device = next(model.parameters()).device
     crops = to_model_input(torch.from_numpy(clip.crops)).to(device)  # (T, 1, 64, 64)
     if len(crops) == 1:
         _, logits = model.encoder(crops)
-        return int(logits.argmax(dim=-1)[0])
-    mask = torch.ones(1, len(crops), dtype=torch.bool, device=device)
-    return int(model(crops[None], mask).logits.argmax(dim=-1)[0])
+    else:
+        mask = torch.ones(1, len(crops), dtype=torch.bool, device=device)
+        logits = model(crops[None], mask).logits
+    return logits.softmax(dim=-1)[0].cpu().numpy()
+
+
+def predict_clip(model: FaceSequenceModel, clip: FaceClip) -> int:
+    return int(clip_probabilities(model, clip).argmax())
 
 
 def evaluate_faces(root: Path, checkpoint: Path | None = None) -> dict[str, Any]:
     model = load_head_model(checkpoint)
     cropper = FaceCropper()
-    truth, predicted, faces_found, frames = [], [], 0, 0
+    truth, probabilities, faces_found, frames = [], [], 0, 0
     for path, label in labelled_items(root):
         clip = cropper.clip(path, label, root)
         truth.append(label)
-        predicted.append(predict_clip(model, clip))
+        probabilities.append(clip_probabilities(model, clip))
         faces_found += int(clip.face_found.sum())
         frames += len(clip.face_found)
-    metrics = recall_metrics(truth, predicted)
+    metrics = recall_metrics(truth, [int(p.argmax()) for p in probabilities])
+    metrics["calibration"] = calibration_report(np.stack(probabilities), truth) if truth else {}
     metrics["face_found_rate"] = faces_found / frames if frames else 0.0
     return metrics

@@ -158,7 +158,8 @@ def distill_targets(clips: list[FaceClip], cnn: torch.nn.Module) -> dict[str, to
     """Per clip, the frozen CNN's mean probabilities over its clean (unaugmented) frames."""
     targets = {}
     for clip in clips:
-        _, logits = cnn(to_model_input(torch.from_numpy(clip.crops)))
+        device = next(cnn.parameters()).device
+        _, logits = cnn(to_model_input(torch.from_numpy(clip.crops)).to(device))
         targets[clip.name] = torch.softmax(logits, dim=-1).mean(dim=0)
     return targets
 
@@ -191,9 +192,9 @@ def _loss(
     logits: torch.Tensor, clips: list[FaceClip], targets: dict[str, torch.Tensor] | None
 ) -> torch.Tensor:
     if targets is None:
-        labels = torch.tensor([c.label for c in clips])
+        labels = torch.tensor([c.label for c in clips], device=logits.device)
         return F.cross_entropy(logits, labels)
-    soft = torch.stack([targets[c.name] for c in clips])
+    soft = torch.stack([targets[c.name] for c in clips]).to(logits.device)
     return F.kl_div(F.log_softmax(logits, dim=-1), soft, reduction="batchmean")
 
 

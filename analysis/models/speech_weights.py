@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from analysis.device import torch_device
 from analysis.errors import ErrorCode, ModelError
 from analysis.models.registry import (
     ModelSpec,
@@ -187,12 +188,14 @@ def load_whisper(name: str = WHISPER_TINY_EN.name) -> whisper.model.Whisper:
     model = Whisper(ModelDimensions(**checkpoint["dims"]))
     model.load_state_dict(checkpoint["model_state_dict"])
     model.set_alignment_heads(whisper._ALIGNMENT_HEADS[spec.extra["alignment_heads"]])
-    return model.float().eval()
+    return model.float().to(torch_device()).eval()
 
 
 @cache
 def load_silero_vad() -> torch.jit.ScriptModule:
     # Loaded with torch.jit directly: importing the silero_vad package pins torch to one thread.
+    # Kept on the CPU whatever MOODLINE_DEVICE says: it runs one 32 ms frame per call with its
+    # state carried between calls, so a GPU would spend its time on transfers, not on the net.
     model: torch.jit.ScriptModule = torch.jit.load(
         str(shipped_path(SILERO_VAD)), map_location="cpu"
     )
@@ -209,4 +212,4 @@ def load_sentence_encoder() -> Any:
     from sentence_transformers import SentenceTransformer
 
     model_dir = shipped_path(MINILM).parent
-    return SentenceTransformer(str(model_dir), device="cpu")
+    return SentenceTransformer(str(model_dir), device=str(torch_device()))
