@@ -243,6 +243,29 @@ def test_a_worker_asked_to_stop_hands_its_job_back_at_once_for_another_to_finish
 
 
 @pytest.mark.timeout(300)
+def test_a_database_hiccup_mid_job_is_retried_and_the_job_resumes_where_it_was(
+    recording: Recording, dr_rivera: User, consents: dict[str, Consent], workers: Workers
+) -> None:
+    job = analysis_request(recording=recording, requested_by=dr_rivera, options=FAST)
+    workers.start("india")
+    wait_for(lambda: _running_stage(job.id, "face"), timeout_s=JOB_TIMEOUT_S, what="face stage")
+    ingest_before = StageResult.objects.get(job=job, stage="ingest").created_at
+
+    with connection.cursor() as cursor:  # Postgres drops every other connection to this database
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+    wait_for(lambda: _finished(job.id), timeout_s=JOB_TIMEOUT_S, what="the job to finish")
+    job = job_of(job.id)
+    _assert_analysed_exactly_once(job, recording)
+    assert job.attempts == 2  # the retry took the job back from its own first attempt
+    assert StageResult.objects.get(job=job, stage="ingest").created_at == ingest_before
+    assert "retrying in" in workers.log("india")
+
+
+@pytest.mark.timeout(300)
 def test_a_job_survives_a_redis_restart_and_the_worker_keeps_consuming(
     recording: Recording,
     dr_rivera: User,
