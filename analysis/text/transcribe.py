@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from analysis.device import torch_device
 from analysis.models.registry import ModelSpec
 from analysis.models.speech_weights import (
     WHISPER_TINY_EN,
@@ -38,8 +39,9 @@ REFERENCE_ENGINE = "openai-whisper"
 DEFAULT_ENGINE = "faster-whisper"
 LANGUAGE = "en"  # tiny.en is an English-only model
 MAX_REGION_S = 28.0  # speech packed into one region stays inside Whisper's 30 s window
-MAX_GAP_IN_REGION_S = 2.0  # longer silences start a new region instead of being decoded
+MAX_GAP_IN_REGION_S = 6.0  # longer silences start a new region instead of being decoded
 REGION_PAD_S = 0.2  # context around each region so first and last words are whole
+PROMPT_CHARS = 400  # previous transcript passed on as the next region's prompt
 ROUND_DIGITS = 3
 
 
@@ -87,8 +89,11 @@ class TranscriptEngine(Protocol):
     name: str
     models: tuple[ModelSpec, ...]  # recorded in the timeline's provenance
 
-    def transcribe(self, audio: np.ndarray, offset_s: float) -> list[Utterance]:
-        """Utterances of mono 16 kHz `audio`, with times shifted by `offset_s`."""
+    def transcribe(
+        self, audio: np.ndarray, offset_s: float, prompt: str | None = None
+    ) -> list[Utterance]:
+        """Utterances of mono 16 kHz `audio`, times shifted by `offset_s`; `prompt`: what was
+        said just before, given to the decoder as context."""
         ...
 
 
@@ -106,9 +111,11 @@ class OpenAIWhisperEngine:
         }
     )
 
-    def transcribe(self, audio: np.ndarray, offset_s: float) -> list[Utterance]:
+    def transcribe(
+        self, audio: np.ndarray, offset_s: float, prompt: str | None = None
+    ) -> list[Utterance]:
         result = load_whisper(self.models[0].name).transcribe(
-            audio.astype(np.float32, copy=False), **self.options
+            audio.astype(np.float32, copy=False), initial_prompt=prompt, **self.options
         )
         return [
             Utterance(
@@ -137,6 +144,11 @@ def _faster_whisper_model(cpu_threads: int) -> Any:
     from faster_whisper import WhisperModel
 
     model_dir = shipped_path(WHISPER_TINY_EN_CT2).parent
+    device = torch_device()
+    if device.type == "cuda":  # CTranslate2 on the GPU: fp16 there, int8 on the CPU
+        return WhisperModel(
+            str(model_dir), device="cuda", device_index=device.index or 0, compute_type="float16"
+        )
     return WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=cpu_threads)
 
 
@@ -146,12 +158,15 @@ class FasterWhisperEngine:
     models: tuple[ModelSpec, ...] = (WHISPER_TINY_EN_CT2,)
     cpu_threads: int = 0  # 0 lets CTranslate2 decide (all cores)
 
-    def transcribe(self, audio: np.ndarray, offset_s: float) -> list[Utterance]:
+    def transcribe(
+        self, audio: np.ndarray, offset_s: float, prompt: str | None = None
+    ) -> list[Utterance]:
         segments, _info = _faster_whisper_model(self.cpu_threads).transcribe(
             audio.astype(np.float32, copy=False),
             language=LANGUAGE,
             beam_size=1,
             word_timestamps=True,
+            initial_prompt=prompt,
             condition_on_previous_text=False,
             vad_filter=False,  # regions already come from Silero VAD
         )
@@ -217,8 +232,12 @@ def transcribe_speech(
 ) -> Iterator[tuple[float, list[Utterance]]]:
     """Transcribe the speech regions of a chunk stream; yields (region end_s, utterances)."""
     regions = speech_regions(segments, duration_s)
+    context = ""
     for (start_s, end_s), audio in iter_region_audio(chunks, regions, regions):
-        yield end_s, engine.transcribe(audio, start_s)
+        utterances = engine.transcribe(audio, start_s, context[-PROMPT_CHARS:] or None)
+        # what was just said helps the decoder with the next region, as in one long decode
+        context = " ".join([context, *(u.text for u in utterances)]).strip()[-PROMPT_CHARS:]
+        yield end_s, utterances
 
 
 def transcribe_array(
