@@ -12,7 +12,7 @@ from clinic.models.sessions import recordings_storage
 def encryption_rewrap() -> dict[str, int]:
     """Re-wrap every file's data key and re-encrypt every document under the active key.
 
-    Files keep their chunks (only the 96-byte header is rewritten), so this is quick even for
+    Files keep their chunks (only the 76-byte header is rewritten), so this is quick even for
     hours of video. Afterwards the old master key can be removed from MOODLINE_ENCRYPTION_KEYS.
     """
     storage = recordings_storage()

@@ -1,0 +1,174 @@
+"""Signing in: guessing is throttled, idle sessions end, staff pass a second factor, and the
+production settings pass Django's deployment checklist."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from clinic.crypto import new_master_key
+from clinic.models import AuditEvent, User
+from clinic.two_factor import TWO_FACTOR_REQUIRED_CODE
+from tests.factories import TEST_PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+IDLE_LIMIT = dt.timedelta(minutes=15)
+
+
+def test_brute_force_login_gets_throttled_even_for_the_right_password(
+    client: Client, dr_rivera: User, settings: Any
+) -> None:
+    for attempt in range(settings.AXES_FAILURE_LIMIT):
+        guess = client.post("/login/", {"username": "dr_rivera", "password": f"guess {attempt}"})
+        assert guess.status_code in (200, 429)
+
+    locked = client.post("/login/", {"username": "dr_rivera", "password": TEST_PASSWORD})
+
+    assert locked.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_lock_is_on_the_guessed_account_so_a_colleague_at_the_same_address_signs_in(
+    client: Client, dr_rivera: User, dr_okafor: User, settings: Any
+) -> None:
+    for attempt in range(settings.AXES_FAILURE_LIMIT + 1):
+        client.post("/login/", {"username": "dr_rivera", "password": f"guess {attempt}"})
+    colleague = Client()
+    signed_in = colleague.post("/login/", {"username": "dr_okafor", "password": TEST_PASSWORD})
+    assert signed_in.status_code == 302
+    assert colleague.session["_auth_user_id"] == str(dr_okafor.pk)
+
+
+def test_an_idle_session_is_logged_off_after_fifteen_minutes(
+    client: Client, dr_rivera: User, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    assert dt.timedelta(seconds=settings.SESSION_COOKIE_AGE) == IDLE_LIMIT
+    signed_in = client.post("/login/", {"username": "dr_rivera", "password": TEST_PASSWORD})
+    assert signed_in.status_code == 302
+    started = timezone.now()
+
+    def clock(offset: dt.timedelta) -> None:
+        monkeypatch.setattr(timezone, "now", lambda: started + offset)
+
+    clock(dt.timedelta(minutes=14))
+    assert client.get("/").status_code == 200  # still there, and the idle clock restarts
+    clock(dt.timedelta(minutes=14 + 14))
+    assert client.get("/").status_code == 200
+    clock(dt.timedelta(minutes=14 + 14 + 16))
+    logged_off = client.get("/")
+    assert logged_off.status_code == 302
+    assert logged_off["Location"].startswith("/login/")
+
+
+def _totp_device(user: User) -> TOTPDevice:
+    return TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+
+
+def _current_code(device: TOTPDevice) -> str:
+    return f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+
+
+def test_staff_must_enter_their_totp_code_before_seeing_anything(
+    client: Client, dr_rivera: User, settings: Any
+) -> None:
+    settings.MOODLINE_REQUIRE_2FA = True
+    device = _totp_device(dr_rivera)
+    client.force_login(dr_rivera)
+
+    page = client.get("/")
+    assert page.status_code == 302
+    assert page["Location"] == "/accounts/verify/?next=%2F"
+    api = client.get("/api/v1/patients/")
+    assert (api.status_code, api.json()["code"]) == (403, TWO_FACTOR_REQUIRED_CODE)
+
+    verified = client.post(
+        "/accounts/verify/?next=/",
+        {"otp_device": device.persistent_id, "otp_token": _current_code(device)},
+    )
+    assert (verified.status_code, verified["Location"]) == (302, "/")
+    assert client.get("/").status_code == 200
+    assert AuditEvent.objects.get(action="auth.otp_verify").outcome == "success"
+
+
+def test_a_wrong_code_is_refused_and_slows_down_the_next_attempt(
+    client: Client, dr_rivera: User, settings: Any
+) -> None:
+    settings.MOODLINE_REQUIRE_2FA = True
+    device = _totp_device(dr_rivera)
+    client.force_login(dr_rivera)
+    wrong_code = f"{(int(_current_code(device)) + 1) % 1_000_000:06d}"
+
+    wrong = client.post(
+        "/accounts/verify/?next=/", {"otp_device": device.persistent_id, "otp_token": wrong_code}
+    )
+    right_too_soon = client.post(
+        "/accounts/verify/?next=/",
+        {"otp_device": device.persistent_id, "otp_token": _current_code(device)},
+    )
+
+    assert (wrong.status_code, right_too_soon.status_code) == (200, 200)
+    assert client.get("/").status_code == 302
+    outcomes = AuditEvent.objects.filter(action="auth.otp_verify").values_list("outcome", flat=True)
+    assert list(outcomes) == ["failure", "failure"]
+
+
+def test_the_verify_page_will_not_send_anyone_to_another_site(
+    client: Client, dr_rivera: User, settings: Any
+) -> None:
+    settings.MOODLINE_REQUIRE_2FA = True
+    device = _totp_device(dr_rivera)
+    client.force_login(dr_rivera)
+    response = client.post(
+        "/accounts/verify/?next=https://evil.example/",
+        {"otp_device": device.persistent_id, "otp_token": _current_code(device)},
+    )
+    assert response["Location"] == "/"
+
+
+def _production(**overrides: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **{key: value for key, value in os.environ.items() if not key.endswith("_FILE")},
+        "MOODLINE_ENV": "production",
+        "DEBUG": "false",
+        "SECRET_KEY": new_master_key() + new_master_key(),
+        "ALLOWED_HOSTS": "moodline.example.org",
+        "MOODLINE_ENCRYPTION_KEYS": new_master_key(),
+        "DATABASE_URL": os.environ.get(
+            "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/moodline"
+        ),
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        **overrides,
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_manage_py_check_deploy_is_clean_with_production_settings() -> None:
+    result = _production()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_an_encryption_key() -> None:
+    result = _production(MOODLINE_ENCRYPTION_KEYS="")
+    assert result.returncode != 0
+    assert "MOODLINE_ENCRYPTION_KEYS must be set in production" in result.stderr
