@@ -101,34 +101,33 @@ def _fused_kv(ct2: str, whisper: str, v: dict[str, np.ndarray]) -> Iterator[tupl
     yield f"{whisper}.value.bias", v_b
 
 
+def _block(ct2: str, ours: str, v: dict[str, np.ndarray]) -> Iterator[tuple[str, np.ndarray]]:
+    """Self-attention and feed-forward parts, common to encoder and decoder blocks."""
+    yield from _fused_qkv(f"{ct2}/self_attention/linear_0", f"{ours}.attn", v)
+    yield from _linear(f"{ct2}/self_attention/linear_1", f"{ours}.attn.out", v)
+    yield from _norm(f"{ct2}/self_attention/layer_norm", f"{ours}.attn_ln", v)
+    yield from _linear(f"{ct2}/ffn/linear_0", f"{ours}.mlp.0", v)
+    yield from _linear(f"{ct2}/ffn/linear_1", f"{ours}.mlp.2", v)
+    yield from _norm(f"{ct2}/ffn/layer_norm", f"{ours}.mlp_ln", v)
+
+
 def _state_dict_items(v: dict[str, np.ndarray]) -> Iterator[tuple[str, np.ndarray]]:
     yield from _linear("encoder/conv1", "encoder.conv1", v)
     yield from _linear("encoder/conv2", "encoder.conv2", v)
     yield "encoder.positional_embedding", v["encoder/position_encodings/encodings"]
     for i in range(_count_layers(v, "encoder")):
-        ct2, ours = f"encoder/layer_{i}", f"encoder.blocks.{i}"
-        yield from _fused_qkv(f"{ct2}/self_attention/linear_0", f"{ours}.attn", v)
-        yield from _linear(f"{ct2}/self_attention/linear_1", f"{ours}.attn.out", v)
-        yield from _norm(f"{ct2}/self_attention/layer_norm", f"{ours}.attn_ln", v)
-        yield from _linear(f"{ct2}/ffn/linear_0", f"{ours}.mlp.0", v)
-        yield from _linear(f"{ct2}/ffn/linear_1", f"{ours}.mlp.2", v)
-        yield from _norm(f"{ct2}/ffn/layer_norm", f"{ours}.mlp_ln", v)
+        yield from _block(f"encoder/layer_{i}", f"encoder.blocks.{i}", v)
     yield from _norm("encoder/layer_norm", "encoder.ln_post", v)
 
     yield "decoder.token_embedding.weight", v["decoder/embeddings/weight"]
     yield "decoder.positional_embedding", v["decoder/position_encodings/encodings"]
     for i in range(_count_layers(v, "decoder")):
         ct2, ours = f"decoder/layer_{i}", f"decoder.blocks.{i}"
-        yield from _fused_qkv(f"{ct2}/self_attention/linear_0", f"{ours}.attn", v)
-        yield from _linear(f"{ct2}/self_attention/linear_1", f"{ours}.attn.out", v)
-        yield from _norm(f"{ct2}/self_attention/layer_norm", f"{ours}.attn_ln", v)
+        yield from _block(ct2, ours, v)
         yield from _linear(f"{ct2}/attention/linear_0", f"{ours}.cross_attn.query", v)
         yield from _fused_kv(f"{ct2}/attention/linear_1", f"{ours}.cross_attn", v)
         yield from _linear(f"{ct2}/attention/linear_2", f"{ours}.cross_attn.out", v)
         yield from _norm(f"{ct2}/attention/layer_norm", f"{ours}.cross_attn_ln", v)
-        yield from _linear(f"{ct2}/ffn/linear_0", f"{ours}.mlp.0", v)
-        yield from _linear(f"{ct2}/ffn/linear_1", f"{ours}.mlp.2", v)
-        yield from _norm(f"{ct2}/ffn/layer_norm", f"{ours}.mlp_ln", v)
     yield from _norm("decoder/layer_norm", "decoder.ln", v)
 
 
