@@ -12,7 +12,14 @@ from analysis.pipeline import STAGES, PipelineOptions, run_pipeline
 from analysis.timeline import validate_timeline
 from tests.analysis.face_factory import astronaut_head
 from tests.analysis.media_factory import MovingFace, write_clip
-from tests.analysis.speech_factory import RATE_HZ, join, silence, speak
+from tests.analysis.speech_factory import (
+    RATE_HZ,
+    join,
+    silence,
+    speak,
+    two_speaker_stereo,
+    write_wav,
+)
 
 SAD = "I have been feeling hopeless and empty all week."
 HOPEFUL = "But today I feel a little more hopeful about the future."
@@ -172,3 +179,31 @@ def test_a_file_that_is_not_media_is_rejected_before_any_stage_runs(tmp_path):
 
     assert raised.value.code == "not_media"
     assert not (tmp_path / "work" / "fusion.json").exists()
+
+
+@pytest.mark.slow
+def test_a_telehealth_export_with_one_channel_per_person_scores_only_the_client(tmp_path):
+    turns = [
+        ("client", "I have not been sleeping well since the move."),
+        ("clinician", "How long has that been going on?"),
+        ("client", "About three weeks now, and I feel exhausted."),
+    ]
+    export = write_wav(tmp_path / "call.wav", two_speaker_stereo(turns))
+
+    document = run_pipeline(export, options=PipelineOptions(), workdir=tmp_path / "work")
+
+    validate_timeline(document)
+    speakers = {s["id"]: s for s in document["speakers"]}
+    assert {(s["channel"], s["role"]) for s in speakers.values()} == {
+        (0, "client"),
+        (1, "clinician"),
+    }
+    assert document["options"]["speaker_method"] == "channels"
+    client, clinician, client_again = document["transcript"]
+    assert "sleeping" in client["text"].lower()
+    assert (client["role"], client["scored"]) == ("client", True)
+    assert (clinician["role"], clinician["scored"]) == ("clinician", False)
+    assert clinician["sentiment"] is None
+    assert clinician["emotions"] is None
+    assert client_again["scored"]
+    assert {g["modality"]: g["reason"] for g in document["gaps"]} == {"face": "no_video_stream"}
