@@ -120,7 +120,7 @@ def test_progress_outside_0_to_100_is_refused(recording: Recording) -> None:
         job_progress(job_id=job.id, progress=120)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_workers_racing_for_one_job_exactly_one_wins(recording: Recording) -> None:
     job = job_create(recording=recording)
     start_together = threading.Barrier(8)
