@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVER_START_TIMEOUT_S = 30
@@ -125,5 +125,8 @@ def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         page = context.new_page()
         page.set_default_timeout(15_000)
         yield page
+        # The test body ran inside Playwright's greenlet, which has its own database
+        # connection; close it here, or it would keep the test database from being dropped.
+        connections.close_all()
         context.close()
         browser.close()

@@ -72,6 +72,7 @@ def test_dr_rivera_reviews_an_analysed_session(
 
     _sign_in(page, server_url, "dr_rivera")
     assert "not a diagnosis" in page.inner_text("[data-testid=observation-banner]")
+    _screenshot(page, "sessions.png")
     page.click("text=Review")
     page.wait_for_selector("#transcript li[data-start]")
 
@@ -88,7 +89,12 @@ def test_dr_rivera_reviews_an_analysed_session(
     _wait_for_seek(page, 80.0)
     assert "I went for a walk on Thursday" in page.locator("#transcript li.current").inner_text()
 
-    # The session map jumps to the start of the moment.
+    # The session map jumps to the start of the moment, from the keyboard too.
+    page.click("#moments li:has-text('Peak of valence')")
+    _wait_for_seek(page, 34.0)
+    page.focus("#moments li:has-text('Shift in valence')")
+    page.keyboard.press("Enter")
+    _wait_for_seek(page, 58.0)
     page.click("#moments li:has-text('Peak of valence')")
     _wait_for_seek(page, 34.0)
 
@@ -115,10 +121,15 @@ def test_dr_rivera_reviews_an_analysed_session(
     page.click("#zoom-reset")
     page.wait_for_selector("#zoom-reset.hidden", state="attached")
     assert page.locator("#chart line.note-mark").count() == 1
-    screenshot_dir = os.environ.get("MOODLINE_SCREENSHOT_DIR")
-    if screenshot_dir:
-        page.set_viewport_size({"width": 1360, "height": 1480})
-        page.screenshot(path=str(Path(screenshot_dir) / "review.png"))
+    page.set_viewport_size({"width": 1360, "height": 1480})
+    _screenshot(page, "review.png")
+
+
+def _screenshot(page: Any, name: str) -> None:
+    """Keep a picture of the page when MOODLINE_SCREENSHOT_DIR names a folder (for review)."""
+    folder = os.environ.get("MOODLINE_SCREENSHOT_DIR")
+    if folder:
+        page.screenshot(path=str(Path(folder) / name))
 
 
 def test_an_upload_that_is_not_media_is_refused_and_a_real_one_starts_analysis(
@@ -161,6 +172,11 @@ def test_an_upload_that_is_not_media_is_refused_and_a_real_one_starts_analysis(
     page.wait_for_selector("#progress:has-text('Analysis cancelled')")
     job.refresh_from_db()
     assert job.status == "cancelled"
+
+    # ...and asks for it again.
+    page.click("#reanalyse")
+    page.wait_for_selector("#progress:has-text('Analysis queued')")
+    assert Recording.objects.get().jobs.filter(status="queued").count() == 1
 
 
 def _as_a_worker(step: Callable[[], object]) -> None:

@@ -44,6 +44,13 @@
     }
     return body;
   }
+  function onActivate(node, action) {
+    // Click, or Enter/Space from the keyboard: the lists are usable without a mouse.
+    node.addEventListener("click", action);
+    node.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); action(); }
+    });
+  }
   function seek(t) {
     if (!player || !Number.isFinite(t)) return;
     player.currentTime = t;
@@ -184,7 +191,7 @@
     const list = document.getElementById("transcript");
     list.replaceChildren();
     lines.forEach((line) => {
-      const li = el("li", { "data-start": line.start_s, "data-end": line.end_s, title: "Play from here" });
+      const li = el("li", { "data-start": line.start_s, "data-end": line.end_s, title: "Play from here", tabindex: "0" });
       li.appendChild(el("span", { class: "time" }, clock(line.start_s)));
       li.appendChild(el("span", { class: "role role-" + line.role }, line.role));
       const text = el("span", { class: "text" }, line.text);
@@ -192,7 +199,7 @@
         text.appendChild(el("span", { class: "sentiment sentiment-" + line.sentiment.label }, line.sentiment.label));
       }
       li.appendChild(text);
-      li.addEventListener("click", () => seek(line.start_s));
+      onActivate(li, () => seek(line.start_s));
       list.appendChild(li);
     });
     if (!lines.length) list.appendChild(el("li", { class: "muted" }, "No speech was transcribed."));
@@ -202,13 +209,13 @@
     const list = document.getElementById("moments");
     list.replaceChildren();
     moments.forEach((m) => {
-      const li = el("li", { "data-t": m.t_s });
+      const li = el("li", { "data-t": m.t_s, tabindex: "0" });
       const direction = m.value >= 0 ? "higher" : "lower";
       li.appendChild(el("div", { class: "what" }, clock(m.t_s) + " · " + (m.kind === "shift" ? "Shift in " : "Peak of ") + m.dimension + " (" + direction + ")"));
       const words = (m.evidence && m.evidence.words) || [];
       if (words.length) li.appendChild(el("div", { class: "quote" }, "“" + words.map((w) => w.text).join(" ") + "”"));
       if (m.confidence !== undefined) li.appendChild(el("div", { class: "muted small" }, "confidence " + Math.round(m.confidence * 100) + "%"));
-      li.addEventListener("click", () => seek(m.start_s !== undefined ? m.start_s : m.t_s));
+      onActivate(li, () => seek(m.start_s !== undefined ? m.start_s : m.t_s));
       list.appendChild(li);
     });
     if (!moments.length) list.appendChild(el("li", { class: "muted" }, "No key moments were found."));
@@ -291,7 +298,10 @@
       let label = (labels[status] || "Analysing") + (message.stage ? " · " + message.stage : "");
       if (status === "failed" && message.error_message) label += " — " + message.error_message;
       document.getElementById("progress-stage").textContent = label;
-      document.getElementById("progress-cancel").classList.toggle("hidden", !["queued", "running"].includes(status));
+      const active = ["queued", "running"].includes(status);
+      document.getElementById("progress-cancel").classList.toggle("hidden", !active);
+      const again = document.getElementById("reanalyse");
+      again.classList.toggle("hidden", active || !again.dataset.url);
       if (status === "succeeded") loadTimeline();
     },
   };
@@ -323,6 +333,17 @@
     });
     socket.addEventListener("close", () => { if (progress.job) pollJob(); });
   }
+  const reanalyse = document.getElementById("reanalyse");
+  reanalyse.addEventListener("click", async () => {
+    const message = document.getElementById("upload-message");
+    try {
+      const job = await api(reanalyse.dataset.url, { method: "POST" });
+      message.textContent = "";
+      progress.show(Object.assign({ job: job.id }, job));
+    } catch (error) {
+      message.textContent = error.message;
+    }
+  });
   document.getElementById("progress-cancel").addEventListener("click", async () => {
     if (!progress.job) return;
     const job = await api(root.dataset.jobUrlBase + progress.job + "/cancel", { method: "POST" }).catch((error) => ({ status: "failed", error_message: error.message }));
@@ -338,6 +359,7 @@
     try {
       const recording = await api(root.dataset.uploadUrl, { method: "POST", body: form });
       player.src = "/recordings/" + recording.id + "/media";
+      reanalyse.dataset.url = "/api/v1/recordings/" + recording.id + "/analyse";
       player.classList.remove("hidden");
       if (recording.analysis_error) {
         message.textContent = "Uploaded. " + recording.analysis_error.message;
