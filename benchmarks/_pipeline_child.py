@@ -1,13 +1,14 @@
 """One measured case of the pipeline benchmark, run in its own process so that its peak memory
-is its own: `python -m benchmarks._pipeline_child CASE RECORDING` prints one JSON line.
+is its own: `python -m benchmarks._pipeline_child CASE RECORDING [SECONDS]` prints one JSON line.
 
 Cases:
 - `pipeline`: every stage of analysis.pipeline in order, timed one by one (end to end = sum).
 - `decode`: the floor: the same decoding the pipeline does (frames sampled and scaled as the
   face stage asks, all audio at 16 kHz), with no model at all.
-- `naive-face`: the face loop a first version would write: every sampled frame alone through
-  full MTCNN detection, then each face alone through the expression CNN; no batching, no
-  tracking between detections.
+- `naive-face [SECONDS]`: the face loop a first version would write: every sampled frame alone
+  through full MTCNN detection, then each face alone through the expression CNN; no batching,
+  no tracking between detections. Its cost per frame does not depend on the recording's
+  length, so it may stop after the first SECONDS of video.
 - `whisper-plain`: openai-whisper's own `transcribe` on the whole recording's audio at once
   (the reference engine's plain call, same tiny.en weights).
 """
@@ -65,7 +66,7 @@ def _decode(path: Path) -> dict[str, Any]:
 
 
 @torch.inference_mode()
-def _naive_face(path: Path) -> dict[str, Any]:
+def _naive_face(path: Path, max_seconds: float = float("inf")) -> dict[str, Any]:
     from analysis.face.align import aligned_grey_faces
     from analysis.face.detect import DetectorOptions, FaceDetector, frames_to_tensor
     from analysis.face.expression import to_model_input
@@ -79,6 +80,8 @@ def _naive_face(path: Path) -> dict[str, Any]:
     started = time.perf_counter()
     frames = faces = 0
     for frame in iter_video_frames(path, sample_fps=face.sample_fps, max_side_px=face.max_side_px):
+        if frame.t_s >= max_seconds:
+            break
         image = frames_to_tensor([frame.rgb])  # (1, 3, H, W)
         found = detector.detect(image)[0]
         frames += 1
@@ -118,10 +121,13 @@ CASES = {
 
 
 def main(argv: list[str]) -> int:
-    case, recording = argv
+    case, recording, *limit = argv
     from analysis.device import torch_device
 
-    result = CASES[case](Path(recording))
+    if case == "naive-face" and limit:
+        result = _naive_face(Path(recording), float(limit[0]))
+    else:
+        result = CASES[case](Path(recording))
     result["device"] = str(torch_device())
     print(json.dumps(result))
     return 0

@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -104,7 +103,7 @@ class ChildRun:
     """One child process: its wall time, its own peak resident memory and its output."""
 
     seconds: float
-    peak_rss_mib: float  # the child's maximum resident set size (ru_maxrss of that child alone)
+    peak_rss_mib: float  # the child's own maximum resident set size, MiB
     returncode: int
     stdout: str
     stderr: str
@@ -123,6 +122,21 @@ class ChildRun:
         raise ValueError(f"no JSON line in the child's output:\n{self.stdout[-2000:]}")
 
 
+# Runs the measured command as its own child and writes that child's peak RSS (KiB) to a file.
+# Needed because Linux carries a parent's memory high-water mark into a forked child's
+# ru_maxrss across exec: measured straight from a benchmark holding torch in memory, even
+# `true` would "peak" at hundreds of MiB. This small launcher's mark is what carries instead.
+_PEAK_RSS_LAUNCHER = """
+import os, sys
+pid = os.posix_spawnp(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
 def run_child(
     argv: Sequence[str],
     *,
@@ -130,32 +144,40 @@ def run_child(
     timeout_s: float | None = None,
     cwd: Path = REPO_ROOT,
 ) -> ChildRun:
-    """Run `argv` to completion and measure it with `os.wait4`, which gives the rusage of
-    exactly this child (RUSAGE_CHILDREN would mix in every earlier child's peak)."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    """Run `argv` to completion; its wall time, its own peak resident memory and its output."""
+    with (
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
+        tempfile.TemporaryDirectory() as scratch,
+    ):
+        peak_file = Path(scratch) / "peak_rss_kib"
         started = time.perf_counter()
         process = subprocess.Popen(
-            list(argv), cwd=cwd, env={**os.environ, **(env or {})}, stdout=out, stderr=err
+            [sys.executable, "-c", _PEAK_RSS_LAUNCHER, str(peak_file), *argv],
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            stdout=out,
+            stderr=err,
+            start_new_session=True,  # a timeout stops the launcher and the measured child
         )
-        timer = threading.Timer(timeout_s, process.kill) if timeout_s else None
-        if timer:
-            timer.start()
         try:
-            _pid, status, usage = os.wait4(process.pid, 0)
-        finally:
-            if timer:
-                timer.cancel()
+            returncode = process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            err.seek(0)
+            raise TimeoutError(
+                f"{' '.join(argv[:4])} ran past {timeout_s} s\n{err.read()[-2000:]}"
+            ) from None
         seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
-    if timer and process.returncode == -signal.SIGKILL:
-        raise TimeoutError(f"{' '.join(argv[:4])} ran past {timeout_s} s\n{stderr[-2000:]}")
+        peak_kib = float(peak_file.read_text()) if peak_file.exists() else 0.0
     return ChildRun(
         seconds=seconds,
-        peak_rss_mib=usage.ru_maxrss / KIB_PER_MIB,  # ru_maxrss is in kibibytes on Linux
-        returncode=process.returncode,
+        peak_rss_mib=peak_kib / KIB_PER_MIB,  # ru_maxrss is in kibibytes on Linux
+        returncode=returncode,
         stdout=stdout,
         stderr=stderr,
     )

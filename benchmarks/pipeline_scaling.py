@@ -46,11 +46,15 @@ class ScalingOptions:
     minutes: tuple[float, ...] = FULL_MINUTES  # recording lengths to measure
     repeats: int = 3  # runs of every case on every recording
     cases: tuple[str, ...] = CASES  # which measurements to make
+    # the naive face loop runs on this much of each recording at most (its per-frame cost does
+    # not depend on length, and on an hour of video it would take many hours)
+    naive_seconds: float = 120.0
 
 
-def measure_case(case: str, recording: Path) -> dict[str, Any]:
+def measure_case(case: str, recording: Path, *extra: str) -> dict[str, Any]:
     child = run_child(
-        python_child("benchmarks._pipeline_child", case, str(recording)), timeout_s=CASE_TIMEOUT_S
+        python_child("benchmarks._pipeline_child", case, str(recording), *extra),
+        timeout_s=CASE_TIMEOUT_S,
     )
     if child.returncode != 0:
         raise RuntimeError(f"{case} failed on {recording.name}:\n{child.stderr[-3000:]}")
@@ -75,7 +79,8 @@ def measure(options: ScalingOptions) -> tuple[list[Row], dict[str, Any]]:
             runs[minutes] = {case: [] for case in options.cases}
             for _ in range(options.repeats):
                 for case in options.cases:  # interleaved, so a noisy minute hits every case
-                    runs[minutes][case].append(measure_case(case, path))
+                    extra = [str(options.naive_seconds)] if case == "naive-face" else []
+                    runs[minutes][case].append(measure_case(case, path, *extra))
                     print(f"  {minutes:g} min {case}: {runs[minutes][case][-1]}", flush=True)
             path.unlink()
     return rows_from_runs(runs), {
@@ -83,6 +88,7 @@ def measure(options: ScalingOptions) -> tuple[list[Row], dict[str, Any]]:
             "minutes": list(options.minutes),
             "repeats": options.repeats,
             "cases": list(options.cases),
+            "naive_seconds": options.naive_seconds,
         },
         "recording": "1280x720, 25 fps, H.264 crf 35, AAC 16 kHz mono speech with pauses",
         "generated": {f"{m:g}": g for m, g in generated.items()},
@@ -212,11 +218,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, nargs="+", default=None)
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
+    parser.add_argument(
+        "--naive-seconds",
+        type=float,
+        default=None,
+        help="video seconds the naive face loop runs on (default 120; --quick 30)",
+    )
     args = parser.parse_args(argv)
     options = ScalingOptions(
         minutes=tuple(args.minutes or (QUICK_MINUTES if args.quick else FULL_MINUTES)),
         repeats=args.repeats or (1 if args.quick else ScalingOptions.repeats),
         cases=tuple(args.cases),
+        naive_seconds=args.naive_seconds or (30.0 if args.quick else ScalingOptions.naive_seconds),
     )
     rows, details = measure(options)
     print_rows("Pipeline scaling (same-run baselines)", rows)

@@ -1,0 +1,121 @@
+"""Each benchmark runs end to end at tiny sizes, so none can rot unnoticed between `make bench`
+runs. The figures themselves mean nothing at these sizes; the shape of the results does."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.common import REPO_ROOT
+from benchmarks.pipeline_scaling import rows_from_runs
+
+SMOKE_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/moodline_bench_smoke"
+
+
+def _run_benchmark(module: str, results: Path, *args: str, **env: str) -> dict:
+    completed = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{module}", *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, "MOODLINE_BENCH_RESULTS": str(results), **env},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    document: dict = json.loads((results / f"{module}.json").read_text())
+    return document
+
+
+@pytest.mark.slow
+def test_the_web_benchmark_measures_every_endpoint_against_healthz(tmp_path: Path) -> None:
+    document = _run_benchmark(
+        "web",
+        tmp_path,
+        "--sessions",
+        "25",
+        "--requests",
+        "6",
+        "--repeats",
+        "1",
+        "--concurrency",
+        "2",
+        DATABASE_URL=SMOKE_DATABASE_URL,
+    )
+
+    rows = {(r["case"], r["metric"]): r for r in document["rows"]}
+    for endpoint in (
+        "session list",
+        "timeline overview (60 min)",
+        "timeline zoom 5 min",
+        "FHIR export (60 min)",
+    ):
+        p95 = rows[(endpoint, "p95 ms")]
+        assert p95["value"] > 0
+        assert p95["baseline"] == "healthz (baseline)"
+        assert p95["ratio"] > 0
+        assert not p95["note"], p95["note"]  # no failed requests
+    sizes = document["details"]["payload_bytes_60_min"]
+    # the overview is downsampled: far smaller than the whole hour at full resolution
+    assert sizes["overview"] < sizes["whole at full resolution"] / 3
+    assert sizes["zoom 5 min"] < sizes["whole at full resolution"]
+
+
+@pytest.mark.slow
+def test_the_pipeline_benchmark_runs_every_case_and_reports_the_device(tmp_path: Path) -> None:
+    document = _run_benchmark(
+        "pipeline_scaling", tmp_path, "--minutes", "0.05", "--repeats", "1", "--naive-seconds", "1"
+    )
+
+    runs = document["details"]["runs"]["0.05"]
+    assert set(runs) == {"pipeline", "decode", "naive-face", "whisper-plain"}
+    pipeline = runs["pipeline"][0]
+    assert set(pipeline["stage_s"]) == {"ingest", "face", "voice", "transcript", "fusion"}
+    assert pipeline["device"] == document["machine"]["device"]
+    cases = {row["case"] for row in document["rows"]}
+    assert {
+        "pipeline end to end, 0.05 min",
+        "face stage, 0.05 min",
+        "transcript stage, 0.05 min",
+    } <= cases
+    # a child's memory is its own: decoding alone needs less than the whole pipeline
+    assert 0 < runs["decode"][0]["peak_rss_mib"] < pipeline["peak_rss_mib"]
+
+
+def _runs(seconds: float, rss_mib: float) -> dict[str, list[dict]]:
+    return {
+        "pipeline": [
+            {
+                "seconds": seconds,
+                "stage_s": {"face": seconds / 2, "transcript": seconds / 4},
+                "peak_rss_mib": rss_mib,
+                "device": "cpu",
+                "engine": "faster-whisper",
+                "sample_fps": 5.0,
+            }
+        ],
+        "decode": [{"seconds": seconds / 50, "frames": 300, "peak_rss_mib": 100.0}],
+    }
+
+
+def test_linear_cost_and_flat_memory_read_as_ratios_near_one() -> None:
+    # Given 1 minute in 30 s and 10 minutes in 300 s, both at 800 MiB
+    rows = {r.case: r for r in rows_from_runs({1.0: _runs(30.0, 800.0), 10.0: _runs(300.0, 800.0)})}
+
+    growth = rows["pipeline, added cost per input minute, 1→10 min"]
+    assert growth.value == pytest.approx(30.0)
+    assert growth.ratio == pytest.approx(1.0)
+    assert rows["pipeline peak RSS growth, 1→10 min"].ratio == pytest.approx(1.0)
+    assert rows["pipeline end to end, 1 min"].value == pytest.approx(0.5)
+    assert rows["pipeline end to end, 1 min"].baseline == "decoding alone"
+
+
+def test_memory_that_grows_with_the_recording_shows_in_the_ratio() -> None:
+    rows = {
+        r.case: r for r in rows_from_runs({1.0: _runs(30.0, 500.0), 10.0: _runs(300.0, 2000.0)})
+    }
+    assert rows["pipeline peak RSS growth, 1→10 min"].ratio == pytest.approx(4.0)
