@@ -57,3 +57,23 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "view_user",
     ),
 }
+
+
+def sync_role_groups(**_: object) -> None:
+    """Make the role groups hold exactly ROLE_PERMISSIONS; connected to `post_migrate`.
+
+    Running after every migrate (and after the flush of a transactional test) keeps the groups
+    present and their permissions current as models are added, which a one-off data migration
+    cannot do.
+    """
+    from django.contrib.auth.models import Group, Permission
+
+    for role, codenames in ROLE_PERMISSIONS.items():
+        permissions = Permission.objects.filter(
+            content_type__app_label="clinic", codename__in=codenames
+        )
+        missing = set(codenames) - set(permissions.values_list("codename", flat=True))
+        if missing:
+            raise RuntimeError(f"Role {role} names unknown permissions: {sorted(missing)}")
+        group, _ = Group.objects.get_or_create(name=str(role))
+        group.permissions.set(permissions)

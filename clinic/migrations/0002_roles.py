@@ -1,4 +1,7 @@
-"""Create the clinician, admin and auditor groups with their permissions."""
+"""Create the clinician, admin and auditor groups with the permissions that exist at this point.
+
+`clinic.roles.sync_role_groups` (run after every migrate) keeps them exact as models are added.
+"""
 
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
@@ -19,9 +22,6 @@ def create_roles(apps, schema_editor):
         permissions = Permission.objects.filter(
             content_type__app_label="clinic", codename__in=codenames
         )
-        missing = set(codenames) - set(permissions.values_list("codename", flat=True))
-        if missing:
-            raise RuntimeError(f"Role {role} names unknown permissions: {sorted(missing)}")
         group.permissions.set(permissions)
 
 
