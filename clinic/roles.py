@@ -59,7 +59,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def sync_role_groups(**_: object) -> None:
+def sync_role_groups(**signal_kwargs: object) -> None:
     """Make the role groups hold exactly ROLE_PERMISSIONS; connected to `post_migrate`.
 
     Running after every migrate (and after the flush of a transactional test) keeps the groups
