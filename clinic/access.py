@@ -14,7 +14,15 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
-from clinic.models import AnalysisJob, Annotation, Patient, Recording, TherapySession, User
+from clinic.models import (
+    AnalysisJob,
+    Annotation,
+    Consent,
+    Patient,
+    Recording,
+    TherapySession,
+    User,
+)
 from clinic.selectors import patients_visible_to, recordings_visible_to, sessions_visible_to
 
 NOT_FOUND_MESSAGE = "Not found."
@@ -43,6 +51,12 @@ def access_annotation(user: User | AnonymousUser, annotation_id: uuid.UUID | str
     """A note of a session the user may see (changing it is the author's alone: services)."""
     notes = Annotation.objects.filter(session__in=sessions_visible_to(user))
     return _get_or_404(notes.select_related("session__patient", "author"), annotation_id)
+
+
+def access_consent(user: User | AnonymousUser, consent_id: uuid.UUID | str) -> Consent:
+    """A consent of a patient the user may see: their care team, or their practice's admin."""
+    consents = Consent.objects.filter(patient__in=patients_visible_to(user))
+    return _get_or_404(consents.select_related("patient"), consent_id)
 
 
 def access_audit_log(user: User | AnonymousUser) -> User:

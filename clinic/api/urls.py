@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from clinic.api import views
+from clinic.api import consent, views
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -52,6 +52,16 @@ urlpatterns = [
         "v1/recordings/<uuid:recording_id>/analyse",
         views.RecordingAnalyse.as_view(),
         name="api-recording-analyse",
+    ),
+    path(
+        "v1/patients/<uuid:patient_id>/consents/",
+        consent.PatientConsents.as_view(),
+        name="api-consent-list",
+    ),
+    path(
+        "v1/consents/<uuid:consent_id>/revoke",
+        consent.ConsentRevoke.as_view(),
+        name="api-consent-revoke",
     ),
     path("v1/jobs/<uuid:job_id>/", views.JobDetail.as_view(), name="api-job-detail"),
     path("v1/jobs/<uuid:job_id>/cancel", views.JobCancel.as_view(), name="api-job-cancel"),

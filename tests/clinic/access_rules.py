@@ -106,6 +106,14 @@ URL_RULES: dict[str, Rule] = {
     "api-patient-detail": Rule(
         {ANON: API_SIGNED_OUT, CARE: 200, OUTSIDER: 404, ADMIN: 200, AUDITOR: 404}
     ),
+    # Consent: the care team and the practice's administrator; never the auditor.
+    "api-consent-list": Rule(
+        {ANON: API_SIGNED_OUT, CARE: 200, OUTSIDER: 404, ADMIN: 200, AUDITOR: 404}
+    ),
+    # The care team revokes first; the administrator then finds it already revoked (409).
+    "api-consent-revoke": Rule(
+        {ANON: API_SIGNED_OUT, CARE: 200, OUTSIDER: 404, ADMIN: 409, AUDITOR: 404}, "POST"
+    ),
     "api-session-list": signed_in(200, anon=API_SIGNED_OUT),
     "api-session-detail": care_team(200, anon=API_SIGNED_OUT),
     "api-recording-upload": care_team(400, anon=API_SIGNED_OUT, method="POST"),
@@ -139,7 +147,14 @@ URL_RULES: dict[str, Rule] = {
 }
 
 # The URL parameter names routes use, and which object of the scenario fills each.
-PARAMETERS = ("patient_id", "session_id", "recording_id", "job_id", "annotation_id")
+PARAMETERS = (
+    "patient_id",
+    "session_id",
+    "recording_id",
+    "job_id",
+    "annotation_id",
+    "consent_id",
+)
 
 WEBSOCKET_RULES: dict[str, Mapping[str, bool]] = {
     "ws/sessions/<uuid:session_id>/progress/": {

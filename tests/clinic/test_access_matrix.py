@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import channels.db
 import pytest
 from asgiref.sync import async_to_sync
 from channels.routing import URLRouter
@@ -20,7 +21,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from clinic.models import Annotation, Consent, Patient, Recording, User
+from clinic.models import Annotation, Consent, Modality, Patient, Recording, User
 from clinic.routing import websocket_urlpatterns
 from tests.clinic.access_rules import (
     ADMIN,
@@ -133,6 +134,7 @@ def scenario(
             "recording_id": recording.id,
             "job_id": job.id,
             "annotation_id": note.id,
+            "consent_id": consents[Modality.VIDEO].id,
         },
     }
 
@@ -213,11 +215,14 @@ def test_every_websocket_route_has_a_rule() -> None:
     assert sorted(_websocket_routes()) == sorted(WEBSOCKET_RULES)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db
 @pytest.mark.parametrize("template", _websocket_routes())
 def test_each_persona_is_accepted_or_refused_at_the_websocket(
-    template: str, scenario: dict[str, Any]
+    template: str, scenario: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The consumer's database calls run on this thread, inside the test's transaction; the
+    # connection hygiene Channels does around them would close it under the test.
+    monkeypatch.setattr(channels.db, "close_old_connections", lambda: None)
     application = URLRouter(websocket_urlpatterns)
     path = _path(Route("ws", template), scenario["parameters"])
     outcomes: dict[str, bool] = {}
