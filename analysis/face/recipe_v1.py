@@ -31,7 +31,7 @@ FRAMES_PER_CLIP = 8
 FACE_SIZE_PX = 112
 SEED = 0
 OPTIONS = TrainOptions(
-    epochs=20, seed=SEED, lr=1e-3, batch_size=8, targets="distill", val_fraction=0.2
+    epochs=12, seed=SEED, lr=1e-3, batch_size=8, targets="distill", val_fraction=0.2
 )
 DATA_DESCRIPTION = (
     "101 face photographs from scikit-image (data.astronaut, the 100 faces of data.lfw_subset), "

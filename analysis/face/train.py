@@ -298,7 +298,9 @@ def train(
 
     for epoch in range(first_epoch, options.epochs + 1):
         started = time.perf_counter()
-        generator = torch.Generator().manual_seed(options.seed * 100_003 + epoch)
+        epoch_seed = options.seed * 100_003 + epoch
+        torch.manual_seed(epoch_seed)  # dropout draws from the global generator
+        generator = torch.Generator().manual_seed(epoch_seed)
         order = torch.randperm(len(train_clips), generator=generator).tolist()
         model.train()
         if not options.fine_tune_cnn:
