@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "analysis.models.commands",
     "analysis.face.commands",
     "analysis.commands",
+    "analysis.evaluation_commands",
 )
 
 EXIT_BAD_INPUT = 2
