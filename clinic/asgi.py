@@ -16,12 +16,15 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from clinic.routing import websocket_urlpatterns  # noqa: E402
+from clinic.two_factor import RequireTwoFactorWebSocketMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            AuthMiddlewareStack(
+                RequireTwoFactorWebSocketMiddleware(URLRouter(websocket_urlpatterns))
+            )
         ),
     }
 )

@@ -12,15 +12,19 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
+from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp import login as otp_login
 from django_otp.forms import OTPTokenForm
+from django_otp.models import Device
 
 from clinic.audit import audit_record
 from clinic.models import AuditEvent
@@ -56,6 +60,37 @@ class RequireTwoFactorMiddleware:
         if user is None or not user.is_authenticated or user.is_verified():
             return False
         return not request.path.startswith(EXEMPT_PATH_PREFIXES)
+
+
+class RequireTwoFactorWebSocketMiddleware:
+    """The WebSocket side of the same rule: an unverified member of staff connects as nobody.
+
+    Goes inside AuthMiddlewareStack (it reads the user and session that stack provides); the
+    consumer then refuses the connection as it refuses any anonymous visitor.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        if (
+            settings.MOODLINE_REQUIRE_2FA
+            and scope.get("type") == "websocket"
+            and not await database_sync_to_async(_session_verified)(scope)
+        ):
+            scope = {**scope, "user": AnonymousUser()}
+        return await self.inner(scope, receive, send)
+
+
+def _session_verified(scope: dict[str, Any]) -> bool:
+    """True unless a signed-in user's session lacks a verified device of theirs."""
+    user = scope.get("user")
+    if user is None or not user.is_authenticated:
+        return True
+    session = scope.get("session")
+    persistent_id = session.get(DEVICE_ID_SESSION_KEY) if session is not None else None
+    device = Device.from_persistent_id(persistent_id) if persistent_id else None
+    return device is not None and device.user_id == user.pk
 
 
 @never_cache

@@ -10,14 +10,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import channels.db
 import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from clinic.asgi import application
 from clinic.crypto import new_master_key
-from clinic.models import AuditEvent, User
+from clinic.models import AuditEvent, Recording, User
 from clinic.two_factor import TWO_FACTOR_REQUIRED_CODE
 from tests.factories import TEST_PASSWORD
 
@@ -172,3 +176,38 @@ def test_production_refuses_to_start_without_an_encryption_key() -> None:
     result = _production(MOODLINE_ENCRYPTION_KEYS="")
     assert result.returncode != 0
     assert "MOODLINE_ENCRYPTION_KEYS must be set in production" in result.stderr
+
+
+def _progress_socket(client: Client, session_id: object) -> WebsocketCommunicator:
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost"), (b"cookie", cookie)]
+    return WebsocketCommunicator(application, f"/ws/sessions/{session_id}/progress/", headers)
+
+
+def _connects(communicator: WebsocketCommunicator) -> bool:
+    async def knock() -> bool:
+        connected, _ = await communicator.connect(timeout=10)
+        if connected:
+            await communicator.disconnect()
+        return bool(connected)
+
+    return async_to_sync(knock)()
+
+
+def test_the_progress_websocket_also_waits_for_the_second_factor(
+    client: Client,
+    dr_rivera: User,
+    recording: Recording,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The socket's database calls run inside this test's transaction: keep its connection open.
+    monkeypatch.setattr(channels.db, "close_old_connections", lambda: None)
+    settings.MOODLINE_REQUIRE_2FA = True
+    device = _totp_device(dr_rivera)
+    client.force_login(dr_rivera)
+    assert not _connects(_progress_socket(client, recording.session_id))
+
+    code = {"otp_device": device.persistent_id, "otp_token": _current_code(device)}
+    assert client.post("/accounts/verify/", code).status_code == 302
+    assert _connects(_progress_socket(client, recording.session_id))
