@@ -65,6 +65,7 @@ class _Modality:
     # spans where someone speaks or is seen, and whether that person is scored
     present: list[tuple[float, float, bool]] = field(default_factory=list)
     reason_when_empty: str = GAP_NO_SPEECH
+    session_gap: bool = False  # the whole session lacks this modality (consent, stream, face)
     source: str = ""
 
 
@@ -135,7 +136,9 @@ def _fuse_window(
         summary = _summarise(modality.cues, start_s, end_s)
         if summary is None:
             there = [s for a, b, s in modality.present if _overlap(a, b, start_s, end_s) > 0]
-            if any(there):
+            if modality.session_gap:
+                reason = modality.reason_when_empty
+            elif any(there):
                 reason = GAP_LOW_EVIDENCE
             elif there:
                 reason = GAP_NOT_SCORED
@@ -416,6 +419,8 @@ def build_timeline(
             )
 
     modalities = {"face": face_modality, "voice": voice_modality, "text": text_modality}
+    for name, modality in modalities.items():
+        modality.session_gap = name in gap_reason
     n_windows = max(1, math.ceil(duration_s / options.window_s - 1e-9))
     windows = [
         _fuse_window(modalities, i * options.window_s, min(duration_s, (i + 1) * options.window_s))

@@ -216,3 +216,15 @@ def test_the_schema_rejects_a_value_off_the_scale():
 
     with pytest.raises(jsonschema.ValidationError):
         validate_timeline(document)
+
+
+def test_without_consent_for_the_voice_every_window_says_so_even_while_the_client_speaks():
+    voice = {**voice_output(), "prosody": False}
+    voice["pieces"] = [{**p, "prosody": None} for p in voice["pieces"]]
+
+    document = timeline(voice=voice, gaps=[Gap("voice", "no_consent", 0.0, 10.0)])
+
+    assert document["voice_segments"] == []
+    assert all(
+        {"modality": "voice", "reason": "no_consent"} in w["gaps"] for w in document["windows"]
+    )
