@@ -34,5 +34,11 @@ def test_the_image_runs_as_an_unprivileged_user_with_cpu_torch() -> None:
 
 def test_the_env_example_names_every_production_setting() -> None:
     example = (DOCKER_DIR / ".env.example").read_text()
-    for variable in ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS"):
+    for variable in (
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "ALLOWED_HOSTS",
+        "MOODLINE_ENCRYPTION_KEYS",
+    ):
         assert re.search(rf"^{variable}=", example, flags=re.MULTILINE), variable
