@@ -32,6 +32,7 @@ def _worker(
     sizes: list[int],
     lock: threading.Lock,
     deadline: float,
+    ok_statuses: frozenset[int],
 ) -> None:
     first = urlsplit(urls[0])
     host = first.hostname or "127.0.0.1"
@@ -57,7 +58,7 @@ def _worker(
             continue
         elapsed_ms = (time.perf_counter() - started) * 1000
         with lock:
-            if response.status >= 500 or response.status in (401, 403, 404):
+            if response.status not in ok_statuses:
                 failures.append(str(response.status))
             latencies_ms.append(elapsed_ms)
             sizes.append(len(body))
@@ -70,6 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--token", required=True)
     parser.add_argument("--requests", type=int, required=True)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--ok-status", default="200", help="comma-separated statuses that count as answered"
+    )
     parser.add_argument(
         "--time-limit-s", type=float, default=300.0, help="stop issuing requests after this"
     )
@@ -97,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sizes,
                 lock,
                 deadline,
+                frozenset(int(code) for code in args.ok_status.split(",")),
             ),
         )
         for _ in range(args.concurrency)
