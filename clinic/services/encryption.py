@@ -7,6 +7,7 @@ from django.db import transaction
 from clinic.crypto import rewrap_file_header
 from clinic.models import Consent, Recording, StageResult, TimelineResult
 from clinic.models.sessions import recordings_storage
+from clinic.storage import EncryptedFileSystemStorage
 
 
 def encryption_rewrap() -> dict[str, int]:
@@ -18,6 +19,8 @@ def encryption_rewrap() -> dict[str, int]:
     storage = recordings_storage()
     names = [name for name in Recording.objects.values_list("file", flat=True) if name]
     names += [name for name in Consent.objects.values_list("signed_form", flat=True) if name]
+    if not isinstance(storage, EncryptedFileSystemStorage):
+        names = []  # an object store encrypts with its own keys (docs/security.md)
     rewrapped_files = 0
     for name in names:
         if not storage.exists(name):
