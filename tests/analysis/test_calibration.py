@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -73,3 +76,31 @@ def test_the_report_describes_top_one_predictions_with_proper_scores() -> None:
 def test_labels_outside_the_classes_are_refused() -> None:
     with pytest.raises(ValueError, match="outside"):
         calibration_report([[0.5, 0.5]], [2])
+
+
+@pytest.mark.slow
+def test_evaluate_faces_reports_how_sure_the_model_was_of_the_smiling_astronaut(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from PIL import Image
+
+    from analysis.cli import main
+    from tests.analysis import face_factory
+
+    # Given the smiling astronaut at two sizes, labelled happy
+    happy = tmp_path / "happy"
+    happy.mkdir()
+    for height_px in (120, 160):
+        Image.fromarray(face_factory.astronaut_head(height_px)).save(happy / f"{height_px}.png")
+
+    # When the face models are evaluated on them
+    assert main(["evaluate", "faces", str(tmp_path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+
+    # Then both are read as happy with high confidence, so the calibration gap is small
+    calibration = report["calibration"]
+    assert calibration["n"] == 2
+    assert calibration["accuracy"] == 1.0
+    assert calibration["mean_confidence"] > 0.9
+    assert calibration["ece"] == pytest.approx(1.0 - calibration["mean_confidence"], abs=1e-3)
+    assert [row["count"] for row in calibration["reliability"]] == [2]
