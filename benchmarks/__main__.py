@@ -9,6 +9,7 @@ only prints a JSON line on stdout gets that line saved for it. The runner then w
     python -m benchmarks                 # everything, full sizes (the 60-minute recording: long)
     python -m benchmarks --quick         # smaller sizes and fewer repeats
     python -m benchmarks --only web      # some benchmarks only (repeatable)
+    python -m benchmarks --summary-only  # rebuild summary.json and README.md from the results
 """
 
 from __future__ import annotations
@@ -149,6 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
     parser.add_argument("--only", action="append", default=[], metavar="NAME")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and stop")
+    parser.add_argument(
+        "--summary-only", action="store_true", help="rebuild the summary from existing results"
+    )
     args = parser.parse_args(argv)
     names = discover()
     if args.list:
@@ -159,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s) {unknown}; choose from {names}")
     chosen = [n for n in names if not args.only or n in args.only]
     folder = results_dir()
+    if args.summary_only:
+        chosen = []
     outcomes = [run_benchmark(name, quick=args.quick, folder=folder) for name in chosen]
     readme = summarise_results(folder, outcomes)
     print(f"\nwrote {readme} and {folder / 'summary.json'}")
