@@ -57,8 +57,9 @@ test-fast: install services
 demo: install models
 	$(PY) manage.py demo
 
+# make bench BENCH_ARGS=--quick: 1- and 10-minute recordings, fewer repeats (docs/evaluation.md)
 bench: install models
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache var
