@@ -95,11 +95,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         speed = measure(minutes, Path(scratch))
         rows += rows_for(speed, f"{minutes:g} min 720p")
         details["speed"] = speed
+        path = write_result("pipeline", rows, details)  # kept even if the long run is stopped
         if not args.skip_long:
             memory = measure(long_minutes, Path(scratch))
             rows += rows_for(memory, f"{long_minutes:g} min 720p")
             details["memory"] = memory
-    path = write_result("pipeline", rows, details)
+            path = write_result("pipeline", rows, details)
     print_rows("Whole pipeline: real-time factor and peak memory", rows)
     print(f"written to {path}")
     return 0
