@@ -50,6 +50,13 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "add_consent",
         "change_consent",
         "view_analysisjob",
+        # Retention is the practice's to set; legal holds are placed and released, not deleted.
+        "view_retentionpolicy",
+        "add_retentionpolicy",
+        "change_retentionpolicy",
+        "view_legalhold",
+        "add_legalhold",
+        "change_legalhold",
     ),
     Role.AUDITOR: (
         "view_auditevent",

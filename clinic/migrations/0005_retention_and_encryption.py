@@ -10,45 +10,6 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-# Practice administrators manage retention and legal holds (clinic/roles.py describes the roles).
-RETENTION_ADMIN_PERMISSIONS = (
-    "view_retentionpolicy",
-    "add_retentionpolicy",
-    "change_retentionpolicy",
-    "view_legalhold",
-    "add_legalhold",
-    "change_legalhold",
-)
-
-
-def grant_retention_permissions(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-
-    clinic = apps.get_app_config("clinic")
-    clinic.models_module = True
-    create_permissions(clinic, apps=apps, verbosity=0)
-    clinic.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    admins, _ = Group.objects.get_or_create(name="admin")
-    admins.permissions.add(
-        *Permission.objects.filter(
-            content_type__app_label="clinic", codename__in=RETENTION_ADMIN_PERMISSIONS
-        )
-    )
-
-
-def revoke_retention_permissions(apps, schema_editor):
-    Permission = apps.get_model("auth", "Permission")
-    Group = apps.get_model("auth", "Group")
-    for group in Group.objects.filter(name="admin"):
-        group.permissions.remove(
-            *Permission.objects.filter(
-                content_type__app_label="clinic", codename__in=RETENTION_ADMIN_PERMISSIONS
-            )
-        )
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -104,5 +65,4 @@ class Migration(migrations.Migration):
                 'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('patient__isnull', False), ('session__isnull', True)), models.Q(('patient__isnull', True), ('session__isnull', False)), _connector='OR'), name='legal_hold_on_patient_or_session'), models.CheckConstraint(condition=models.Q(('released_at__isnull', True), ('released_at__gte', models.F('placed_at')), _connector='OR'), name='legal_hold_released_after_placed')],
             },
         ),
-        migrations.RunPython(grant_retention_permissions, revoke_retention_permissions),
     ]
