@@ -35,7 +35,7 @@ from benchmarks.common import (
 PACKAGE_DIR = Path(__file__).resolve().parent
 NOT_BENCHMARKS = frozenset({"__init__", "__main__", "common"})
 SUMMARY_NAMES = frozenset({"summary"})
-BENCHMARK_TIMEOUT_S = 4 * 60 * 60  # the full pipeline run on a 60-minute recording is the longest
+BENCHMARK_TIMEOUT_S = 24 * 60 * 60  # full runs on hour-long recordings take hours on 2 cores
 
 
 def discover() -> list[str]:
