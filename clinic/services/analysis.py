@@ -29,7 +29,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from analysis.errors import AnalysisError, Cancelled
-from analysis.pipeline import STAGE_WEIGHTS, STAGES, UPSTREAM, StageOutput, run_stage
+from analysis.pipeline import (
+    STAGE_WEIGHTS,
+    STAGES,
+    UPSTREAM,
+    PipelineOptions,
+    StageOutput,
+    run_stage,
+)
 from analysis.pipeline import stage_fingerprints as pipeline_stage_fingerprints
 from clinic.errors import (
     INTERNAL_ERROR,
@@ -303,7 +310,7 @@ def _run_claimed(*, job_id: uuid.UUID, worker: str) -> RunOutcome:
 def _stage_run(
     stage: str,
     path: Path,
-    options: Any,
+    options: PipelineOptions,
     outputs: dict[str, StageOutput],
     reporter: _JobReporter,
     *,
