@@ -44,8 +44,8 @@ pytestmark = [
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FAST = {"sample_fps": 2.0}
-WORKER_START_TIMEOUT_S = 60
-JOB_TIMEOUT_S = 150
+WORKER_START_TIMEOUT_S = 120  # generous: the test machines are shared and busy
+JOB_TIMEOUT_S = 240
 # Recovery settings for the test workers only (the defaults are minutes).
 TEST_VISIBILITY_TIMEOUT_S = 4
 TEST_HEARTBEAT_TTL_S = 3
@@ -202,7 +202,7 @@ def _assert_analysed_exactly_once(job: AnalysisJob, recording: Recording) -> Non
     assert sorted(stages) == sorted(["ingest", "face", "voice", "transcript", "fusion"])
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_a_worker_killed_mid_analysis_is_replaced_and_the_job_completes_once(
     recording: Recording, dr_rivera: User, consents: dict[str, Consent], workers: Workers
 ) -> None:
@@ -223,7 +223,7 @@ def test_a_worker_killed_mid_analysis_is_replaced_and_the_job_completes_once(
     assert StageResult.objects.get(job=job, stage="ingest").created_at == ingest_before
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_a_worker_asked_to_stop_hands_its_job_back_at_once_for_another_to_finish(
     recording: Recording, dr_rivera: User, consents: dict[str, Consent], workers: Workers
 ) -> None:
@@ -231,7 +231,7 @@ def test_a_worker_asked_to_stop_hands_its_job_back_at_once_for_another_to_finish
     workers.start("golf")
     wait_for(lambda: _running_stage(job.id, "face"), timeout_s=JOB_TIMEOUT_S, what="face stage")
 
-    assert workers.stop("golf", timeout_s=30) == 0  # no waiting for the analysis to finish
+    assert workers.stop("golf", timeout_s=90) == 0  # no waiting for the analysis to finish
     assert job_of(job.id).status == Status.QUEUED
     assert f"job {job.id}: handed_back" in workers.log("golf")
 
@@ -242,7 +242,7 @@ def test_a_worker_asked_to_stop_hands_its_job_back_at_once_for_another_to_finish
     assert job.attempts == 2
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_a_database_hiccup_mid_job_is_retried_and_the_job_resumes_where_it_was(
     recording: Recording, dr_rivera: User, consents: dict[str, Consent], workers: Workers
 ) -> None:
@@ -265,7 +265,7 @@ def test_a_database_hiccup_mid_job_is_retried_and_the_job_resumes_where_it_was(
     assert "retrying in" in workers.log("india")
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_a_job_survives_a_redis_restart_and_the_worker_keeps_consuming(
     recording: Recording,
     dr_rivera: User,
@@ -291,7 +291,7 @@ def test_a_job_survives_a_redis_restart_and_the_worker_keeps_consuming(
         damaged = corrupt_recording(recording.session, dr_rivera, tmp_path)
         second = job_create(recording=damaged, requested_by=dr_rivera, options=options)
         _send(second.id, own_redis.url)
-        wait_for(lambda: _finished(second.id), timeout_s=60, what="the second job")
+        wait_for(lambda: _finished(second.id), timeout_s=120, what="the second job")
         assert job_of(second.id).error_code == ErrorCode.CORRUPT_MEDIA
     finally:
         workers.stop_all()
@@ -304,7 +304,7 @@ def _send(job_id: uuid.UUID, broker_url: str) -> None:
         )
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 def test_a_corrupt_recording_fails_with_its_code_and_is_not_retried(
     recording: Recording,
     dr_rivera: User,
@@ -315,7 +315,7 @@ def test_a_corrupt_recording_fails_with_its_code_and_is_not_retried(
     damaged = corrupt_recording(recording.session, dr_rivera, tmp_path)
     job = analysis_request(recording=damaged, requested_by=dr_rivera)
     workers.start("delta")
-    wait_for(lambda: _finished(job.id), timeout_s=60, what="the job to finish")
+    wait_for(lambda: _finished(job.id), timeout_s=120, what="the job to finish")
 
     # Longer than the visibility timeout: a message left unacknowledged would be back by now.
     time.sleep(TEST_VISIBILITY_TIMEOUT_S + 2)
@@ -333,7 +333,7 @@ def test_a_corrupt_recording_fails_with_its_code_and_is_not_retried(
     assert damaged.file.storage.exists(damaged.file.name or "")  # the upload is kept
 
 
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(600)
 def test_two_workers_receiving_the_same_job_run_it_once(
     recording: Recording, dr_rivera: User, consents: dict[str, Consent], workers: Workers
 ) -> None:
