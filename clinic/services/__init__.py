@@ -11,6 +11,8 @@ from clinic.services.jobs import (
     job_progress,
     job_requeue,
     job_succeed,
+    job_take_over,
+    jobs_cancel_for_patient,
     stage_result_save,
 )
 from clinic.services.patients import care_team_add, care_team_remove, patient_create
@@ -30,6 +32,8 @@ __all__ = [
     "job_progress",
     "job_requeue",
     "job_succeed",
+    "job_take_over",
+    "jobs_cancel_for_patient",
     "patient_create",
     "recording_create",
     "session_create",
