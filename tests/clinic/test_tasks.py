@@ -19,7 +19,7 @@ from analysis.errors import ErrorCode
 from clinic.errors import CLINICIAN_MESSAGES, clinician_message
 from clinic.heartbeat import heartbeat_beat, redis_client
 from clinic.models import AnalysisJob, Consent, Recording, StageResult, TimelineResult, User
-from clinic.services import job_cancel, job_claim, job_create
+from clinic.services import job_cancel, job_claim, job_create, jobs_cancel_for_patient
 from clinic.services.analysis import (
     ANALYSIS_QUEUE,
     RunOutcome,
@@ -34,6 +34,7 @@ from tests.clinic.analysis_support import (
     stage_done,
     when_in_background,
 )
+from tests.factories import RecordingFactory, TherapySessionFactory
 
 Status = AnalysisJob.Status
 WORKER_A = "celery@worker-a"
@@ -200,3 +201,28 @@ def test_recovery_requeues_running_jobs_whose_worker_vanished_and_only_those(
     assert (job_of(lost.id).status, job_of(held.id).status) == (Status.QUEUED, Status.RUNNING)
     assert broker.llen(ANALYSIS_QUEUE) == 1  # sent again, ready for any worker
     assert settings.BROKER_VISIBILITY_TIMEOUT_S > settings.ANALYSIS_HARD_TIME_LIMIT_S
+
+
+@pytest.mark.django_db
+def test_cancelling_for_a_patient_stops_only_that_patients_queued_and_running_jobs(
+    recording: Recording,
+    dr_rivera: User,
+    consents: dict[str, Consent],
+    tmp_path: Path,
+    session_clip: Path,
+) -> None:
+    running = _job(recording, dr_rivera)
+    job_claim(job_id=running.id, worker=f"{WORKER_A}#1")
+    queued = _job(corrupt_recording(recording.session, dr_rivera, tmp_path), dr_rivera)
+    someone_else = _job(
+        RecordingFactory.create(
+            session=TherapySessionFactory.create(clinician=dr_rivera), clip=session_clip
+        ),
+        dr_rivera,
+    )
+
+    cancelled = jobs_cancel_for_patient(patient_id=recording.session.patient_id)
+
+    assert sorted(cancelled) == sorted([str(running.id), str(queued.id)])
+    assert job_of(running.id).status == job_of(queued.id).status == Status.CANCELLED
+    assert job_of(someone_else.id).status == Status.QUEUED
