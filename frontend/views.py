@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -61,6 +61,9 @@ def session_review(request: HttpRequest, session_id: str) -> HttpResponse:
 def recording_media(request: HttpRequest, recording_id: str) -> HttpResponseBase:
     """The recording's bytes for the review page's player, with HTTP range support (206)."""
     recording = access_recording(request.user, recording_id)
+    if not recording.file:
+        # The media was purged under the retention policy; the recording's record remains.
+        raise Http404("This recording's media has been deleted under the retention policy.")
     size = recording.size_bytes
     match = RANGE_HEADER.match(request.headers.get("Range", ""))
     start, end = 0, size - 1

@@ -54,3 +54,14 @@ def test_a_colleague_off_the_care_team_gets_404(
 ) -> None:
     client.force_login(dr_okafor)
     assert client.get(reverse("recording-media", args=[recording.id])).status_code == 404
+
+
+def test_media_purged_under_retention_is_gone_not_an_error(
+    client: Client, dr_rivera: User, recording: Recording
+) -> None:
+    recording.file.delete(save=True)
+    client.force_login(dr_rivera)
+
+    response = client.get(reverse("recording-media", args=[recording.id]))
+
+    assert response.status_code == 404
