@@ -1,6 +1,6 @@
-"""Reproduce the shipped temporal head `analysis/face/checkpoints/temporal_head_v1.pt`.
+"""Train a distilled temporal head from real face photographs (no labelled face video exists here).
 
-    python -m analysis.face.recipe_v1 --out analysis/face/checkpoints/temporal_head_v1.pt
+    python -m analysis.face.recipe_v1 --out distilled_head.pt
 
 No labelled face video exists here, so the head is distilled from the frozen per-frame CNN:
 clips are built from real face photographs shipped with scikit-image (the astronaut and the

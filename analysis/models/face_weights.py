@@ -130,12 +130,12 @@ DEFAULT_HEAD_FILE = "face/checkpoints/temporal_head_v1.pt"
 FACE_TEMPORAL_HEAD = register(
     ModelSpec(
         name="face-temporal-head",
-        version="v1",
+        version="v1 (untrained: the CNN average)",
         task="emotion of a face track over a time window (LSTM + attention on CNN outputs)",
         source_package="analysis",
         source_file=DEFAULT_HEAD_FILE,
         sha256="b1c327e9112f29e6cb264ac445c8d280695c50edf6374afef680ffd54dbeddd2",
-        licence="Proprietary (Moodline); distilled from the FER2013 mini-Xception's outputs",
+        licence="Proprietary (Moodline); reads the FER2013 mini-Xception's outputs",
         input_size=(0, 135),
         normalisation="per frame: LayerNorm(128-d CNN embedding) ++ 7 CNN log-probabilities",
         labels=EMOTIONS,
