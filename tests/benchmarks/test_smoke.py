@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,27 @@ from benchmarks.common import REPO_ROOT
 from benchmarks.pipeline_scaling import rows_from_runs
 
 SMOKE_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/moodline_bench_smoke"
+
+
+@pytest.fixture
+def fresh_smoke_database() -> Iterator[str]:
+    """An empty database: a seeding left by an earlier checkout was encrypted with its own
+    development key, which this checkout cannot read."""
+    import psycopg
+    from psycopg import sql
+
+    name = SMOKE_DATABASE_URL.rsplit("/", 1)[1]
+    server = SMOKE_DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
+
+    def drop() -> None:
+        with psycopg.connect(server, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+    drop()
+    yield SMOKE_DATABASE_URL
+    drop()
 
 
 def _run_benchmark(module: str, results: Path, *args: str, **env: str) -> dict:
@@ -32,7 +54,9 @@ def _run_benchmark(module: str, results: Path, *args: str, **env: str) -> dict:
 
 
 @pytest.mark.slow
-def test_the_web_benchmark_measures_every_endpoint_against_healthz(tmp_path: Path) -> None:
+def test_the_web_benchmark_measures_every_endpoint_against_healthz(
+    tmp_path: Path, fresh_smoke_database: str
+) -> None:
     document = _run_benchmark(
         "web",
         tmp_path,
@@ -44,7 +68,7 @@ def test_the_web_benchmark_measures_every_endpoint_against_healthz(tmp_path: Pat
         "1",
         "--concurrency",
         "2",
-        DATABASE_URL=SMOKE_DATABASE_URL,
+        DATABASE_URL=fresh_smoke_database,
     )
 
     rows = {(r["case"], r["metric"]): r for r in document["rows"]}
