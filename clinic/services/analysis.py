@@ -247,13 +247,15 @@ class _JobReporter:
         if admitted and not job_progress(job_id=self._job_id, progress=percent, stage=stage):
             self._stop = True
 
-    def should_stop(self) -> bool:
-        """True once the job is cancelled, another worker holds it (checked twice a second),
-        or this worker is shutting down."""
+    def should_stop(self, *, at_boundary: bool = False) -> bool:
+        """True once the job is cancelled, another worker holds it, or this worker is shutting
+        down. Within a stage the database is asked at most twice a second; at a stage boundary
+        (five a job) always, so a cancellation never lets one more stage start."""
         if WORKER_STOPPING.is_set():
             return True
         now = time.monotonic()
-        if not self._stop and now - self._checked_at >= PROGRESS_MIN_INTERVAL_S:
+        due = at_boundary or now - self._checked_at >= PROGRESS_MIN_INTERVAL_S
+        if not self._stop and due:
             self._checked_at = now
             self._stop = not AnalysisJob.objects.filter(
                 id=self._job_id, status=Status.RUNNING, worker=self._worker
@@ -274,7 +276,7 @@ def _run_claimed(*, job_id: uuid.UUID, worker: str) -> RunOutcome:
         timings: dict[str, float] = {}
         done = 0.0
         for stage in STAGES:
-            if reporter.should_stop():
+            if reporter.should_stop(at_boundary=True):
                 raise Cancelled()
             previous = saved.get(stage)
             if previous is not None and previous.fingerprint == fingerprints[stage]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from django.db import connection
+from django.db import transaction
+from django.db.models.signals import post_save
 
 from clinic.models import AnalysisJob, Recording, StageResult, TherapySession, User
 from tests.analysis import media_factory as make
@@ -31,25 +33,23 @@ def job_of(job_id: uuid.UUID) -> AnalysisJob:
     return AnalysisJob.objects.get(id=job_id)
 
 
-def stage_done(job_id: uuid.UUID, stage: str) -> Callable[[], bool]:
-    return lambda: StageResult.objects.filter(job_id=job_id, stage=stage).exists()
+@contextmanager
+def on_stage_stored(job_id: uuid.UUID, stage: str, action: Callable[[], object]) -> Iterator[None]:
+    """Run `action` once `stage`'s output of the job is committed, in the worker's own thread.
 
+    Acting from the same thread, between the store and the next stage boundary, makes the
+    interruption land at exactly that boundary however fast the remaining stages are.
+    """
 
-def when_in_background(
-    condition: Callable[[], bool], action: Callable[[], object], *, timeout_s: float = 120
-) -> threading.Thread:
-    """Run `action` on another thread (with its own database connection) once `condition`."""
+    def handler(sender: type[StageResult], instance: StageResult, created: bool, **_: Any) -> None:
+        if created and instance.job_id == job_id and instance.stage == stage:
+            transaction.on_commit(action)
 
-    def watch() -> None:
-        try:
-            wait_for(condition, timeout_s=timeout_s, what="the background condition")
-            action()
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
+    post_save.connect(handler, sender=StageResult, weak=False)
+    try:
+        yield
+    finally:
+        post_save.disconnect(handler, sender=StageResult)
 
 
 def corrupt_recording(session: TherapySession, uploaded_by: User, folder: Path) -> Recording:

@@ -31,8 +31,7 @@ from clinic.services.jobs import job_take_over
 from tests.clinic.analysis_support import (
     corrupt_recording,
     job_of,
-    stage_done,
-    when_in_background,
+    on_stage_stored,
 )
 from tests.factories import RecordingFactory, TherapySessionFactory
 
@@ -93,14 +92,15 @@ def test_a_job_taken_over_mid_way_resumes_from_the_stages_already_stored(
     job = _job(recording, dr_rivera)
     first_worker = worker_identity(WORKER_A)
     # Worker A is presumed lost once face analysis is stored; B's process takes the job over.
-    when_in_background(
-        stage_done(job.id, "face"),
+    take_over = on_stage_stored(
+        job.id,
+        "face",
         lambda: job_take_over(
             job_id=job.id, worker=worker_identity(WORKER_B), from_worker=first_worker
         ),
     )
-
-    assert analysis_run(job_id=job.id, hostname=WORKER_A) == RunOutcome.LOST
+    with take_over:
+        assert analysis_run(job_id=job.id, hostname=WORKER_A) == RunOutcome.LOST
     kept = dict(StageResult.objects.filter(job=job).values_list("stage", "created_at"))
     assert {"ingest", "face"} <= set(kept)
     assert "fusion" not in kept
@@ -121,9 +121,8 @@ def test_a_cancelled_job_stops_at_the_next_stage_boundary_without_a_result(
     recording: Recording, dr_rivera: User, consents: dict[str, Consent]
 ) -> None:
     job = _job(recording, dr_rivera)
-    when_in_background(stage_done(job.id, "ingest"), lambda: job_cancel(job_id=job.id))
-
-    assert analysis_run(job_id=job.id, hostname=WORKER_A) == RunOutcome.CANCELLED
+    with on_stage_stored(job.id, "ingest", lambda: job_cancel(job_id=job.id)):
+        assert analysis_run(job_id=job.id, hostname=WORKER_A) == RunOutcome.CANCELLED
 
     job = job_of(job.id)
     assert job.status == Status.CANCELLED
