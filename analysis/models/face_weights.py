@@ -130,11 +130,11 @@ DEFAULT_HEAD_FILE = "face/checkpoints/temporal_head_v1.pt"
 FACE_TEMPORAL_HEAD = register(
     ModelSpec(
         name="face-temporal-head",
-        version="v1 (untrained: the CNN average)",
+        version="v1 (distilled from the CNN on scikit-image faces)",
         task="emotion of a face track over a time window (LSTM + attention on CNN outputs)",
         source_package="analysis",
         source_file=DEFAULT_HEAD_FILE,
-        sha256="b1c327e9112f29e6cb264ac445c8d280695c50edf6374afef680ffd54dbeddd2",
+        sha256="8552b4697a0e499bccec158f337d99f7858e31503ea3abbfdb6f34cf59fd455b",
         licence="Proprietary (Moodline); reads the FER2013 mini-Xception's outputs",
         input_size=(0, 135),
         normalisation="per frame: LayerNorm(128-d CNN embedding) ++ 7 CNN log-probabilities",
