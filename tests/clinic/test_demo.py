@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 
 from clinic.demo_media import SHARED_SPEECH_SAMPLE, ClipOptions, demo_clip_write
+from tests.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,13 +41,6 @@ def test_the_demo_clip_is_a_real_video_with_speech(tmp_path: Path) -> None:
     assert clip.audio_source == expected
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def _get(url: str) -> int:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - local URL
@@ -60,7 +53,7 @@ def _get(url: str) -> int:
 
 @pytest.mark.timeout(300)
 def test_make_demo_runs_on_embedded_servers_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     environment = {
         key: value
         for key, value in os.environ.items()

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from clinic.services import analysis_request, job_create
 from clinic.services.analysis import ANALYSIS_QUEUE, ANALYSIS_TASK, analysis_enqueue
 from clinic.tasks import HELD_MAX_RECHECKS
 from tests.clinic.analysis_support import corrupt_recording, job_of, wait_for
+from tests.ports import free_port
 
 pytestmark = [
     pytest.mark.faults,
@@ -171,16 +171,9 @@ def _pings(client: redis.Redis) -> bool:
         return False
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    server = OwnRedis(folder=tmp_path, port=_free_port())
+    server = OwnRedis(folder=tmp_path, port=free_port())
     server.start()
     yield server
     server.stop()

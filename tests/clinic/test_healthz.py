@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from django.test import Client
 
 from clinic.heartbeat import HEARTBEAT_KEY_PREFIX, heartbeat_beat, redis_client
 from clinic.settings import redis_addresses
+from tests.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db
@@ -36,20 +36,13 @@ def no_heartbeats() -> Iterator[redis.Redis]:
     client.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.fixture
 def own_redis(settings: Any) -> Iterator[subprocess.Popen[bytes]]:
     """A Redis server of this test's own, which the test may stop; the app points at it."""
     server_binary = shutil.which("redis-server")
     if server_binary is None:
         pytest.skip("redis-server is not installed")
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             server_binary,

@@ -7,7 +7,6 @@ committed: browser tests use `django_db(transaction=True, serialized_rollback=Tr
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,8 @@ from typing import Any
 
 import pytest
 from django.db import connection, connections
+
+from tests.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVER_START_TIMEOUT_S = 30
@@ -34,17 +35,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def server_url(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[str]:
     """Daphne serving clinic.asgi on a free port, reading the test database and recordings."""
-    port = _free_port()
+    port = free_port()
     database = connection.settings_dict
     env = {
         **os.environ,
