@@ -206,6 +206,8 @@ def machine() -> dict[str, Any]:
         "device_name": (
             torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor()
         ),
+        # a shared machine's load changes what absolute times mean; ratios hold up better
+        "load_average_1_5_15": [round(load, 2) for load in os.getloadavg()],
     }
 
 
