@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,12 @@ def register(commands: Any, evaluate_commands: Any) -> None:
     faces = evaluate_commands.add_parser(
         "faces", help="accuracy and UAR of the face models on DIR/<label>/<image>"
     )
-    faces.add_argument("data", type=Path, help="folder of label folders")
+    faces.add_argument("data", type=Path, nargs="?", help="folder of label folders")
+    faces.add_argument(
+        "--lfw-expressions",
+        action="store_true",
+        help="score the hand-labelled faces of scikit-image's LFW subset instead of a folder",
+    )
     faces.add_argument("--checkpoint", type=Path, default=None, help="temporal head to use")
     faces.set_defaults(handler=_evaluate_faces)
 
@@ -71,5 +78,15 @@ def _train_face(args: argparse.Namespace) -> int:
 def _evaluate_faces(args: argparse.Namespace) -> int:
     from analysis.face.evaluate import evaluate_faces
 
-    print(json.dumps(evaluate_faces(args.data, args.checkpoint)))
+    if (args.data is None) == (not args.lfw_expressions):
+        print("error: give either a folder of label folders or --lfw-expressions", file=sys.stderr)
+        return 2
+    if args.lfw_expressions:
+        from analysis.face.lfw_expressions import write_lfw_expressions
+
+        with tempfile.TemporaryDirectory(prefix="moodline-lfw-") as scratch:
+            metrics = evaluate_faces(write_lfw_expressions(Path(scratch)), args.checkpoint)
+    else:
+        metrics = evaluate_faces(args.data, args.checkpoint)
+    print(json.dumps(metrics))
     return 0
