@@ -110,6 +110,22 @@ def test_the_pipeline_benchmark_runs_every_case_and_reports_the_device(tmp_path:
     assert 0 < runs["decode"][0]["peak_rss_mib"] < pipeline["peak_rss_mib"]
 
 
+@pytest.mark.slow
+def test_the_vad_benchmark_times_lanes_beside_frame_by_frame_reading(tmp_path: Path) -> None:
+    document = _run_benchmark("vad", tmp_path, "--minutes", "0.5", "--repeats", "2")
+
+    rows = {(row["case"], row["metric"]): row for row in document["rows"]}
+    speed = rows[("VAD, 0.5 min speech", "real-time factor")]
+    assert speed["baseline"] == "frame by frame"
+    assert speed["value"] > 0
+    assert speed["baseline_value"] > 0
+    assert len(document["details"]["seconds"]["lanes"]) == 2
+    # the speed-up may not cost the segments: the same ones are found, to within a frame or two
+    segments = rows[("VAD agreement, 0.5 min speech", "speech segments")]
+    assert segments["value"] == segments["baseline_value"] > 0
+    assert rows[("VAD agreement, 0.5 min speech", "largest boundary shift, s")]["value"] <= 0.1
+
+
 def _runs(seconds: float, rss_mib: float) -> dict[str, list[dict]]:
     return {
         "pipeline": [
