@@ -19,9 +19,11 @@ EXIT_INTERRUPTED = 130
 
 def register(commands: Any, evaluate_commands: Any) -> None:
     """Add this area's subcommands to the `python -m analysis` parser."""
-    from analysis.text.transcribe import ENGINES
+    from analysis.text.transcribe import ENGINES, TRANSCRIPT_MODELS
 
     defaults = PipelineOptions()
+    models = list(TRANSCRIPT_MODELS)
+    model_help = "Whisper model of the transcript (default: MOODLINE_TRANSCRIPT_MODEL or tiny.en)"
     analyze = commands.add_parser("analyze", help="analyse a recording into a timeline (JSON)")
     analyze.add_argument("video", type=Path, help="recording: video with audio, video, or audio")
     analyze.add_argument("-o", "--output", type=Path, required=True, help="timeline JSON to write")
@@ -31,6 +33,9 @@ def register(commands: Any, evaluate_commands: Any) -> None:
     analyze.add_argument("--window-s", type=float, default=defaults.window_s)
     analyze.add_argument("--sample-fps", type=float, default=defaults.sample_fps)
     analyze.add_argument("--engine", choices=sorted(ENGINES), default=defaults.transcript_engine)
+    analyze.add_argument(
+        "--model", choices=models, default=defaults.transcript_model, help=model_help
+    )
     analyze.add_argument("--no-face", action="store_true", help="no consent to face analysis")
     analyze.add_argument("--no-voice", action="store_true", help="no consent to voice analysis")
     analyze.add_argument("--no-transcript", action="store_true", help="no consent to transcribe")
@@ -54,6 +59,9 @@ def register(commands: Any, evaluate_commands: Any) -> None:
     transcript.add_argument("audio", type=Path)
     transcript.add_argument("--reference", required=True, help="the words actually spoken")
     transcript.add_argument("--engine", choices=sorted(ENGINES), default=defaults.transcript_engine)
+    transcript.add_argument(
+        "--model", choices=models, default=defaults.transcript_model, help=model_help
+    )
     transcript.set_defaults(handler=_evaluate_transcript)
 
     video = evaluate_commands.add_parser(
@@ -64,6 +72,9 @@ def register(commands: Any, evaluate_commands: Any) -> None:
     video.add_argument("--workdir", type=Path, default=None)
     video.add_argument("--window-s", type=float, default=defaults.window_s)
     video.add_argument("--engine", choices=sorted(ENGINES), default=defaults.transcript_engine)
+    video.add_argument(
+        "--model", choices=models, default=defaults.transcript_model, help=model_help
+    )
     video.set_defaults(handler=_evaluate_video)
 
 
@@ -105,6 +116,7 @@ def _options(args: argparse.Namespace) -> PipelineOptions:
         voice=not getattr(args, "no_voice", False),
         transcript=not getattr(args, "no_transcript", False),
         transcript_engine=args.engine,
+        transcript_model=args.model,
         face_checkpoint=getattr(args, "face_checkpoint", None),
         score_roles=tuple(r.strip() for r in getattr(args, "score_roles", "client").split(",")),
         role_overrides=_roles(getattr(args, "role", [])),
@@ -170,7 +182,7 @@ def _evaluate_transcript(args: argparse.Namespace) -> int:
     from analysis.text.transcribe import get_engine, transcribe_array
 
     audio = read_audio(args.audio)
-    engine = get_engine(args.engine)
+    engine = get_engine(args.engine, args.model)
     started = time.perf_counter()
     utterances = transcribe_array(audio, engine)
     seconds = time.perf_counter() - started
@@ -178,6 +190,7 @@ def _evaluate_transcript(args: argparse.Namespace) -> int:
     result = {
         "wer": round(word_error_rate(args.reference, hypothesis), 4),
         "engine": engine.name,
+        "model": engine.model.name,
         "hypothesis": hypothesis,
         "audio_s": round(len(audio) / 16000, 3),
         "seconds": round(seconds, 3),

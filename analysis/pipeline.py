@@ -25,7 +25,7 @@ from typing import Any
 
 from analysis.errors import Cancelled, ErrorCode, MediaError
 from analysis.fusion import FusionOptions, build_timeline
-from analysis.text.transcribe import default_engine_name
+from analysis.text.transcribe import default_engine_name, default_model_name, get_transcript_model
 from analysis.timeline import (
     GAP_NO_AUDIO,
     GAP_NO_CONSENT,
@@ -61,6 +61,8 @@ class PipelineOptions:
     transcript: bool = True  # consent to transcribe and analyse the words
     # engine name (analysis.text.transcribe.ENGINES); MOODLINE_TRANSCRIPT_ENGINE sets the default
     transcript_engine: str = field(default_factory=default_engine_name)
+    # Whisper model (analysis.text.transcribe.TRANSCRIPT_MODELS); MOODLINE_TRANSCRIPT_MODEL sets it
+    transcript_model: str = field(default_factory=default_model_name)
     face_checkpoint: Path | None = None  # temporal face head; None = the shipped one
     score_roles: tuple[str, ...] = (CLIENT,)  # only these people are scored
     # roles a clinician set: ("speaker:S1" or "face:0", "client" | "clinician")
@@ -92,10 +94,17 @@ def _stage_options(name: str, options: PipelineOptions) -> dict[str, Any]:
         "ingest": ("voice", "transcript", "vad"),
         "face": ("face", "sample_fps", "window_s", "face_checkpoint"),
         "voice": ("voice", "transcript"),
-        "transcript": ("transcript", "transcript_engine"),
+        "transcript": ("transcript", "transcript_engine", "transcript_model"),
         "fusion": ("window_s", "score_roles", "role_overrides", "face", "voice", "transcript"),
     }[name]
-    return {k: o[k] for k in keys}
+    chosen = {k: o[k] for k in keys}
+    if name == "transcript":
+        # The weights' digests too: a transcript is reused only with the very weights that made
+        # it. Resolving the model here also refuses an unknown one before any stage runs.
+        chosen["transcript_weights"] = [
+            s.sha256 for s in get_transcript_model(options.transcript_model).specs()
+        ]
+    return chosen
 
 
 def input_fingerprint(path: Path) -> str:
@@ -312,7 +321,7 @@ def _transcript(
     ingest = inputs["ingest"] or {}
     if not options.transcript or ingest.get("speech") is None:
         return None
-    engine = get_engine(options.transcript_engine)
+    engine = get_engine(options.transcript_engine, options.transcript_model)
     duration_s = ingest["media"]["duration_s"]
     speech = [SpeechSegment.from_dict(s) for s in ingest["speech"]]
     chunks = ((c.start_s, c.samples) for c in iter_audio(path, chunk_s=AUDIO_CHUNK_S))
@@ -323,6 +332,7 @@ def _transcript(
         progress(min(1.0, end_s / duration_s))
     return {
         "engine": engine.name,
+        "model": engine.model.name,
         "utterances": utterances,
         "models": [m.to_provenance() for m in engine.models],
     }
@@ -399,6 +409,7 @@ def _fusion(
         extra_options={
             "sample_fps": options.sample_fps,
             "transcript_engine": (inputs.get("transcript") or {}).get("engine"),
+            "transcript_model": (inputs.get("transcript") or {}).get("model"),
             "speaker_method": (inputs.get("voice") or {}).get("method"),
             "consent": {"face": options.face, "voice": options.voice, "text": options.transcript},
         },

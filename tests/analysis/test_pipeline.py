@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from analysis.errors import Cancelled, MediaError
-from analysis.pipeline import STAGES, PipelineOptions, run_pipeline
+from analysis.errors import Cancelled, MediaError, ModelError
+from analysis.pipeline import STAGES, PipelineOptions, run_pipeline, stage_fingerprints
 from analysis.timeline import validate_timeline
 from tests.analysis.face_factory import astronaut_head
 from tests.analysis.media_factory import MovingFace, write_clip
@@ -108,6 +109,52 @@ def test_a_rerun_with_a_role_set_by_the_clinician_redoes_only_fusion(clip, analy
     assert document["speakers"][0]["role_source"] == "clinician"
     assert not any(u["scored"] for u in document["transcript"])
     assert all(u["sentiment"] is None for u in document["transcript"])
+
+
+@pytest.mark.slow
+def test_a_rerun_with_whisper_base_redoes_the_transcript_and_names_base_in_the_timeline(
+    clip, analysed, tmp_path
+):
+    _, workdir, _ = analysed
+    shutil.copytree(workdir, tmp_path, dirs_exist_ok=True)  # the tiny.en run's stage outputs
+    before = {s: (tmp_path / f"{s}.json").stat().st_mtime_ns for s in STAGES}
+
+    base = PipelineOptions(transcript_model="base")
+    document = run_pipeline(clip, options=base, workdir=tmp_path)
+
+    after = {s: (tmp_path / f"{s}.json").stat().st_mtime_ns for s in STAGES}
+    assert [s for s in STAGES if after[s] != before[s]] == ["transcript", "fusion"]
+    validate_timeline(document)
+    assert document["options"]["transcript_model"] == "base"
+    whisper = [m["name"] for m in document["models"] if m["name"].startswith("whisper")]
+    assert whisper in (["whisper-base-ct2"], ["whisper-base"])  # by the engine that ran
+    texts = " ".join(u["text"] for u in document["transcript"]).lower()
+    assert "hopeless" in texts
+    assert "hopeful" in texts
+
+
+def test_changing_the_transcript_model_invalidates_only_the_transcript_and_what_reads_it(
+    tmp_path,
+):
+    recording = tmp_path / "session.wav"
+    recording.write_bytes(b"RIFF" + bytes(4096))
+
+    tiny = stage_fingerprints(recording, PipelineOptions(transcript_model="tiny.en"))
+    base = stage_fingerprints(recording, PipelineOptions(transcript_model="base"))
+
+    assert [s for s in STAGES if tiny[s] != base[s]] == ["transcript", "fusion"]
+
+
+def test_an_unknown_transcript_model_is_refused_before_any_stage_runs(tmp_path):
+    recording = write_wav(tmp_path / "session.wav", speak(SAD))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+
+    with pytest.raises(ModelError, match="unknown transcript model 'large-v3'"):
+        run_pipeline(
+            recording, options=PipelineOptions(transcript_model="large-v3"), workdir=workdir
+        )
+    assert list(workdir.iterdir()) == []
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""Whisper transcription: the converted reference engine, the faster engine, and the regions."""
+"""Whisper transcription: the converted reference engine, the faster engine, both models, and
+the regions."""
 
 from __future__ import annotations
 
@@ -8,16 +9,22 @@ import pytest
 import torch
 
 from analysis.commands import word_error_rate
+from analysis.errors import ModelError
 from analysis.media import read_audio
+from analysis.models.registry import sha256_file
 from analysis.models.speech_weights import (
+    WHISPER_BASE,
+    WHISPER_BASE_CT2,
     WHISPER_TINY_EN,
     WHISPER_TINY_EN_CT2,
+    prepare_ct2_model,
     prepare_whisper_checkpoint,
     shipped_path,
     tensor_digest,
 )
 from analysis.text.transcribe import (
     MAX_REGION_S,
+    MODEL_ENV,
     get_engine,
     speech_regions,
     transcribe_array,
@@ -38,9 +45,12 @@ def jfk_audio():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("model_name", ["tiny.en", "base"])
 @pytest.mark.parametrize("engine_name", ["openai-whisper", "faster-whisper"])
-def test_each_engine_transcribes_the_jfk_sample_within_ten_percent_wer(jfk_audio, engine_name):
-    utterances = transcribe_array(jfk_audio, get_engine(engine_name))
+def test_each_engine_transcribes_the_jfk_sample_within_ten_percent_wer(
+    jfk_audio, engine_name, model_name
+):
+    utterances = transcribe_array(jfk_audio, get_engine(engine_name, model_name))
 
     text = " ".join(u.text for u in utterances)
     assert word_error_rate(JFK_REFERENCE, text) <= 0.10
@@ -90,6 +100,64 @@ def test_a_damaged_cached_checkpoint_is_converted_again(tmp_path, monkeypatch):
     assert tensor_digest(torch.load(repaired.path, weights_only=True)["model_state_dict"]) == (
         WHISPER_TINY_EN.sha256
     )
+
+
+def test_whisper_base_is_assembled_from_its_two_parts_and_converted_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOODLINE_MODEL_DIR", str(tmp_path))
+
+    first = prepare_whisper_checkpoint(WHISPER_BASE)
+    again = prepare_whisper_checkpoint(WHISPER_BASE)
+
+    assert first.converted
+    assert not again.converted
+    assembled = tmp_path / "whisper-base-ct2"
+    assert sorted(p.name for p in assembled.iterdir()) == [
+        "config.json",
+        "model.bin",
+        "tokenizer.json",
+        "vocabulary.txt",
+    ]
+    assert sha256_file(assembled / "model.bin") == WHISPER_BASE_CT2.sha256
+    checkpoint = torch.load(first.path, weights_only=True)
+    assert tensor_digest(checkpoint["model_state_dict"]) == WHISPER_BASE.sha256
+    # Whisper base: 6 layers of width 512, and the multilingual vocabulary (51,865 tokens)
+    assert checkpoint["dims"]["n_text_layer"] == checkpoint["dims"]["n_audio_layer"] == 6
+    assert checkpoint["dims"]["n_text_state"] == 512
+    assert checkpoint["dims"]["n_vocab"] == 51865
+
+
+def test_a_damaged_assembled_whisper_base_is_assembled_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOODLINE_MODEL_DIR", str(tmp_path))
+    prepared = prepare_ct2_model(WHISPER_BASE_CT2)
+    with prepared.path.open("r+b") as handle:
+        handle.seek(80_000_000)  # inside the second part
+        handle.write(b"\x00" * 64)
+    (prepared.path.parent / "tokenizer.json").unlink()
+
+    repaired = prepare_ct2_model(WHISPER_BASE_CT2)
+
+    assert repaired.converted
+    assert sha256_file(repaired.path) == WHISPER_BASE_CT2.sha256
+    assert (repaired.path.parent / "tokenizer.json").is_file()
+
+
+def test_the_model_setting_chooses_the_weights_of_either_engine(monkeypatch):
+    monkeypatch.setenv(MODEL_ENV, "base")
+
+    assert get_engine("faster-whisper").models == (WHISPER_BASE_CT2,)
+    assert get_engine("openai-whisper").models == (WHISPER_BASE,)
+    assert get_engine("faster-whisper", "tiny.en").models == (WHISPER_TINY_EN_CT2,)
+    monkeypatch.delenv(MODEL_ENV)
+    assert get_engine("openai-whisper").models == (WHISPER_TINY_EN,)
+
+
+def test_an_unknown_model_setting_is_refused_with_the_choices(monkeypatch):
+    monkeypatch.setenv(MODEL_ENV, "large-v3")
+
+    with pytest.raises(ModelError, match=r"unknown transcript model 'large-v3'.*tiny\.en, base"):
+        get_engine("faster-whisper")
+    with pytest.raises(ModelError, match="MOODLINE_TRANSCRIPT_MODEL"):
+        get_engine("openai-whisper")
 
 
 def test_speech_regions_skip_long_silences_and_stay_inside_one_whisper_window():
