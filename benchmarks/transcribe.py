@@ -1,13 +1,17 @@
-"""Transcription benchmark: the default engine against openai-whisper's plain `transcribe`.
+"""Transcription benchmark: the default engine against openai-whisper's plain `transcribe`,
+and Whisper base against tiny.en.
 
 Side by side in one run, on the same audio, each repeated:
 - `plain`: openai-whisper's own `transcribe` on the whole array (tiny.en, converted checkpoint,
-  greedy with temperature fallback, word timestamps) — the baseline;
-- every engine of analysis.text.transcribe (the default first), as the pipeline runs it:
-  Silero VAD speech regions only, each region decoded on its own.
+  greedy with temperature fallback, word timestamps) — the baseline of the tiny.en rows;
+- every engine of analysis.text.transcribe (the default first) with every transcript model, as
+  the pipeline runs it: Silero VAD speech regions only, each region decoded on its own. A base
+  row's baseline is the same engine running tiny.en, so its ratio is the cost of the larger
+  model.
 Cases: a session-like recording (espeak-ng turns in two voices with pauses, seeded, with its
 reference text) and ../shared/samples/jfk.flac (real speech). WER uses Whisper's English
-normaliser. Model loading and JIT warm-up happen before timing.
+normaliser. Model loading and JIT warm-up happen before timing. `--quick` runs base on
+jfk.flac only, so that the larger model adds seconds, not minutes, to `make bench --quick`.
 
     python -m benchmarks.transcribe                  # 5-minute session, 3 repeats
     python -m benchmarks.transcribe --minutes 2 --repeats 1
@@ -30,8 +34,10 @@ from analysis.media import read_audio
 from analysis.models.speech_weights import load_whisper
 from analysis.text.transcribe import (
     DEFAULT_ENGINE,
+    DEFAULT_MODEL,
     ENGINES,
     LANGUAGE,
+    TRANSCRIPT_MODELS,
     get_engine,
     transcribe_speech,
 )
@@ -45,6 +51,7 @@ JFK_REFERENCE = (
     "And so my fellow Americans, ask not what your country can do for you, "
     "ask what you can do for your country."
 )
+PLAIN = "openai-whisper plain transcribe"
 
 
 def session_audio(minutes: float, seed: int = 11) -> tuple[np.ndarray, str]:
@@ -74,42 +81,59 @@ def plain_whisper(audio: np.ndarray) -> str:
     return str(result["text"])
 
 
-def engine_on_speech(name: str, audio: np.ndarray) -> str:
-    engine = get_engine(name)
+def engine_on_speech(name: str, model: str, audio: np.ndarray) -> str:
+    engine = get_engine(name, model)
     segments = detect_speech([(0.0, audio)])
     found = transcribe_speech([(0.0, audio)], segments, engine)
     return " ".join(u.text for _end, utterances in found for u in utterances)
 
 
-def measure(audio: np.ndarray, reference: str, repeats: int) -> dict[str, dict[str, Any]]:
-    cases: dict[str, Callable[[np.ndarray], str]] = {
-        "openai-whisper plain transcribe": plain_whisper
-    }
-    for name in [DEFAULT_ENGINE, *sorted(set(ENGINES) - {DEFAULT_ENGINE})]:
-        cases[f"{name} on VAD speech"] = partial(engine_on_speech, name)
+def engine_label(engine: str, model: str) -> str:
+    return f"{engine} {model} on VAD speech"
+
+
+def baseline_of(label: str) -> str:
+    """A tiny.en row is compared with the plain call, a larger model's with tiny.en."""
+    if label == PLAIN:
+        return ""
+    engine, model, *_ = label.split(" ")
+    return PLAIN if model == DEFAULT_MODEL else engine_label(engine, DEFAULT_MODEL)
+
+
+def measure(
+    audio: np.ndarray, reference: str, repeats: int, models: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    cases: dict[str, Callable[[np.ndarray], str]] = {PLAIN: plain_whisper}
+    for model in models:
+        for name in [DEFAULT_ENGINE, *sorted(set(ENGINES) - {DEFAULT_ENGINE})]:
+            cases[engine_label(name, model)] = partial(engine_on_speech, name, model)
     warm = audio[: 5 * RATE_HZ]
-    results: dict[str, dict[str, Any]] = {}
-    for label, run in cases.items():
+    for run in cases.values():
         run(warm)  # model load, tokenizer, numba JIT of the timestamp alignment
-        seconds, text = [], ""
-        for _ in range(repeats):
+    seconds: dict[str, list[float]] = {label: [] for label in cases}
+    texts: dict[str, str] = {}
+    # Round-robin repeats: on a shared machine a burst of load then slows every case alike,
+    # not the one that happened to be running, and the ratios stay fair.
+    for _ in range(repeats):
+        for label, run in cases.items():
             started = time.perf_counter()
-            text = run(audio)
-            seconds.append(time.perf_counter() - started)
-        results[label] = {
-            "seconds": summarise(seconds),
-            "wer": word_error_rate(reference, text),
-            "text_start": text[:200],
+            texts[label] = run(audio)
+            seconds[label].append(time.perf_counter() - started)
+    return {
+        label: {
+            "seconds": summarise(seconds[label]),
+            "wer": word_error_rate(reference, texts[label]),
+            "text_start": texts[label][:200],
         }
-    return results
+        for label in cases
+    }
 
 
 def rows_for(case: str, audio_s: float, results: dict[str, dict[str, Any]]) -> list[Row]:
-    baseline_label = "openai-whisper plain transcribe"
-    baseline = results[baseline_label]
     rows: list[Row] = []
     for label, result in results.items():
-        is_baseline = label == baseline_label
+        baseline_label = baseline_of(label)
+        baseline = results.get(baseline_label)
         seconds = result["seconds"]
         rows.append(
             Row(
@@ -117,9 +141,9 @@ def rows_for(case: str, audio_s: float, results: dict[str, dict[str, Any]]) -> l
                 metric="real-time factor",
                 value=round(seconds.median / audio_s, 4),
                 spread=seconds.spread(),
-                baseline="" if is_baseline else baseline_label,
+                baseline=baseline_label,
                 baseline_value=None
-                if is_baseline
+                if baseline is None
                 else round(baseline["seconds"].median / audio_s, 4),
                 note="lower is faster; ratio < 1 means faster than the baseline",
             )
@@ -129,8 +153,8 @@ def rows_for(case: str, audio_s: float, results: dict[str, dict[str, Any]]) -> l
                 case=f"{case}: {label}",
                 metric="WER",
                 value=round(result["wer"], 4),
-                baseline="" if is_baseline else baseline_label,
-                baseline_value=None if is_baseline else round(baseline["wer"], 4),
+                baseline=baseline_label,
+                baseline_value=None if baseline is None else round(baseline["wer"], 4),
             )
         )
     return rows
@@ -145,14 +169,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     minutes, repeats = (2.0, 1) if args.quick else (args.minutes, args.repeats)
 
     rows: list[Row] = []
-    details: dict[str, Any] = {"default_engine": DEFAULT_ENGINE, "repeats": repeats}
+    details: dict[str, Any] = {
+        "default_engine": DEFAULT_ENGINE,
+        "default_model": DEFAULT_MODEL,
+        "repeats": repeats,
+    }
     session, reference = session_audio(minutes)
     jfk = read_audio(JFK)
-    for case, audio, text in (
-        (f"session {minutes:g} min", session, reference),
-        ("jfk.flac 11 s", jfk, JFK_REFERENCE),
+    every_model = list(TRANSCRIPT_MODELS)
+    for case, audio, text, models in (
+        (
+            f"session {minutes:g} min",
+            session,
+            reference,
+            [DEFAULT_MODEL] if args.quick else every_model,
+        ),
+        ("jfk.flac 11 s", jfk, JFK_REFERENCE, every_model),
     ):
-        results = measure(audio, text, repeats)
+        results = measure(audio, text, repeats, models)
         audio_s = len(audio) / RATE_HZ
         rows += rows_for(case, audio_s, results)
         details[case] = {
@@ -160,11 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "speech_s": round(sum(s.duration_s for s in detect_speech([(0.0, audio)])), 2),
             **{k: {**v, "seconds": v["seconds"].to_dict()} for k, v in results.items()},
         }
-        plain_s = results["openai-whisper plain transcribe"]["seconds"].median
-        default_s = results[f"{DEFAULT_ENGINE} on VAD speech"]["seconds"].median
+        plain_s = results[PLAIN]["seconds"].median
+        default_s = results[engine_label(DEFAULT_ENGINE, DEFAULT_MODEL)]["seconds"].median
         details[case]["default_speedup"] = round(plain_s / default_s, 2)
     path = write_result("transcribe", rows, details)
-    print_rows("Transcription: default engine vs openai-whisper plain transcribe", rows)
+    print_rows("Transcription: engines and models vs openai-whisper plain transcribe", rows)
     for case in (k for k in details if isinstance(details[k], dict)):
         print(f"{case}: default engine {details[case]['default_speedup']}x faster than plain")
     print(f"written to {path}")

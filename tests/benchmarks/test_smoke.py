@@ -126,6 +126,22 @@ def test_the_vad_benchmark_times_lanes_beside_frame_by_frame_reading(tmp_path: P
     assert rows[("VAD agreement, 0.5 min speech", "largest boundary shift, s")]["value"] <= 0.1
 
 
+@pytest.mark.slow
+def test_the_transcribe_benchmark_compares_base_with_tiny_en_on_each_engine(tmp_path: Path) -> None:
+    document = _run_benchmark("transcribe", tmp_path, "--minutes", "0.1", "--repeats", "1")
+
+    rows = {(r["case"], r["metric"]): r for r in document["rows"]}
+    for case in ("session 0.1 min", "jfk.flac 11 s"):
+        for engine in ("faster-whisper", "openai-whisper"):
+            tiny = rows[(f"{case}: {engine} tiny.en on VAD speech", "real-time factor")]
+            base = rows[(f"{case}: {engine} base on VAD speech", "real-time factor")]
+            assert tiny["baseline"] == "openai-whisper plain transcribe"
+            assert base["baseline"] == f"{engine} tiny.en on VAD speech"
+            assert base["baseline_value"] == tiny["value"] > 0
+            assert (f"{case}: {engine} base on VAD speech", "WER") in rows
+    assert document["details"]["default_model"] == "tiny.en"
+
+
 def _runs(seconds: float, rss_mib: float) -> dict[str, list[dict]]:
     return {
         "pipeline": [
