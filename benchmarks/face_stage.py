@@ -71,8 +71,8 @@ def naive_loop(path: Path) -> int:
         for k in range(len(faces)):
             crop = aligned_grey_faces(
                 image[0],
-                torch.from_numpy(faces.boxes[k : k + 1]),
-                torch.from_numpy(faces.landmarks[k : k + 1]),
+                torch.from_numpy(faces.boxes[k : k + 1]).to(image.device),
+                torch.from_numpy(faces.landmarks[k : k + 1]).to(image.device),
             )
             cnn(to_model_input(crop))
             seen += 1

@@ -146,7 +146,7 @@ class FaceDetector:
             all_boxes.append(torch.cat([regressed[pick], scores[pick, None]], dim=1))
             all_ids.append(ids[pick])
         if not all_boxes:
-            return images.new_zeros((0, 5)), torch.zeros(0, dtype=torch.long)
+            return images.new_zeros((0, 5)), images.new_zeros(0, dtype=torch.long)
         boxes, ids = torch.cat(all_boxes), torch.cat(all_ids)
         pick = batched_nms(boxes[:, :4], boxes[:, 4], ids, self.options.merge_nms_iou)
         return torch.cat([square(boxes[pick, :4]), boxes[pick, 4:]], dim=1), ids[pick]

@@ -65,7 +65,9 @@ def _frames(face: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
 def _cnn_label(face: np.ndarray) -> str:
     with Image.fromarray(face) as image:
         grey = np.asarray(image.convert("L").resize((64, 64), Image.Resampling.BILINEAR))
-    _, logits = load_expression_cnn().cpu()(to_model_input(torch.from_numpy(grey[None].copy())))
+    cnn = load_expression_cnn()  # shared by the process: moving it would move it for everyone
+    crop = to_model_input(torch.from_numpy(grey[None].copy()))
+    _, logits = cnn(crop.to(next(cnn.parameters()).device))
     return EMOTIONS[int(logits.argmax())]
 
 

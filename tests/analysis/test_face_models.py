@@ -46,7 +46,9 @@ def test_the_astronaut_has_exactly_one_face_with_sensible_landmarks(astronaut_fa
 def test_the_smiling_astronaut_is_classified_happy(astronaut_faces) -> None:
     image = frames_to_tensor([faces.astronaut()])[0]
     crop = aligned_grey_faces(
-        image, torch.from_numpy(astronaut_faces.boxes), torch.from_numpy(astronaut_faces.landmarks)
+        image,
+        torch.from_numpy(astronaut_faces.boxes).to(image.device),
+        torch.from_numpy(astronaut_faces.landmarks).to(image.device),
     )
     with torch.inference_mode():
         _, logits = load_expression_cnn()(to_model_input(crop))
@@ -146,9 +148,10 @@ def test_the_torch_port_matches_the_keras_graph_on_real_faces() -> None:
     inputs = to_model_input(F.interpolate(grey, size=(64, 64), mode="bilinear")[:, 0])
 
     reference = _keras_reference(inputs.numpy())
+    cnn = load_expression_cnn()
     with torch.inference_mode():
-        _, logits = load_expression_cnn()(inputs)
-    ported = torch.softmax(logits, dim=-1).double().numpy()
+        _, logits = cnn(inputs.to(next(cnn.parameters()).device))
+    ported = torch.softmax(logits, dim=-1).double().cpu().numpy()
 
     assert np.abs(ported - reference).max() < 1e-5
     assert np.allclose(reference.sum(axis=1), 1.0)
