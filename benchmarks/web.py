@@ -291,6 +291,7 @@ def seed(sessions: int) -> dict[str, Any]:
         User,
     )
     from clinic.roles import Role
+    from clinic.selectors.timelines import timeline_overview_of
 
     call_command("migrate", verbosity=0)
     practice, _ = Organisation.objects.get_or_create(name=PRACTICE_NAME)
@@ -308,6 +309,9 @@ def seed(sessions: int) -> dict[str, Any]:
         validate_timeline(long_doc)
         short_docs = [timeline_document(SHORT_SESSION_S, seed=s) for s in range(2, 12)]
         validate_timeline(short_docs[0])
+        # Stored beside each document, as clinic.services.jobs.timeline_store does.
+        long_overview = timeline_overview_of(long_doc)
+        short_overviews = [timeline_overview_of(doc) for doc in short_docs]
         now = timezone.now()
         with transaction.atomic():
             missing = sessions - existing
@@ -374,11 +378,15 @@ def seed(sessions: int) -> dict[str, Any]:
                         job=job,
                         schema_version=SCHEMA_ID,
                         document=long_doc if existing + i < LONG_SESSIONS else short_docs[i % 10],
+                        overview=long_overview
+                        if existing + i < LONG_SESSIONS
+                        else short_overviews[i % 10],
                         models_provenance=long_doc["models"],
                     )
                     for i, job in enumerate(jobs[start : start + 50], start=start)
                 )
         seeded_s = time.perf_counter() - started
+    _overviews_fill(clinician)
     long_ids = list(
         TherapySession.objects.filter(
             clinician=clinician, recordings__duration_s=LONG_SESSION_S
@@ -390,6 +398,20 @@ def seed(sessions: int) -> dict[str, Any]:
         "sessions": TherapySession.objects.filter(clinician=clinician).count(),
         "seeded_s": round(seeded_s, 1),
     }
+
+
+def _overviews_fill(clinician: Any) -> None:
+    """Store the overview of timelines seeded before overviews were stored, as their first read
+    would: the rounds then measure the steady state, not a one-off fill."""
+    from clinic.models import TimelineResult
+    from clinic.selectors.timeline_documents import timelines_without_documents
+    from clinic.services.timelines import timeline_overview
+
+    missing = TimelineResult.objects.filter(
+        recording__session__clinician=clinician, overview__isnull=True
+    ).values_list("id", flat=True)
+    for timeline in timelines_without_documents().filter(id__in=list(missing)):
+        timeline_overview(timeline=timeline)
 
 
 # --- server and load -------------------------------------------------------------------------
@@ -529,6 +551,8 @@ def measure(options: WebOptions) -> tuple[list[Row], dict[str, Any]]:
         "seeding_s": seeded["seeded_s"],
         "payload_bytes_60_min": payload_bytes,
         "server": "daphne (ASGI), one process, 127.0.0.1",
+        # MiB of decoded timelines the server process keeps (0: none; unset: the default)
+        "timeline_cache_mb": os.environ.get("MOODLINE_TIMELINE_CACHE_MB", "default"),
         "per_round": {
             name: [
                 {

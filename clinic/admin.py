@@ -320,13 +320,21 @@ class AnalysisJobAdmin(PracticeScopedAdmin):
 class StageResultAdmin(admin.ModelAdmin):
     list_display = ("stage", "job", "duration_s", "created_at")
     list_filter = ("stage",)
+    list_select_related = ("job",)
     readonly_fields = ("job", "stage", "output", "output_path", "duration_s", "created_at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        # The list shows no output: decrypting every row's for it would be wasted (a detail
+        # page still reads it, with one more query).
+        return super().get_queryset(request).defer("output")
 
 
 @admin.register(TimelineResult)
 class TimelineResultAdmin(admin.ModelAdmin):
     list_display = ("id", "recording", "schema_version", "created_at")
     list_filter = ("schema_version",)
+    list_select_related = ("recording__session__patient",)  # what a recording's name shows
+    exclude = ("overview",)  # derived from the document, which is shown
     readonly_fields = (
         "recording",
         "job",
@@ -335,6 +343,11 @@ class TimelineResultAdmin(admin.ModelAdmin):
         "models_provenance",
         "created_at",
     )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        # A document is a megabyte an hour to decrypt and the list shows none of it (a detail
+        # page still reads it, with one more query); the overview is never shown here.
+        return super().get_queryset(request).defer("document", "overview")
 
 
 @admin.register(AuditEvent)

@@ -28,6 +28,7 @@ from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
 
 from clinic.models import Consent, Recording, TherapySession, TimelineResult
+from clinic.selectors.timeline_documents import timeline_document, timelines_without_documents
 
 FHIR_CONTENT_TYPE = "application/fhir+json"
 CODE_SYSTEM_URL = "https://moodline.example/fhir/CodeSystem/emotional-trajectory"
@@ -106,10 +107,18 @@ def session_fhir_bundle(
         url = recording_url(recording) if recording_url is not None else None
         resources.append(_media(recording, patient_ref, encounter_ref, url))
         timeline = (
-            TimelineResult.objects.filter(recording=recording).order_by("-created_at").first()
+            timelines_without_documents()
+            .filter(recording=recording)
+            .order_by("-created_at")
+            .first()
         )
-        if timeline is not None:
-            resources.extend(_timeline_resources(timeline, patient_ref, encounter_ref, media_ref))
+        document = timeline_document(timeline=timeline) if timeline is not None else None
+        if timeline is not None and document is not None:
+            resources.extend(
+                _timeline_resources(
+                    timeline, document, recording, patient_ref, encounter_ref, media_ref
+                )
+            )
     bundle = {
         "resourceType": "Bundle",
         "type": "collection",
@@ -235,10 +244,14 @@ def _media(
 
 
 def _timeline_resources(
-    timeline: TimelineResult, patient_ref: str, encounter_ref: str, media_ref: str
+    timeline: TimelineResult,
+    document: dict[str, Any],
+    recording: Recording,
+    patient_ref: str,
+    encounter_ref: str,
+    media_ref: str,
 ) -> list[dict[str, Any]]:
-    document = timeline.document
-    recorded_at = _instant(timeline.recording.created_at)
+    recorded_at = _instant(recording.created_at)
     windows = document.get("windows", [])
     period_ms = float(document["window_s"]) * MILLISECONDS_PER_SECOND
     common = {

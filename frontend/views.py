@@ -26,7 +26,10 @@ MEDIA_CHUNK_BYTES = 1024 * 1024  # the most one range response sends, so seeking
 @require_GET
 def session_list(request: HttpRequest) -> HttpResponse:
     """The clinician's patients and their sessions, newest first; `?patient=` narrows it."""
-    sessions = sessions_visible_to(request.user).select_related("patient").order_by("-date")
+    # The list shows no notes (psychotherapy notes, possibly long): not read either.
+    sessions = (
+        sessions_visible_to(request.user).select_related("patient").defer("notes").order_by("-date")
+    )
     patient_id = request.GET.get("patient", "")
     if patient_id:
         sessions = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -45,9 +45,16 @@ from clinic.api.uploads import upload_looks_like_media
 from clinic.audit import audit_record
 from clinic.exceptions import DomainError
 from clinic.fhir import FHIR_CONTENT_TYPE, session_fhir_bundle
-from clinic.models import Patient, TherapySession, User
+from clinic.models import Patient, TherapySession, TimelineResult, User
 from clinic.selectors import patients_visible_to, sessions_visible_to
-from clinic.selectors.timelines import TimelineRange, timeline_for_session, timeline_view
+from clinic.selectors.jobs import recordings_with_latest_job
+from clinic.selectors.timeline_documents import timeline_document
+from clinic.selectors.timelines import (
+    OVERVIEW_MAX_POINTS,
+    TimelineRange,
+    timeline_for_session,
+    timeline_view,
+)
 from clinic.services import analysis_request, job_cancel, recording_create
 from clinic.services.annotations import (
     annotation_create,
@@ -55,6 +62,7 @@ from clinic.services.annotations import (
     annotation_update,
     annotations_of_session,
 )
+from clinic.services.timelines import timeline_overview
 
 JOB_NOT_ACTIVE = "job_not_active"
 JOB_NOT_ACTIVE_MESSAGE = "This job has already finished or was cancelled."
@@ -109,14 +117,21 @@ class SessionList(generics.ListAPIView[TherapySession]):
     def get_queryset(self) -> QuerySet[TherapySession]:
         filters = SessionFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
-        sessions = sessions_visible_to(self.request.user).select_related("patient", "clinician")
+        # The notes are not shown in a list (nor anywhere in the API): not read either.
+        sessions = (
+            sessions_visible_to(self.request.user)
+            .select_related("patient", "clinician")
+            .defer("notes")
+        )
         if "patient" in filters.validated_data:
             sessions = sessions.filter(patient_id=filters.validated_data["patient"])
         if "date_from" in filters.validated_data:
             sessions = sessions.filter(date__gte=filters.validated_data["date_from"])
         if "date_to" in filters.validated_data:
             sessions = sessions.filter(date__lte=filters.validated_data["date_to"])
-        return sessions.prefetch_related("recordings").order_by("-date", "-created_at")
+        # Each recording with its latest job, in one query for the page rather than one each.
+        recordings = Prefetch("recordings", queryset=recordings_with_latest_job())
+        return sessions.prefetch_related(recordings).order_by("-date", "-created_at")
 
 
 class SessionDetail(APIView):
@@ -209,6 +224,9 @@ class SessionTimeline(APIView):
         if timeline is None:
             raise ApiError(NO_TIMELINE, NO_TIMELINE_MESSAGE, status_code=404)
         span = TimelineRange(query.validated_data.get("start_s"), query.validated_data.get("end_s"))
+        view = _timeline_view(timeline, span, query.validated_data["max_points"])
+        if view is None:  # deleted since it was found (consent revoked this very moment)
+            raise ApiError(NO_TIMELINE, NO_TIMELINE_MESSAGE, status_code=404)
         audit_record(
             actor=_user(request),
             action="timeline.view",
@@ -216,9 +234,7 @@ class SessionTimeline(APIView):
             request=_http(request),
             details={"timeline": str(timeline.id), "start_s": span.start_s, "end_s": span.end_s},
         )
-        body = timeline_view(
-            document=timeline.document, span=span, max_points=query.validated_data["max_points"]
-        )
+        body = view
         body.update(
             {
                 "session": str(session.id),
@@ -228,6 +244,18 @@ class SessionTimeline(APIView):
             }
         )
         return Response(body)
+
+
+def _timeline_view(
+    timeline: TimelineResult, span: TimelineRange, max_points: int
+) -> dict[str, Any] | None:
+    # The overview the review page opens with is stored; anything else reads the document.
+    if span.is_whole and max_points == OVERVIEW_MAX_POINTS:
+        return timeline_overview(timeline=timeline)
+    document = timeline_document(timeline=timeline)
+    if document is None:
+        return None
+    return timeline_view(document=document, span=span, max_points=max_points)
 
 
 class FhirJSONRenderer(JSONRenderer):
@@ -317,7 +345,8 @@ class AnnotationDetail(APIView):
 
 def _duration_s(session: TherapySession) -> float | None:
     timeline = timeline_for_session(session=session)
-    if timeline is not None:
-        return float(timeline.document["duration_s"])
+    overview = timeline_overview(timeline=timeline) if timeline is not None else None
+    if overview is not None:
+        return float(overview["duration_s"])
     recording = session.recordings.exclude(duration_s=None).order_by("-created_at").first()
     return recording.duration_s if recording is not None else None

@@ -18,6 +18,10 @@ class TimelineResult(models.Model):
     # The document's schema identifier, e.g. "moodline.timeline/1" (analysis/timeline.py).
     schema_version = models.CharField(max_length=64)
     document = EncryptedJSONField()  # encrypted at rest: it describes a person's emotions
+    # The review chart's overview, worked out from `document` when the timeline is stored, so
+    # that opening a session reads ~150 KB rather than the whole document (~1 MB an hour).
+    # Empty for rows stored before it existed: filled on first read (clinic.services.timelines).
+    overview = EncryptedJSONField(null=True, blank=True)
     # Every model that contributed: name, version, checksum, licence (ModelSpec.to_provenance).
     models_provenance = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

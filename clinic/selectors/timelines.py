@@ -4,6 +4,11 @@ The stored document (`moodline.timeline/1`) holds one window per few seconds; an
 session has about a thousand. The overview averages neighbouring windows down to at most
 `max_points`, so the chart draws the same shape with less to send; a range returns only what
 overlaps `[start_s, end_s]` at full resolution, for zooming in.
+
+The overview at the default resolution is worked out once, when the timeline is stored
+(`timeline_overview_of`), and kept encrypted beside the document: opening a session then reads
+~150 KB instead of the whole document. Ranges and other resolutions read the document, through
+the per-process cache of clinic/selectors/timeline_documents.py.
 """
 
 from __future__ import annotations
@@ -14,9 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from clinic.models import Recording, TherapySession, TimelineResult
+from clinic.selectors.timeline_documents import timelines_without_documents
 
 OVERVIEW_MAX_POINTS = 300  # a chart a few hundred pixels wide shows no more than this
 OVERVIEW_MAX_POINTS_LIMIT = 2000  # the most an API client may ask for
+# The shape of a stored overview. Raise it whenever `timeline_view` changes what it returns:
+# stored overviews of another format are then worked out afresh on their next read.
+OVERVIEW_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -35,13 +44,40 @@ class TimelineRange:
 
 
 def timeline_for_session(*, session: TherapySession) -> TimelineResult | None:
-    """The newest timeline of the session's newest analysed recording, if any."""
+    """The newest timeline of the session's newest analysed recording, if any, without its
+    document and overview: read those with `timeline_document` or the overview services."""
     return (
-        TimelineResult.objects.filter(recording__session=session)
-        .select_related("recording", "job")
+        timelines_without_documents()
+        .filter(recording__session=session)
+        .select_related("recording__session", "job")
         .order_by("-created_at")
         .first()
     )
+
+
+def timeline_overview_of(document: dict[str, Any]) -> dict[str, Any]:
+    """What is stored as a timeline's overview: the whole-session view at the default
+    resolution, with the format and resolution it was made for."""
+    return {
+        "format": OVERVIEW_FORMAT,
+        "max_points": OVERVIEW_MAX_POINTS,
+        "view": timeline_view(document=document),
+    }
+
+
+def timeline_overview_stored(*, timeline: TimelineResult) -> dict[str, Any] | None:
+    """The stored overview view of `timeline`; None when there is none yet, or it was made in
+    another format or resolution (or the row is gone)."""
+    rows = TimelineResult.objects.filter(id=timeline.id).values_list("overview", flat=True)
+    stored = rows.first()
+    if (
+        not isinstance(stored, dict)
+        or stored.get("format") != OVERVIEW_FORMAT
+        or stored.get("max_points") != OVERVIEW_MAX_POINTS
+    ):
+        return None
+    view: dict[str, Any] = stored["view"]
+    return view
 
 
 def recording_latest(*, session: TherapySession) -> Recording | None:

@@ -29,9 +29,11 @@ def encryption_rewrap() -> dict[str, int]:
             rewrapped_files += rewrap_file_header(handle)
     documents = 0
     with transaction.atomic():
-        for timeline in TimelineResult.objects.only("id", "document").iterator():
+        for timeline in TimelineResult.objects.only("id", "document", "overview").iterator():
             # Saving encrypts afresh, under the active key.
-            TimelineResult.objects.filter(id=timeline.id).update(document=timeline.document)
+            TimelineResult.objects.filter(id=timeline.id).update(
+                document=timeline.document, overview=timeline.overview
+            )
             documents += 1
         for result in StageResult.objects.filter(output__isnull=False).only("id", "output"):
             StageResult.objects.filter(id=result.id).update(output=result.output)

@@ -9,10 +9,12 @@ Every transition that happened is published to the session's progress group afte
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -21,6 +23,7 @@ from clinic.audit import audit_record
 from clinic.exceptions import JobAlreadyActive
 from clinic.models import AnalysisJob, Recording, StageResult, TimelineResult, User
 from clinic.progress import progress_publish_on_commit
+from clinic.selectors.timelines import timeline_overview_of
 
 Status = AnalysisJob.Status
 ACTIVE_JOB_CONSTRAINT = "one_active_job_per_recording"
@@ -201,12 +204,18 @@ def stage_result_save(
 
 
 def timeline_store(*, job_id: uuid.UUID | str, timeline: TimelineInput) -> TimelineResult:
+    """Store the timeline with its overview, worked out now so that no read has to decode the
+    whole document to draw the chart."""
     job = AnalysisJob.objects.get(id=job_id)
+    # From the document as it will read back (JSON), so that the overview is exactly what a
+    # later read of the document would give.
+    as_stored = json.loads(json.dumps(timeline.document, cls=DjangoJSONEncoder))
     return TimelineResult.objects.create(
         recording_id=job.recording_id,
         job=job,
         schema_version=timeline.schema_version,
         document=timeline.document,
+        overview=timeline_overview_of(as_stored),
         models_provenance=timeline.models_provenance,
     )
 

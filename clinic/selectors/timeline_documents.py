@@ -1,0 +1,120 @@
+"""Decoded timeline documents, kept a while in this process so that zooming does not re-read them.
+
+An hour of stored timeline is ~1.6 MB of ciphertext; reading it back (fetch, decryption and
+above all `json.loads`) is most of the time a zoom or a FHIR export takes. The review page asks
+for one range after another of the same session, so each process keeps the documents it decoded
+last, within a memory budget (MOODLINE_TIMELINE_CACHE_MB) and for a while
+(MOODLINE_TIMELINE_CACHE_TTL_S).
+
+Why it cannot serve the wrong timeline:
+
+- It is asked only about a row the caller has just found through an access-checked query
+  (clinic.access, then `timelines_without_documents`): it answers "what does this row hold",
+  never "who may see it".
+- Entries are keyed by the row's id and its Postgres row version (`xmin` and `ctid`), which
+  changes with every write to the row, whichever code makes it; a re-analysis (new speaker
+  roles, say) stores a new row. A replaced, changed or deleted timeline is therefore never found
+  here: the caller's query has already read the current row and its version.
+- It lives in this process's memory only; decrypted PHI never goes to Redis or any shared cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from cachetools import TTLCache
+from django.conf import settings
+from django.db.models import Func, IntegerField, QuerySet
+from django.db.models.expressions import RawSQL
+
+from clinic.models import TimelineResult
+
+BYTES_PER_MIB = 1024 * 1024
+# Memory a decoded document takes per byte of its stored ciphertext (base64 of AES-GCM of
+# the JSON): 4.3 MiB of Python objects for the 1.66 MB stored of a 60-minute timeline.
+DECODED_BYTES_PER_STORED_BYTE = 2.7
+
+CacheKey = tuple[uuid.UUID, str]  # (timeline id, row version)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    document: dict[str, Any]
+    memory_bytes: float  # an estimate, what the budget counts
+
+
+def timeline_row_version() -> RawSQL:
+    """Which version of the row this is: Postgres's `xmin` (the transaction that wrote it) and
+    `ctid` (where that version lies). Every write makes a new version with a new ctid, even a
+    second write in the same transaction; a ctid is reused only by a later transaction."""
+    # System columns, which Django has no field for. No input reaches this SQL.
+    table = f'"{TimelineResult._meta.db_table}"'
+    return RawSQL(f"{table}.xmin::text || '/' || {table}.ctid::text", ())  # noqa: S611
+
+
+def timelines_without_documents() -> QuerySet[TimelineResult]:
+    """Timelines without their document and overview (read those only when needed: an hour is a
+    megabyte to decrypt), annotated with the row version the document cache is keyed by."""
+    return TimelineResult.objects.defer("document", "overview").annotate(
+        row_version=timeline_row_version()
+    )
+
+
+def timeline_document(*, timeline: TimelineResult) -> dict[str, Any] | None:
+    """The decoded document of `timeline`; None if the row was deleted since it was read.
+
+    `timeline` should come from `timelines_without_documents()`, after the access check. The
+    document may be shared with later requests of this process: read it, never change it.
+    """
+    if "document" in timeline.__dict__:  # loaded with the row already
+        return timeline.document
+    cache = _cache()
+    version: str | None = getattr(timeline, "row_version", None)
+    if cache is not None and version is not None:
+        with _LOCK:
+            entry = cache.get((timeline.id, version))
+        if entry is not None:
+            return entry.document
+    row = (
+        TimelineResult.objects.filter(id=timeline.id)
+        .annotate(row_version=timeline_row_version(), stored_bytes=_stored_size("document"))
+        .values_list("document", "row_version", "stored_bytes")
+        .first()
+    )
+    if row is None:
+        return None
+    document, stored_version, stored_bytes = row
+    if cache is not None:
+        # Kept under the version just read with it, which may be newer than the caller's.
+        entry = _Entry(document, stored_bytes * DECODED_BYTES_PER_STORED_BYTE)
+        # cachetools refuses (ValueError) a document larger than the whole budget: served, not kept
+        with _LOCK, contextlib.suppress(ValueError):
+            cache[(timeline.id, stored_version)] = entry
+    return document
+
+
+def _stored_size(column: str) -> Func:
+    # OCTET_LENGTH reads a large value's size from its TOAST header; LENGTH would decompress
+    # and scan the megabyte once more. The ciphertext is base64: bytes are characters.
+    return Func(column, function="OCTET_LENGTH", output_field=IntegerField())
+
+
+_LOCK = threading.Lock()  # cachetools caches are not thread-safe
+
+
+def _cache() -> TTLCache[CacheKey, _Entry] | None:
+    budget_mib = int(settings.MOODLINE_TIMELINE_CACHE_MB)
+    if budget_mib <= 0:
+        return None
+    return _cache_for(budget_mib * BYTES_PER_MIB, int(settings.MOODLINE_TIMELINE_CACHE_TTL_S))
+
+
+@functools.cache
+def _cache_for(max_bytes: int, ttl_s: int) -> TTLCache[CacheKey, _Entry]:
+    # Least recently used first out when the budget is full; none kept past its time to live.
+    return TTLCache(maxsize=max_bytes, ttl=ttl_s, getsizeof=lambda entry: entry.memory_bytes)
