@@ -26,7 +26,7 @@ import argparse
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,9 +63,28 @@ def measure_case(case: str, recording: Path, *extra: str) -> dict[str, Any]:
     return result
 
 
-def measure(options: ScalingOptions) -> tuple[list[Row], dict[str, Any]]:
+def measure(
+    options: ScalingOptions,
+    on_size_done: Callable[[list[Row], dict[str, Any]], object] | None = None,
+) -> tuple[list[Row], dict[str, Any]]:
+    """Every case on every size; `on_size_done` gets the results so far after each size, so a
+    run stopped during the hour-long recording keeps what the shorter ones measured."""
     runs: dict[float, dict[str, list[dict[str, Any]]]] = {}
     generated: dict[float, dict[str, float]] = {}
+
+    def details() -> dict[str, Any]:
+        return {
+            "options": {
+                "minutes": list(options.minutes),
+                "repeats": options.repeats,
+                "cases": list(options.cases),
+                "naive_seconds": options.naive_seconds,
+            },
+            "recording": "1280x720, 25 fps, H.264 crf 35, AAC 16 kHz mono speech with pauses",
+            "generated": {f"{m:g}": g for m, g in generated.items()},
+            "runs": {f"{m:g}": r for m, r in runs.items()},
+        }
+
     with tempfile.TemporaryDirectory(prefix="moodline-bench-") as folder:
         for minutes in options.minutes:
             path = Path(folder) / f"session-{minutes:g}min.mp4"
@@ -83,17 +102,9 @@ def measure(options: ScalingOptions) -> tuple[list[Row], dict[str, Any]]:
                     runs[minutes][case].append(measure_case(case, path, *extra))
                     print(f"  {minutes:g} min {case}: {runs[minutes][case][-1]}", flush=True)
             path.unlink()
-    return rows_from_runs(runs), {
-        "options": {
-            "minutes": list(options.minutes),
-            "repeats": options.repeats,
-            "cases": list(options.cases),
-            "naive_seconds": options.naive_seconds,
-        },
-        "recording": "1280x720, 25 fps, H.264 crf 35, AAC 16 kHz mono speech with pauses",
-        "generated": {f"{m:g}": g for m, g in generated.items()},
-        "runs": {f"{m:g}": r for m, r in runs.items()},
-    }
+            if on_size_done is not None:
+                on_size_done(rows_from_runs(runs), details())
+    return rows_from_runs(runs), details()
 
 
 def _median(results: Sequence[dict[str, Any]], key: str) -> float:
@@ -231,9 +242,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         cases=tuple(args.cases),
         naive_seconds=args.naive_seconds or (30.0 if args.quick else ScalingOptions.naive_seconds),
     )
-    rows, details = measure(options)
+    rows, _details = measure(
+        options, on_size_done=lambda rows, details: write_result("pipeline_scaling", rows, details)
+    )
     print_rows("Pipeline scaling (same-run baselines)", rows)
-    write_result("pipeline_scaling", rows, details)
     return 0
 
 
