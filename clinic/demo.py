@@ -139,13 +139,14 @@ def demo_serve(*, host: str, port: int) -> int:
         nonlocal stop_requested
         stop_requested = True
 
+    # Ctrl-C is how the demo is meant to end: a worker killed mid-analysis is no failure. SIGINT
+    # is handled explicitly because a shell that starts a command in the background hands it
+    # SIGINT ignored, and Python then never raises KeyboardInterrupt.
+    signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     try:
         while not stop_requested and all(child.poll() is None for child in children):
             time.sleep(0.5)
-    except KeyboardInterrupt:
-        # Ctrl-C is how the demo is meant to end: a worker killed mid-analysis is no failure.
-        stop_requested = True
     finally:
         _stop(children)
     failed = [child for child in children if child.returncode not in (0, -signal.SIGTERM)]

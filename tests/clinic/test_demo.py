@@ -66,8 +66,11 @@ def test_make_demo_runs_on_embedded_servers_and_stops_on_ctrl_c(tmp_path: Path) 
         WORKER_HEARTBEAT_INTERVAL_S="1",
         PYTHONUNBUFFERED="1",
     )
+    # started as `make demo &` would start it: a shell hands a background command SIGINT
+    # ignored, and Ctrl-C must still stop the demo
+    command = [sys.executable, "manage.py", "demo", "--port", str(port)]
     demo = subprocess.Popen(
-        [sys.executable, "manage.py", "demo", "--port", str(port)],
+        ["sh", "-c", 'trap "" INT; exec "$0" "$@"', *command],
         cwd=REPO_ROOT,
         env=environment,
         stdout=subprocess.PIPE,
