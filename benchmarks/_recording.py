@@ -75,8 +75,9 @@ def spoken(sentence: str, voice: str, words_per_minute: int) -> np.ndarray:
     return (0.8 * resample_poly(samples, AUDIO_RATE_HZ, rate)).astype(np.float32)
 
 
-def speech_stream(seed: int) -> Iterator[np.ndarray]:
-    """Endless turns of speech and pauses, in pieces of any length."""
+def speech_turns(seed: int) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Endless (sentence, its speech, the pause after it): pauses of 0.4-3 s, never the same
+    sentence twice in a row."""
     rng = random.Random(seed)
     previous = -1
     while True:
@@ -84,8 +85,30 @@ def speech_stream(seed: int) -> Iterator[np.ndarray]:
         if index == previous:
             index = (index + 1) % len(SENTENCES)
         previous = index
-        yield spoken(SENTENCES[index], rng.choice(VOICES), rng.choice(SPEEDS_WPM))
-        yield np.zeros(round(rng.uniform(0.4, 3.0) * AUDIO_RATE_HZ), dtype=np.float32)
+        speech = spoken(SENTENCES[index], rng.choice(VOICES), rng.choice(SPEEDS_WPM))
+        pause = np.zeros(round(rng.uniform(0.4, 3.0) * AUDIO_RATE_HZ), dtype=np.float32)
+        yield SENTENCES[index], speech, pause
+
+
+def speech_stream(seed: int) -> Iterator[np.ndarray]:
+    """Endless turns of speech and pauses, in pieces of any length."""
+    for _sentence, speech, pause in speech_turns(seed):
+        yield speech
+        yield pause
+
+
+def session_speech(minutes: float, seed: int) -> tuple[np.ndarray, str]:
+    """Whole turns of speech and pauses, at least `minutes` long, and the text spoken."""
+    parts: list[np.ndarray] = []
+    said: list[str] = []
+    total = 0
+    for sentence, speech, pause in speech_turns(seed):
+        if total >= minutes * 60 * AUDIO_RATE_HZ:
+            break
+        parts += [speech, pause]
+        said.append(sentence)
+        total += len(speech) + len(pause)
+    return np.concatenate(parts), " ".join(said)
 
 
 def _backdrop(width: int, height: int) -> np.ndarray:

@@ -20,7 +20,6 @@ jfk.flac only, so that the larger model adds seconds, not minutes, to `make benc
 from __future__ import annotations
 
 import argparse
-import random
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -42,7 +41,7 @@ from analysis.text.transcribe import (
     transcribe_speech,
 )
 from analysis.voice.vad import detect_speech
-from benchmarks._recording import SENTENCES, SPEEDS_WPM, VOICES, spoken
+from benchmarks._recording import session_speech
 from benchmarks.common import Row, print_rows, summarise, write_result
 
 RATE_HZ = 16000
@@ -52,26 +51,7 @@ JFK_REFERENCE = (
     "ask what you can do for your country."
 )
 PLAIN = "openai-whisper plain transcribe"
-
-
-def session_audio(minutes: float, seed: int = 11) -> tuple[np.ndarray, str]:
-    """Turns of speech and pauses (0.4-3 s), never the same sentence twice in a row."""
-    rng = random.Random(seed)
-    parts: list[np.ndarray] = []
-    said: list[str] = []
-    total = 0
-    previous = -1
-    while total < minutes * 60 * RATE_HZ:
-        index = rng.randrange(len(SENTENCES))
-        if index == previous:
-            index = (index + 1) % len(SENTENCES)
-        previous = index
-        speech = spoken(SENTENCES[index], rng.choice(VOICES), rng.choice(SPEEDS_WPM))
-        pause = np.zeros(round(rng.uniform(0.4, 3.0) * RATE_HZ), dtype=np.float32)
-        parts += [speech, pause]
-        said.append(SENTENCES[index])
-        total += len(speech) + len(pause)
-    return np.concatenate(parts), " ".join(said)
+SESSION_SEED = 11
 
 
 def plain_whisper(audio: np.ndarray) -> str:
@@ -174,7 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "default_model": DEFAULT_MODEL,
         "repeats": repeats,
     }
-    session, reference = session_audio(minutes)
+    session, reference = session_speech(minutes, SESSION_SEED)
     jfk = read_audio(JFK)
     every_model = list(TRANSCRIPT_MODELS)
     for case, audio, text, models in (

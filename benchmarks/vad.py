@@ -28,22 +28,15 @@ from analysis.voice.vad import (
     frame_by_frame_probabilities,
     segments_from_probabilities,
 )
-from benchmarks._recording import speech_stream
+from benchmarks._recording import session_speech
 from benchmarks.common import Row, print_rows, summarise, write_result
 
 CHUNK_S = 30.0  # what the pipeline's audio decoder hands over at a time
 SEED = 5
 
 
-def session_speech(minutes: float) -> np.ndarray:
-    wanted = round(minutes * 60 * SAMPLE_RATE_HZ)
-    parts, total = [], 0
-    for part in speech_stream(SEED):
-        parts.append(part)
-        total += len(part)
-        if total >= wanted:
-            break
-    return np.concatenate(parts)[:wanted]
+def session_audio(minutes: float) -> np.ndarray:
+    return session_speech(minutes, SEED)[0][: round(minutes * 60 * SAMPLE_RATE_HZ)]
 
 
 def in_lanes(audio: np.ndarray) -> np.ndarray:
@@ -88,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     minutes, repeats = (2.0, 1) if args.quick else (args.minutes, args.repeats)
 
-    audio = session_speech(minutes)
+    audio = session_audio(minutes)
     seconds, agreement = measure(audio, repeats)
     duration_s = len(audio) / SAMPLE_RATE_HZ
     lanes = summarise([s / duration_s for s in seconds["lanes"]])

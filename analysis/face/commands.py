@@ -78,7 +78,7 @@ def _train_face(args: argparse.Namespace) -> int:
 def _evaluate_faces(args: argparse.Namespace) -> int:
     from analysis.face.evaluate import evaluate_faces
 
-    if (args.data is None) == (not args.lfw_expressions):
+    if (args.data is not None) == args.lfw_expressions:  # both or neither
         print("error: give either a folder of label folders or --lfw-expressions", file=sys.stderr)
         return 2
     if args.lfw_expressions:
