@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.face.train import TrainOptions
+from analysis.face.train_cnn import ARCHITECTURES, CnnTrainOptions
 
 
 def register(commands: Any, evaluate_commands: Any) -> None:
@@ -37,6 +38,25 @@ def register(commands: Any, evaluate_commands: Any) -> None:
     train.add_argument("--resume", action="store_true", help="continue from <out>.state.pt")
     train.add_argument("--describe-data", default="", help="one line for the model card")
     train.set_defaults(handler=_train_face)
+
+    cnn_defaults = CnnTrainOptions()
+    cnn = commands.add_parser(
+        "train-face-cnn",
+        help="train the per-frame expression CNN on FER+ train; select and calibrate on valid",
+    )
+    cnn.add_argument("--data", type=Path, default=None, help="folder or .npz of FER+ (shared/)")
+    cnn.add_argument("--out", type=Path, required=True, help="checkpoint to write (.pt)")
+    cnn.add_argument("--arch", choices=ARCHITECTURES, default=cnn_defaults.arch)
+    cnn.add_argument("--epochs", type=int, default=cnn_defaults.epochs)
+    cnn.add_argument("--seed", type=int, default=cnn_defaults.seed)
+    cnn.add_argument("--lr", type=float, default=cnn_defaults.lr)
+    cnn.add_argument("--batch-size", type=int, default=cnn_defaults.batch_size)
+    cnn.add_argument("--threads", type=int, default=cnn_defaults.threads)
+    cnn.add_argument("--class-weight-power", type=float, default=cnn_defaults.class_weight_power)
+    cnn.add_argument("--limit-train", type=int, default=0, help="first N images only (tests)")
+    cnn.add_argument("--resume", action="store_true", help="continue from <out>.state.pt")
+    cnn.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cnn.set_defaults(handler=_train_face_cnn)
 
     faces = evaluate_commands.add_parser(
         "faces", help="accuracy and UAR of the face models on DIR/<label>/<image>"
@@ -72,6 +92,37 @@ def _train_face(args: argparse.Namespace) -> int:
     description = args.describe_data or f"{len(clips)} clips from {args.data}"
     report = train(clips, args.out, options, data_description=description, resume=args.resume)
     print(json.dumps({"checkpoint": str(report.checkpoint), "sha256": report.sha256}))
+    return 0
+
+
+def _train_face_cnn(args: argparse.Namespace) -> int:
+    from analysis.face.ferplus import DEFAULT_PATH, load_ferplus
+    from analysis.face.train_cnn import train_cnn
+
+    options = CnnTrainOptions(
+        arch=args.arch,
+        epochs=args.epochs,
+        seed=args.seed,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        threads=args.threads,
+        class_weight_power=args.class_weight_power,
+        limit_train=args.limit_train,
+    )
+    data = load_ferplus(args.data or DEFAULT_PATH)
+    report = train_cnn(data, args.out, options, resume=args.resume, progress=not args.no_progress)
+    print(
+        json.dumps(
+            {
+                "checkpoint": str(report.checkpoint),
+                "sha256": report.sha256,
+                "best_epoch": report.best_epoch,
+                "valid_accuracy": report.dev["accuracy"],
+                "valid_uar": report.dev["uar"],
+                "valid_ece": report.dev["calibration"]["ece"],
+            }
+        )
+    )
     return 0
 
 
