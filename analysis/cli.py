@@ -15,7 +15,7 @@ from analysis.errors import AnalysisError, MediaError
 
 # Modules that add commands: each defines `register(commands, evaluate_commands)`.
 COMMAND_MODULES: tuple[str, ...] = (
-    "analysis.models.commands",
+    "analysis.weights.commands",
     "analysis.face.commands",
     "analysis.commands",
     "analysis.evaluation_commands",

@@ -12,7 +12,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from analysis.pipeline import STAGES, PipelineOptions
+from analysis.modality import Modality
+from analysis.pipeline import STAGE_NAMES, PipelineOptions
 
 EXIT_INTERRUPTED = 130
 
@@ -109,12 +110,15 @@ def _roles(pairs: Sequence[str]) -> tuple[tuple[str, str], ...]:
 
 
 def _options(args: argparse.Namespace) -> PipelineOptions:
+    switched_off = {
+        Modality.FACE: getattr(args, "no_face", False),
+        Modality.VOICE: getattr(args, "no_voice", False),
+        Modality.TEXT: getattr(args, "no_transcript", False),
+    }
     return PipelineOptions(
         window_s=args.window_s,
         sample_fps=getattr(args, "sample_fps", PipelineOptions().sample_fps),
-        face=not getattr(args, "no_face", False),
-        voice=not getattr(args, "no_voice", False),
-        transcript=not getattr(args, "no_transcript", False),
+        modalities=frozenset(m for m, off in switched_off.items() if not off),
         transcript_engine=args.engine,
         transcript_model=args.model,
         face_checkpoint=getattr(args, "face_checkpoint", None),
@@ -126,12 +130,12 @@ def _options(args: argparse.Namespace) -> PipelineOptions:
 def _run(
     video: Path, options: PipelineOptions, workdir: Path | None, quiet: bool
 ) -> dict[str, Any]:
-    from analysis.pipeline import run_pipeline
+    from analysis.pipeline import analyse_file
 
     bar = ProgressLine(sys.stderr)
     try:
         with tempfile.TemporaryDirectory(prefix="moodline-") as scratch:
-            return run_pipeline(
+            return analyse_file(
                 video,
                 options=options,
                 workdir=workdir or Path(scratch),
@@ -236,6 +240,6 @@ def _evaluate_video(args: argparse.Namespace) -> int:
     options = replace(_options(args), window_s=args.window_s)
     document = _run(args.video, options, args.workdir, quiet=True)
     result = score_windows(document["windows"], labels["segments"])
-    result["stages"] = list(STAGES)
+    result["stages"] = list(STAGE_NAMES)
     print(json.dumps(result))
     return 0

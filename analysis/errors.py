@@ -1,7 +1,11 @@
-"""Typed, coded errors of the analysis pipeline.
+"""Moodline's one vocabulary of error codes, and the typed errors of the analysis pipeline.
 
-Codes are stable strings that the web application stores on a failed job and maps to a
-message a clinician understands; the message here is for logs and the CLI.
+Every error Moodline reports — a recording the pipeline cannot read, a job that ran out of
+time, a missing consent, a malformed API request — carries one of the `ErrorCode` values: a
+stable string that a failed job stores, the API returns as `{"error": {"code": ...}}` and an
+integrator branches on. They live here, at the bottom of the import graph, because both the
+pipeline (which imports no Django) and the web application use them. What a person reads for
+each code is kept where it is shown: `clinic.errors` (clinicians) and `clinic.api.errors`.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from enum import StrEnum
 
 
 class ErrorCode(StrEnum):
+    # The recording and the models (analysis pipeline)
     NOT_MEDIA = "not_media"
     CORRUPT_MEDIA = "corrupt_media"
     NO_VIDEO_STREAM = "no_video_stream"
@@ -19,6 +24,35 @@ class ErrorCode(StrEnum):
     MODEL_UNAVAILABLE = "model_unavailable"
     MODEL_CHECKSUM_MISMATCH = "model_checksum_mismatch"
     CANCELLED = "cancelled"
+    # Running a job (clinic.worker)
+    TIME_LIMIT = "time_limit"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    INTERNAL_ERROR = "internal_error"
+    RECORDING_MISSING = "recording_missing"
+    # Rules of the clinic (clinic.exceptions, clinic.services)
+    DOMAIN_ERROR = "domain_error"
+    CONSENT_REQUIRED = "consent_required"
+    JOB_ALREADY_ACTIVE = "job_already_active"
+    RECORDING_TOO_LARGE = "recording_too_large"
+    RECORDING_EMPTY = "recording_empty"
+    NOT_A_CLINICIAN = "not_a_clinician"
+    ANNOTATION_EMPTY = "annotation_empty"
+    ANNOTATION_TOO_LONG = "annotation_too_long"
+    ANNOTATION_OUTSIDE_SESSION = "annotation_outside_session"
+    ANNOTATION_NOT_YOURS = "annotation_not_yours"
+    TWO_FACTOR_REQUIRED = "two_factor_required"
+    # The API's requests (clinic.api.errors)
+    INVALID_REQUEST = "invalid_request"
+    MALFORMED_REQUEST = "malformed_request"
+    NOT_AUTHENTICATED = "not_authenticated"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    NOT_ACCEPTABLE = "not_acceptable"
+    THROTTLED = "throttled"
+    NO_TIMELINE = "no_timeline"
+    ERROR = "error"  # a request error DRF raised that none of the above names
 
 
 class AnalysisError(Exception):

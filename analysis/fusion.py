@@ -12,13 +12,20 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from analysis.labels import EMOTIONS
 from analysis.moments import find_moments
+from analysis.stage_outputs import (
+    FaceOutput,
+    SpokenPiece,
+    TranscriptOutput,
+    VoiceOutput,
+    VoiceSpeaker,
+)
 from analysis.text.transcribe import Utterance
 from analysis.timeline import (
     GAP_LOW_EVIDENCE,
@@ -30,7 +37,7 @@ from analysis.timeline import (
     SCHEMA_ID,
     Gap,
 )
-from analysis.voice.prosody import AROUSAL_SOURCE, ProsodyFeatures, vocal_arousal
+from analysis.voice.prosody import AROUSAL_SOURCE, vocal_arousal
 from analysis.voice.speakers import CLIENT, CLINICIAN, GUESSED, SET_BY_CLINICIAN, UNKNOWN
 
 TEXT_CONFIDENCE = 0.5  # a sentence's wording is a moderate cue to how its speaker feels
@@ -67,6 +74,8 @@ class _Modality:
     reason_when_empty: str = GAP_NO_SPEECH
     session_gap: bool = False  # the whole session lacks this modality (consent, stream, face)
     source: str = ""
+    # The face read as the CNN reads any face, where `cues` are read against the person's rest
+    raw_cues: list[_Cue] = field(default_factory=list)
 
 
 def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
@@ -148,6 +157,13 @@ def _fuse_window(
             continue
         parts[name] = summary
         parts[name]["source"] = modality.source
+        raw = _summarise(modality.raw_cues, start_s, end_s) if modality.raw_cues else None
+        if raw is not None:
+            parts[name]["raw"] = {
+                "valence": _round(raw["valence"]),
+                "arousal": _round(raw["arousal"]),
+                "emotions": _emotion_dict(raw["emotions"]),
+            }
 
     def fused(key: str) -> float | None:
         present = [p for p in parts.values() if p[key] is not None]
@@ -185,6 +201,7 @@ def _fuse_window(
                 "confidence": round(p["confidence"], ROUND_DIGITS),
                 "weight": round(p["confidence"] / weight_total, ROUND_DIGITS),
                 "source": p["source"],
+                **({"raw": p["raw"]} if "raw" in p else {}),
             }
             for name, p in parts.items()
         },
@@ -225,31 +242,38 @@ def _apply_roles(
 
 
 def _face_modality(
-    face: Mapping[str, Any] | None, tracks: list[dict[str, Any]], scored: set[str], reason: str
+    face: FaceOutput | None, tracks: list[dict[str, Any]], scored: set[str], reason: str
 ) -> _Modality:
     modality = _Modality(reason_when_empty=reason, source="face expression (CNN-LSTM)")
     if face is None:
         return modality
     roles = {t["id"]: t["role"] for t in tracks}
-    for track in face["tracks"]:
-        track_id = str(track["track_id"])
-        times = track["times_s"]
-        is_scored = roles.get(track_id) in scored
+    for track in face.tracks:
+        times = track.times_s
+        is_scored = roles.get(str(track.track_id)) in scored
         if times:
             modality.present.append((times[0], times[-1], is_scored))
         if not is_scored:
             continue
-        for window in track["windows"]:
-            modality.cues.append(
-                _Cue(
-                    start_s=window["start_s"],
-                    end_s=window["end_s"],
-                    confidence=float(window["confidence"]),
-                    valence=float(window["valence"]),
-                    arousal=float(window["arousal"]),
-                    emotions=np.array([window["probs"][label] for label in EMOTIONS]),
-                )
+        against_rest = track.baseline is not None and track.baseline.reliable
+        for window in track.windows:
+            raw = _Cue(
+                start_s=window.start_s,
+                end_s=window.end_s,
+                confidence=float(window.confidence),
+                valence=float(window.valence),
+                arousal=float(window.arousal),
+                emotions=np.array([window.probs[label] for label in EMOTIONS]),
             )
+            if against_rest and window.relative_probs is not None:
+                modality.raw_cues.append(raw)
+                raw = replace(
+                    raw,
+                    valence=window.relative_valence,
+                    arousal=window.relative_arousal,
+                    emotions=np.array([window.relative_probs[label] for label in EMOTIONS]),
+                )
+            modality.cues.append(raw)
     return modality
 
 
@@ -260,23 +284,23 @@ def _speech_rate(utterances: Sequence[Utterance], start_s: float, end_s: float) 
 
 
 def _voice_segments(
-    voice: Mapping[str, Any], utterances: Sequence[Utterance], scored_speakers: set[str]
+    voice: VoiceOutput, utterances: Sequence[Utterance], scored_speakers: set[str]
 ) -> list[dict[str, Any]]:
     """Arousal of each scored speaker's pieces against that speaker's own session baseline."""
     segments: list[dict[str, Any]] = []
     for speaker_id in sorted(scored_speakers):
-        pieces = [p for p in voice["pieces"] if p["speaker"] == speaker_id and p.get("prosody")]
-        features = [ProsodyFeatures(**p["prosody"]) for p in pieces]
-        rates = [_speech_rate(utterances, p["start_s"], p["end_s"]) for p in pieces]
-        for piece, rate, estimate in zip(
-            pieces, rates, vocal_arousal(features, rates), strict=True
+        pieces = [p for p in voice.pieces if p.speaker == speaker_id and p.prosody is not None]
+        features = [p.prosody for p in pieces if p.prosody is not None]
+        rates = [_speech_rate(utterances, p.start_s, p.end_s) for p in pieces]
+        for piece, prosody, rate, estimate in zip(
+            pieces, features, rates, vocal_arousal(features, rates), strict=True
         ):
             segments.append(
                 {
-                    "start_s": piece["start_s"],
-                    "end_s": piece["end_s"],
+                    "start_s": piece.start_s,
+                    "end_s": piece.end_s,
                     "speaker": speaker_id,
-                    "prosody": {**piece["prosody"], "speech_rate_wps": _round(rate)},
+                    "prosody": {**prosody.to_dict(), "speech_rate_wps": _round(rate)},
                     "arousal": None
                     if estimate is None
                     else {
@@ -290,18 +314,18 @@ def _voice_segments(
     return sorted(segments, key=lambda s: s["start_s"])
 
 
-def _speaker_of(start_s: float, end_s: float, pieces: Sequence[Mapping[str, Any]]) -> str | None:
+def _speaker_of(start_s: float, end_s: float, pieces: Sequence[SpokenPiece]) -> str | None:
     overlaps: dict[str, float] = {}
     for piece in pieces:
-        share = _overlap(start_s, end_s, piece["start_s"], piece["end_s"])
+        share = _overlap(start_s, end_s, piece.start_s, piece.end_s)
         if share > 0:
-            overlaps[piece["speaker"]] = overlaps.get(piece["speaker"], 0.0) + share
+            overlaps[piece.speaker] = overlaps.get(piece.speaker, 0.0) + share
     return max(overlaps, key=overlaps.__getitem__) if overlaps else None
 
 
 def _transcript_entries(
     utterances: Sequence[Utterance],
-    pieces: Sequence[Mapping[str, Any]],
+    pieces: Sequence[SpokenPiece],
     roles: Mapping[str, str],
     scored: set[str],
 ) -> list[dict[str, Any]]:
@@ -347,9 +371,9 @@ def build_timeline(
     duration_s: float,
     source: Mapping[str, Any],
     options: FusionOptions,
-    face: Mapping[str, Any] | None,
-    voice: Mapping[str, Any] | None,
-    transcript: Mapping[str, Any] | None,
+    face: FaceOutput | None,
+    voice: VoiceOutput | None,
+    transcript: TranscriptOutput | None,
     session_gaps: Sequence[Gap],
     models: Sequence[Mapping[str, str]],
     extra_options: Mapping[str, Any] | None = None,
@@ -357,36 +381,35 @@ def build_timeline(
     """The `moodline.timeline/1` document from the stage outputs (None = stage not run)."""
     overrides = dict(options.role_overrides)
     scored = set(options.score_roles)
-    speakers = [dict(s) for s in (voice or {}).get("speakers", [])]
+    speakers = [_speaker_entry(s) for s in (voice.speakers if voice else ())]
     tracks = [
         {
-            "id": str(t["track_id"]),
-            "start_s": t["times_s"][0] if t["times_s"] else 0.0,
-            "end_s": t["times_s"][-1] if t["times_s"] else 0.0,
-            "frames": len(t["times_s"]),
+            "id": str(t.track_id),
+            "start_s": t.times_s[0] if t.times_s else 0.0,
+            "end_s": t.times_s[-1] if t.times_s else 0.0,
+            "frames": len(t.times_s),
+            **({"baseline": asdict(t.baseline)} if t.baseline is not None else {}),
         }
-        for t in (face or {}).get("tracks", [])
+        for t in (face.tracks if face else ())
     ]
     _apply_roles(speakers, tracks, overrides)
     roles = {s["id"]: s["role"] for s in speakers}
     scored_speakers = {s["id"] for s in speakers if s["role"] in scored}
-    pieces = (voice or {}).get("pieces", [])
-    utterances = [Utterance.from_dict(u) for u in (transcript or {}).get("utterances", [])]
+    pieces = voice.pieces if voice else ()
+    utterances = transcript.utterances if transcript else ()
 
     gap_reason = {g.modality: g.reason for g in session_gaps}
     face_modality = _face_modality(face, tracks, scored, gap_reason.get("face", GAP_NO_FACE))
 
     voice_segments = (
         _voice_segments(voice, utterances, scored_speakers)
-        if voice is not None and voice.get("prosody", False)
+        if voice is not None and voice.prosody
         else []
     )
     voice_modality = _Modality(
         reason_when_empty=gap_reason.get("voice", GAP_NO_SPEECH), source=AROUSAL_SOURCE
     )
-    voice_modality.present = [
-        (p["start_s"], p["end_s"], p["speaker"] in scored_speakers) for p in pieces
-    ]
+    voice_modality.present = [(p.start_s, p.end_s, p.speaker in scored_speakers) for p in pieces]
     for segment in voice_segments:
         if segment["arousal"] is not None:
             voice_modality.cues.append(
@@ -453,6 +476,22 @@ def build_timeline(
         "gaps": [g.to_dict() for g in session_gaps],
         "models": _unique_models(models),
     }
+
+
+def _speaker_entry(speaker: VoiceSpeaker) -> dict[str, Any]:
+    """A speaker as the timeline lists it (channel and face link only when known)."""
+    entry: dict[str, Any] = {
+        "id": speaker.id,
+        "role": speaker.role,
+        "role_source": speaker.role_source,
+        "talk_time_s": speaker.talk_time_s,
+    }
+    if speaker.channel is not None:
+        entry["channel"] = speaker.channel
+    if speaker.face_track_id is not None:
+        entry["face_track_id"] = speaker.face_track_id
+        entry["link_correlation"] = speaker.link_correlation
+    return entry
 
 
 def _unique_models(models: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:

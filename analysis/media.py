@@ -24,6 +24,7 @@ import av.error
 import numpy as np
 
 from analysis.errors import ErrorCode, MediaError
+from analysis.media_signatures import SIGNATURE_BYTES, looks_like_media
 
 SPEECH_SAMPLE_RATE_HZ = 16000
 MICROSECONDS_PER_SECOND = 1_000_000
@@ -32,26 +33,6 @@ MICROSECONDS_PER_SECOND = 1_000_000
 # upload); container muxers round durations, so a small shortfall is normal.
 TRUNCATION_TOLERANCE_S = 0.5
 TRUNCATION_TOLERANCE_FRACTION = 0.02
-
-# First bytes of container formats we recognise: a file that starts like media but cannot be
-# opened is corrupt, one that does not is simply not media.
-MEDIA_MAGIC_PREFIXES: tuple[bytes, ...] = (
-    b"\x1a\x45\xdf\xa3",  # Matroska / WebM (EBML)
-    b"RIFF",  # WAV, AVI
-    b"OggS",
-    b"fLaC",
-    b"ID3",  # MP3 with a tag
-    b"\xff\xfb",  # MP3 frame
-    b"\xff\xf3",
-    b"\xff\xf2",
-    b"\xff\xf1",  # ADTS AAC
-    b"\xff\xf9",
-    b"FLV",
-    b"\x30\x26\xb2\x75",  # ASF / WMV
-    b"\x00\x00\x01\xba",  # MPEG-PS
-    b"\x47",  # MPEG-TS sync byte
-)
-MP4_BOX_TYPES: tuple[bytes, ...] = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
 
 
 @dataclass(frozen=True)
@@ -295,10 +276,7 @@ def _open(path: Path) -> av.container.InputContainer:
 
 def _looks_like_media(path: Path) -> bool:
     with path.open("rb") as handle:
-        head = handle.read(12)
-    if len(head) >= 8 and head[4:8] in MP4_BOX_TYPES:
-        return True
-    return any(head.startswith(prefix) for prefix in MEDIA_MAGIC_PREFIXES)
+        return looks_like_media(handle.read(SIGNATURE_BYTES))
 
 
 def _is_cover_art(stream: av.stream.Stream) -> bool:
@@ -399,7 +377,7 @@ def _rotation_deg(container: av.container.InputContainer, stream: Any) -> int:
     """The display rotation, read from the first decoded frame (FFmpeg exposes it there)."""
     try:
         for frame in container.decode(stream):
-            return round(frame.rotation / 90) % 4 * 90
+            return int(round(frame.rotation / 90) % 4 * 90)
     except av.error.FFmpegError:
         return 0  # decoding problems are reported by iter_video_frames, where they matter
     finally:

@@ -10,9 +10,12 @@ carries its evidence: the scored face frames the temporal head attended to and t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from analysis.stage_outputs import FaceOutput
 
 DIMENSIONS = ("valence", "arousal")
 PEAK_MIN_DEVIATION = 0.25  # on the -1..1 scale
@@ -78,19 +81,19 @@ def _evidence(
     start_s: float,
     end_s: float,
     windows: Sequence[Mapping[str, Any]],
-    face: Mapping[str, Any] | None,
+    face: FaceOutput | None,
     transcript: Sequence[Mapping[str, Any]],
     scored_tracks: set[str],
 ) -> dict[str, Any]:
     frames: list[dict[str, Any]] = []
-    for track in (face or {}).get("tracks", []):
-        if str(track["track_id"]) not in scored_tracks:
+    for track in face.tracks if face else ():
+        if str(track.track_id) not in scored_tracks:
             continue
-        for window in track["windows"]:
-            if window["end_s"] > start_s and window["start_s"] < end_s:
+        for face_window in track.windows:
+            if face_window.end_s > start_s and face_window.start_s < end_s:
                 frames.extend(
-                    {"track_id": str(track["track_id"]), "t_s": a["t_s"], "weight": a["weight"]}
-                    for a in window.get("attention", [])
+                    {"track_id": str(track.track_id), "t_s": a.t_s, "weight": a.weight}
+                    for a in face_window.attention
                 )
     frames.sort(key=lambda f: -f["weight"])
     words = [
@@ -115,7 +118,7 @@ def _evidence(
 def find_moments(
     windows: Sequence[Mapping[str, Any]],
     *,
-    face: Mapping[str, Any] | None,
+    face: FaceOutput | None,
     transcript: Sequence[Mapping[str, Any]],
     scored_tracks: set[str],
 ) -> list[dict[str, Any]]:

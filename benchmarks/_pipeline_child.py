@@ -2,7 +2,8 @@
 is its own: `python -m benchmarks._pipeline_child CASE RECORDING [SECONDS]` prints one JSON line.
 
 Cases:
-- `pipeline`: every stage of analysis.pipeline in order, timed one by one (end to end = sum).
+- `pipeline`: the pipeline's own runner with nothing saved before, each stage timed by it
+  (end to end = sum).
 - `decode`: the floor: the same decoding the pipeline does (frames sampled and scaled as the
   face stage asks, all audio at 16 kHz), with no model at all.
 - `naive-face [SECONDS]`: the face loop a first version would write: every sampled frame alone
@@ -27,18 +28,12 @@ import torch
 
 
 def _pipeline(path: Path) -> dict[str, Any]:
-    from analysis.pipeline import STAGES, UPSTREAM, PipelineOptions, run_stage
+    from analysis.pipeline import MemoryStageStore, PipelineOptions, run_pipeline
 
     options = PipelineOptions()
-    outputs: dict[str, Any] = {}
-    stage_s: dict[str, float] = {}
-    for name in STAGES:
-        started = time.perf_counter()
-        outputs[name] = run_stage(
-            name, path, options=options, inputs={u: outputs[u] for u in UPSTREAM[name]}
-        )
-        stage_s[name] = time.perf_counter() - started
-    document = outputs["fusion"]
+    run = run_pipeline(path, options=options, store=MemoryStageStore())
+    stage_s = run.seconds
+    document = run.document
     with tempfile.TemporaryDirectory() as scratch:  # the document really serialises
         Path(scratch, "timeline.json").write_text(json.dumps(document))
     return {
@@ -70,9 +65,9 @@ def _naive_face(path: Path, max_seconds: float = float("inf")) -> dict[str, Any]
     from analysis.face.align import aligned_grey_faces
     from analysis.face.detect import DetectorOptions, FaceDetector, frames_to_tensor
     from analysis.face.expression import to_model_input
+    from analysis.face.loading import load_expression_cnn
     from analysis.face.stage import FaceOptions
     from analysis.media import iter_video_frames
-    from analysis.models.face_weights import load_expression_cnn
 
     face = FaceOptions()
     detector = FaceDetector(DetectorOptions(min_face_px=face.min_face_px))
@@ -98,7 +93,7 @@ def _naive_face(path: Path, max_seconds: float = float("inf")) -> dict[str, Any]
 
 def _whisper_plain(path: Path) -> dict[str, Any]:
     from analysis.media import read_audio
-    from analysis.models.speech_weights import load_whisper
+    from analysis.weights.speech import load_whisper
 
     model = load_whisper()
     audio = read_audio(path)

@@ -25,9 +25,9 @@ from PIL import Image
 from analysis.face.align import aligned_grey_faces
 from analysis.face.detect import DetectorOptions, FaceDetector, frames_to_tensor
 from analysis.face.expression import to_model_input
+from analysis.face.loading import load_expression_cnn
 from analysis.face.stage import FaceOptions, run_face_stage
 from analysis.media import iter_video_frames
-from analysis.models.face_weights import load_expression_cnn
 from benchmarks.common import Row, print_rows, repeat, summarise, write_result
 
 VIDEO_SIZE = (1280, 720)

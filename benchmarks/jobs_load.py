@@ -80,7 +80,7 @@ def _practice() -> Any:
     from django.contrib.auth.models import Group
     from django.utils import timezone
 
-    from clinic.models import Modality, Organisation, Patient, User
+    from clinic.models import ConsentScope, Organisation, Patient, User
     from clinic.roles import Role
     from clinic.selectors import consent_active_modalities
     from clinic.services import care_team_add, consent_give, patient_create, session_create
@@ -96,7 +96,7 @@ def _practice() -> Any:
     )
     care_team_add(patient=patient, clinician=clinician)
     active = consent_active_modalities(patient=patient)
-    for modality in Modality:
+    for modality in ConsentScope:
         if modality not in active:
             consent_give(
                 patient=patient, modality=modality, form_version="bench", given_by="patient"

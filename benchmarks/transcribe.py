@@ -30,7 +30,6 @@ import numpy as np
 
 from analysis.commands import word_error_rate
 from analysis.media import read_audio
-from analysis.models.speech_weights import load_whisper
 from analysis.text.transcribe import (
     DEFAULT_ENGINE,
     DEFAULT_MODEL,
@@ -41,6 +40,7 @@ from analysis.text.transcribe import (
     transcribe_speech,
 )
 from analysis.voice.vad import detect_speech
+from analysis.weights.speech import load_whisper
 from benchmarks._recording import session_speech
 from benchmarks.common import Row, print_rows, summarise, write_result
 

@@ -282,7 +282,7 @@ def seed(sessions: int) -> dict[str, Any]:
         AnalysisJob,
         CareTeamMembership,
         Consent,
-        Modality,
+        ConsentScope,
         Organisation,
         Patient,
         Recording,
@@ -336,7 +336,7 @@ def seed(sessions: int) -> dict[str, Any]:
                     given_at=now,
                 )
                 for p in patients
-                for m in (Modality.VIDEO, Modality.AUDIO, Modality.ANALYSIS)
+                for m in (ConsentScope.FACE, ConsentScope.VOICE, ConsentScope.ANALYSIS)
             )
             therapy = TherapySession.objects.bulk_create(
                 TherapySession(

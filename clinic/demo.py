@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.demo_media import demo_clip_write
-from clinic.models import AnalysisJob, Modality, Organisation, Patient, Recording, User
+from clinic.models import AnalysisJob, ConsentScope, Organisation, Patient, Recording, User
 from clinic.roles import Role
 from clinic.selectors import consent_active_modalities, job_active_for_recording
 from clinic.services import (
@@ -72,7 +72,7 @@ def demo_seed() -> DemoSeed:
             )
         care_team_add(patient=patient, clinician=clinician)
         active = consent_active_modalities(patient=patient)
-        for modality in Modality:
+        for modality in ConsentScope:
             if modality.value not in active:
                 consent_give(
                     patient=patient,

@@ -1,21 +1,14 @@
 """What a clinician reads when an analysis fails: one plain sentence per error code.
 
-Codes come from the analysis pipeline (`analysis.errors.ErrorCode`) or from the orchestration
-itself (the constants below). The sentences say what happened and what to do, never a stack
-trace; the technical detail goes to the worker log. Tests import these constants.
+Codes are Moodline's one vocabulary (`analysis.errors.ErrorCode`); the sentences say what
+happened and what to do, never a stack trace; the technical detail goes to the worker log.
 """
 
 from __future__ import annotations
 
 from analysis.errors import ErrorCode
 
-# Codes the job orchestration adds to the pipeline's own.
-TIME_LIMIT = "time_limit"
-SERVICE_UNAVAILABLE = "service_unavailable"
-INTERNAL_ERROR = "internal_error"
-RECORDING_MISSING = "recording_missing"
-
-CLINICIAN_MESSAGES: dict[str, str] = {
+CLINICIAN_MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.NOT_MEDIA: (
         "The uploaded file is not an audio or video recording. Please upload the session "
         "recording again."
@@ -45,19 +38,19 @@ CLINICIAN_MESSAGES: dict[str, str] = {
         "administrator."
     ),
     ErrorCode.CANCELLED: "The analysis was cancelled.",
-    TIME_LIMIT: (
+    ErrorCode.TIME_LIMIT: (
         "The analysis took longer than this installation allows and was stopped. Please "
         "contact your administrator."
     ),
-    SERVICE_UNAVAILABLE: (
+    ErrorCode.SERVICE_UNAVAILABLE: (
         "The analysis could not reach the database or the job queue after several tries. "
         "Please request the analysis again later."
     ),
-    INTERNAL_ERROR: (
+    ErrorCode.INTERNAL_ERROR: (
         "The analysis stopped because of an unexpected error. The recording is kept; please "
         "request the analysis again or contact your administrator."
     ),
-    RECORDING_MISSING: (
+    ErrorCode.RECORDING_MISSING: (
         "The recording file could not be found in storage. Please contact your administrator."
     ),
 }
@@ -65,4 +58,7 @@ CLINICIAN_MESSAGES: dict[str, str] = {
 
 def clinician_message(code: str) -> str:
     """The sentence shown for `code`; an unknown code reads as an unexpected error."""
-    return CLINICIAN_MESSAGES.get(code, CLINICIAN_MESSAGES[INTERNAL_ERROR])
+    try:
+        return CLINICIAN_MESSAGES[ErrorCode(code)]
+    except (ValueError, KeyError):
+        return CLINICIAN_MESSAGES[ErrorCode.INTERNAL_ERROR]

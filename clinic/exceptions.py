@@ -1,13 +1,14 @@
-"""Domain errors the services raise; each carries a stable code the API and UI can map.
-
-Messages are constants so tests and the API can import rather than repeat them.
+"""Domain errors the services raise; each carries a stable code (analysis.errors.ErrorCode)
+that the API and UI map. Messages are constants so tests and the API can import them.
 """
 
 from __future__ import annotations
 
+from analysis.errors import ErrorCode
+
 
 class DomainError(Exception):
-    code = "domain_error"
+    code = ErrorCode.DOMAIN_ERROR
     message = "The request breaks a rule of the clinic."
 
     def __init__(self, message: str | None = None) -> None:
@@ -16,25 +17,25 @@ class DomainError(Exception):
 
 
 class ConsentRequired(DomainError):
-    code = "consent_required"
+    code = ErrorCode.CONSENT_REQUIRED
     message = "The patient has not given active consent for this."
 
 
 class JobAlreadyActive(DomainError):
-    code = "job_already_active"
+    code = ErrorCode.JOB_ALREADY_ACTIVE
     message = "This recording is already queued or being analysed."
 
 
 class RecordingTooLarge(DomainError):
-    code = "recording_too_large"
+    code = ErrorCode.RECORDING_TOO_LARGE
     message = "The recording is larger than this installation accepts."
 
 
 class RecordingEmpty(DomainError):
-    code = "recording_empty"
+    code = ErrorCode.RECORDING_EMPTY
     message = "The uploaded recording is empty."
 
 
 class NotAClinician(DomainError):
-    code = "not_a_clinician"
+    code = ErrorCode.NOT_A_CLINICIAN
     message = "Only a clinician of the patient's practice can join the care team."

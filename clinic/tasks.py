@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers that take ids and call a service (clinic/services/analysis.py).
+"""Celery tasks: thin wrappers that take ids and call the worker (clinic/worker.py) or a service.
 
 `analyze_recording` runs on the "analysis" queue (heavy: models, minutes per recording);
 `recover_stale_jobs` runs on "housekeeping" (light, scheduled by beat). Retries are for
@@ -16,14 +16,13 @@ from celery import Task, shared_task
 from celery.signals import worker_shutting_down
 from django.conf import settings
 
-from clinic.services.analysis import (
+from clinic.services.analysis import jobs_recover_stale, worker_identity
+from clinic.worker import (
     TRANSIENT_ERRORS,
     WORKER_STOPPING,
     RunOutcome,
     analysis_give_up,
     analysis_run,
-    jobs_recover_stale,
-    worker_identity,
 )
 
 logger = logging.getLogger(__name__)

@@ -26,12 +26,13 @@ from django_otp import login as otp_login
 from django_otp.forms import OTPTokenForm
 from django_otp.models import Device
 
+from analysis.errors import ErrorCode
 from clinic.audit import audit_record
 from clinic.models import AuditEvent
 
 # Paths a signed-in but unverified user may still reach: verifying, leaving, health, assets.
 EXEMPT_PATH_PREFIXES = ("/accounts/verify", "/logout", "/login", "/healthz", "/static/")
-TWO_FACTOR_REQUIRED_CODE = "two_factor_required"
+TWO_FACTOR_REQUIRED_CODE = ErrorCode.TWO_FACTOR_REQUIRED
 
 
 class RequireTwoFactorMiddleware:

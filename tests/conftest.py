@@ -13,7 +13,15 @@ from typing import Any
 import pytest
 
 from clinic.demo_media import ClipOptions, demo_clip_write
-from clinic.models import Consent, Modality, Organisation, Patient, Recording, TherapySession, User
+from clinic.models import (
+    Consent,
+    ConsentScope,
+    Organisation,
+    Patient,
+    Recording,
+    TherapySession,
+    User,
+)
 from clinic.roles import Role
 from tests.factories import (
     CareTeamMembershipFactory,
@@ -88,7 +96,8 @@ def patient(northside: Organisation, dr_rivera: User) -> Patient:
 def consents(patient: Patient) -> dict[str, Consent]:
     """Active consent to every modality."""
     return {
-        modality: ConsentFactory.create(patient=patient, modality=modality) for modality in Modality
+        modality: ConsentFactory.create(patient=patient, modality=modality)
+        for modality in ConsentScope
     }
 
 

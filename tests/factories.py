@@ -14,7 +14,7 @@ from django.utils import timezone
 from clinic.models import (
     CareTeamMembership,
     Consent,
-    Modality,
+    ConsentScope,
     Organisation,
     Patient,
     Recording,
@@ -87,7 +87,7 @@ class ConsentFactory(factory.django.DjangoModelFactory[Consent]):
         model = Consent
 
     patient = factory.SubFactory(PatientFactory)
-    modality = Modality.ANALYSIS
+    modality = ConsentScope.ANALYSIS
     form_version = "2026-01"
     given_by = "patient"
     given_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=1))

@@ -20,7 +20,17 @@ def register(commands: Any, evaluate_commands: Any) -> None:
         "train-face",
         help="train the face temporal head on DIR/<label>/*.mp4 or DIR/<label>/<clip>/*.png",
     )
-    train.add_argument("--data", type=Path, required=True, help="folder of label folders")
+    train.add_argument("--data", type=Path, help="folder of label folders")
+    train.add_argument(
+        "--ferplus",
+        type=Path,
+        nargs="?",
+        const=Path(""),
+        default=None,
+        help="train on clips built from FER+ stills (train) and validate on clips from valid; "
+        "optionally the FER+ folder or .npz (default: shared/data/ferplus)",
+    )
+    train.add_argument("--clips-per-label", type=int, default=300, help="with --ferplus")
     train.add_argument("--out", type=Path, required=True, help="checkpoint to write (.pt)")
     train.add_argument("--epochs", type=int, default=defaults.epochs)
     train.add_argument("--seed", type=int, default=defaults.seed)
@@ -55,6 +65,9 @@ def register(commands: Any, evaluate_commands: Any) -> None:
     cnn.add_argument("--class-weight-power", type=float, default=cnn_defaults.class_weight_power)
     cnn.add_argument("--limit-train", type=int, default=0, help="first N images only (tests)")
     cnn.add_argument("--resume", action="store_true", help="continue from <out>.state.pt")
+    cnn.add_argument(
+        "--stop-after-epochs", type=int, default=0, help="end this run after N epochs (resumable)"
+    )
     cnn.add_argument("--no-progress", action="store_true", help="no progress bar")
     cnn.set_defaults(handler=_train_face_cnn)
 
@@ -66,6 +79,20 @@ def register(commands: Any, evaluate_commands: Any) -> None:
         "--lfw-expressions",
         action="store_true",
         help="score the hand-labelled faces of scikit-image's LFW subset instead of a folder",
+    )
+    faces.add_argument(
+        "--ferplus",
+        type=Path,
+        nargs="?",
+        const=Path(""),
+        default=None,
+        help="score FER+ valid (optionally: the FER+ folder or .npz; default shared/data/ferplus)",
+    )
+    faces.add_argument(
+        "--cnn",
+        action="append",
+        default=None,
+        help="expression CNN to score (repeatable; default: the selected one, MOODLINE_FACE_CNN)",
     )
     faces.add_argument("--checkpoint", type=Path, default=None, help="temporal head to use")
     faces.set_defaults(handler=_evaluate_faces)
@@ -85,12 +112,37 @@ def _train_face(args: argparse.Namespace) -> int:
         fine_tune_cnn=args.fine_tune_cnn,
         targets=args.targets,
     )
-    clips = load_clips(args.data)
-    if not clips:
-        print(f"error: no labelled clips under {args.data}")
+    if (args.data is None) == (args.ferplus is None):  # both or neither
+        print("error: give either --data DIR or --ferplus", file=sys.stderr)
         return 2
-    description = args.describe_data or f"{len(clips)} clips from {args.data}"
-    report = train(clips, args.out, options, data_description=description, resume=args.resume)
+    held_out = None
+    if args.ferplus is not None:
+        from analysis.face.ferplus import DEFAULT_PATH, load_ferplus
+        from analysis.face.ferplus_clips import ferplus_clips
+
+        data = load_ferplus(args.ferplus if args.ferplus != Path("") else DEFAULT_PATH)
+        n = args.clips_per_label
+        clips = ferplus_clips(data["train"], n, args.seed, "train")
+        held_out = ferplus_clips(data["valid"], max(1, n // 3), args.seed + 1, "valid")
+        description = (
+            f"{len(clips)} clips built from FER+ train stills, {len(held_out)} held-out clips "
+            "from FER+ valid stills (analysis/face/ferplus_clips.py)"
+        )
+    else:
+        clips = load_clips(args.data)
+        if not clips:
+            print(f"error: no labelled clips under {args.data}")
+            return 2
+        description = f"{len(clips)} clips from {args.data}"
+    description = args.describe_data or description
+    report = train(
+        clips,
+        args.out,
+        options,
+        data_description=description,
+        resume=args.resume,
+        held_out=held_out,
+    )
     print(json.dumps({"checkpoint": str(report.checkpoint), "sha256": report.sha256}))
     return 0
 
@@ -108,9 +160,13 @@ def _train_face_cnn(args: argparse.Namespace) -> int:
         threads=args.threads,
         class_weight_power=args.class_weight_power,
         limit_train=args.limit_train,
+        stop_after_epochs=args.stop_after_epochs,
     )
     data = load_ferplus(args.data or DEFAULT_PATH)
     report = train_cnn(data, args.out, options, resume=args.resume, progress=not args.no_progress)
+    if not report.sha256:
+        print(json.dumps({"stopped_after_epoch": report.history[-1]["epoch"], "resume": True}))
+        return 0
     print(
         json.dumps(
             {
@@ -129,9 +185,21 @@ def _train_face_cnn(args: argparse.Namespace) -> int:
 def _evaluate_faces(args: argparse.Namespace) -> int:
     from analysis.face.evaluate import evaluate_faces
 
-    if (args.data is not None) == args.lfw_expressions:  # both or neither
-        print("error: give either a folder of label folders or --lfw-expressions", file=sys.stderr)
+    sources = (args.data is not None) + args.lfw_expressions + (args.ferplus is not None)
+    if sources != 1:
+        print(
+            "error: give one of a folder of label folders, --lfw-expressions or --ferplus",
+            file=sys.stderr,
+        )
         return 2
+    if args.ferplus is not None:
+        from analysis.face.evaluate import evaluate_ferplus
+        from analysis.face.ferplus import DEFAULT_PATH, load_ferplus
+
+        valid = load_ferplus(args.ferplus if args.ferplus != Path("") else DEFAULT_PATH)["valid"]
+        names = args.cnn or [None]
+        print(json.dumps({name or "selected": evaluate_ferplus(valid, name) for name in names}))
+        return 0
     if args.lfw_expressions:
         from analysis.face.lfw_expressions import write_lfw_expressions
 

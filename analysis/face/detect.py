@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from analysis.device import torch_device
 from analysis.face.geometry import apply_offsets, batched_nms, box_patches, square
-from analysis.models.face_weights import load_mtcnn
+from analysis.face.loading import load_mtcnn
 
 PNET_STRIDE_PX = 2
 PNET_CELL_PX = 12

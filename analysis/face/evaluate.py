@@ -12,10 +12,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from analysis.calibration import calibration_report
+from analysis.face.augment import resize_faces
 from analysis.face.clips import FaceClip, FaceCropper, labelled_items
-from analysis.face.expression import to_model_input
+from analysis.face.expression import INPUT_SIZE_PX, to_model_input
+from analysis.face.ferplus import FerPlusSplit
+from analysis.face.loading import expression_cnn_spec, load_expression_cnn
 from analysis.face.sequence import FaceSequenceModel, load_head_model
 from analysis.labels import EMOTIONS
 
@@ -50,11 +54,46 @@ def clip_probabilities(model: FaceSequenceModel, clip: FaceClip) -> np.ndarray:
     else:
         mask = torch.ones(1, len(crops), dtype=torch.bool, device=device)
         logits = model(crops[None], mask).logits
-    return logits.softmax(dim=-1)[0].cpu().numpy()
+    probs: np.ndarray = logits.softmax(dim=-1)[0].cpu().numpy()
+    return probs
 
 
 def predict_clip(model: FaceSequenceModel, clip: FaceClip) -> int:
     return int(clip_probabilities(model, clip).argmax())
+
+
+EVAL_BATCH = 512
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module, images: np.ndarray) -> torch.Tensor:
+    """(N, H, W) uint8 faces -> (N, 7) logits on the CPU, faces resized to the model's size."""
+    device = next(model.parameters()).device
+    model.eval()
+    out = []
+    for start in range(0, len(images), EVAL_BATCH):
+        faces = resize_faces(torch.from_numpy(images[start : start + EVAL_BATCH]), INPUT_SIZE_PX)
+        _, logits = model(to_model_input(faces).to(device))
+        out.append(logits.float().cpu())
+    return torch.cat(out) if out else torch.zeros(0, len(EMOTIONS))
+
+
+def dev_metrics(probs: np.ndarray, split: FerPlusSplit) -> dict[str, Any]:
+    """Accuracy, UAR, per-class recall, confusion and calibration on the majority label."""
+    rows = split.scored
+    truth = split.majority[rows]
+    report = recall_metrics(truth.tolist(), probs[rows].argmax(axis=1).tolist())
+    report["calibration"] = calibration_report(probs[rows], truth)
+    return report
+
+
+def evaluate_ferplus(split: FerPlusSplit, cnn: str | None = None) -> dict[str, Any]:
+    """The expression CNN `cnn` (None: the selected one) on FER+ faces, as calibrated."""
+    model = load_expression_cnn(cnn)
+    probs = predict_logits(model, split.images).softmax(dim=-1).numpy()
+    report = dev_metrics(probs, split)
+    report["model"] = expression_cnn_spec(cnn).to_provenance()
+    return report
 
 
 def evaluate_faces(root: Path, checkpoint: Path | None = None) -> dict[str, Any]:

@@ -41,7 +41,8 @@ class SeparableConv(nn.Module):
         self.pointwise = nn.Conv2d(in_channels, out_channels, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pointwise(self.depthwise(x))
+        out: torch.Tensor = self.pointwise(self.depthwise(x))
+        return out
 
 
 class ResidualBlock(nn.Module):
@@ -59,12 +60,13 @@ class ResidualBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (N, C_in, S, S) -> (N, C_out, ceil(S / 2), ceil(S / 2))
         size = x.shape[-1]
-        residual = self.shortcut_bn(self.shortcut(x))
+        residual: torch.Tensor = self.shortcut_bn(self.shortcut(x))
         y = F.relu(self.bn1(self.sep1(x)))
         y = self.bn2(self.sep2(y))
         before, after = _same_pad(size, 3, 2)
         y = F.pad(y, (before, after, before, after), value=-math.inf)
-        return F.max_pool2d(y, 3, stride=2) + residual
+        pooled: torch.Tensor = F.max_pool2d(y, 3, stride=2)
+        return pooled + residual
 
 
 class MiniXception(nn.Module):

@@ -85,7 +85,8 @@ def vote_targets(votes: np.ndarray) -> np.ndarray:
     counts = votes.astype(np.float32) @ folding_matrix()
     totals = counts.sum(axis=1, keepdims=True)
     uniform = np.full_like(counts, 1.0 / len(EMOTIONS))
-    return np.where(totals > 0, counts / np.maximum(totals, 1e-9), uniform)
+    targets: np.ndarray = np.where(totals > 0, counts / np.maximum(totals, 1e-9), uniform)
+    return targets
 
 
 def majority_labels(votes: np.ndarray) -> np.ndarray:

@@ -23,9 +23,9 @@ from PIL import Image
 
 from analysis.face.clips import load_clips
 from analysis.face.expression import to_model_input
+from analysis.face.loading import load_expression_cnn
 from analysis.face.train import TrainOptions, train
 from analysis.labels import EMOTIONS
-from analysis.models.face_weights import load_expression_cnn
 
 FRAMES_PER_CLIP = 8
 FACE_SIZE_PX = 112

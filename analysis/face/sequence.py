@@ -10,6 +10,7 @@ as far as the data supports.
 
 from __future__ import annotations
 
+import copy
 import io
 from dataclasses import asdict, dataclass
 from functools import cache
@@ -22,10 +23,16 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from analysis.errors import ErrorCode, ModelError
-from analysis.face.expression import FEATURE_DIM, MiniXception
+from analysis.face.expression import FEATURE_DIM
+from analysis.face.expression_cnn import ExpressionCnn
+from analysis.face.loading import (
+    default_head_path,
+    default_head_spec,
+    face_cnn_name,
+    load_expression_cnn,
+)
 from analysis.labels import EMOTIONS
-from analysis.models.face_weights import FACE_TEMPORAL_HEAD, default_head_path, load_expression_cnn
-from analysis.models.registry import sha256_file
+from analysis.weights.registry import sha256_file
 
 CHECKPOINT_FORMAT = "moodline.face-sequence/1"
 
@@ -87,7 +94,7 @@ class TemporalHead(nn.Module):
 class FaceSequenceModel(nn.Module):
     """Frames of one face track (crops) -> emotion logits for the sequence and attention."""
 
-    def __init__(self, encoder: MiniXception, head: TemporalHead) -> None:
+    def __init__(self, encoder: ExpressionCnn, head: TemporalHead) -> None:
         super().__init__()
         self.encoder = encoder
         self.head = head
@@ -101,7 +108,10 @@ class FaceSequenceModel(nn.Module):
         # crops: (B, T, 1, 64, 64); mask: (B, T)
         batch, steps = crops.shape[:2]
         features, log_probs = self.encode(crops.flatten(0, 1))  # (B*T, 128), (B*T, 7)
-        return self.head(features.view(batch, steps, -1), log_probs.view(batch, steps, -1), mask)
+        out: HeadOutput = self.head(
+            features.view(batch, steps, -1), log_probs.view(batch, steps, -1), mask
+        )
+        return out
 
 
 # --- checkpoints ---------------------------------------------------------------------------
@@ -111,7 +121,7 @@ def save_checkpoint(
     path: Path,
     head: TemporalHead,
     *,
-    encoder: MiniXception | None = None,
+    encoder: ExpressionCnn | None = None,
     meta: dict[str, Any] | None = None,
 ) -> str:
     """Write a checkpoint that `torch.load(weights_only=True)` can read; returns its sha256."""
@@ -159,8 +169,11 @@ def head_from_checkpoint(payload: dict[str, Any]) -> TemporalHead:
 
 
 @cache
-def load_sequence_model(path: Path, expected_sha256: str | None = None) -> FaceSequenceModel:
-    """Build the CNN-LSTM from a checkpoint (the shipped default or any compatible file)."""
+def load_sequence_model(
+    path: Path, expected_sha256: str | None = None, cnn: str | None = None
+) -> FaceSequenceModel:
+    """Build the CNN-LSTM from a head checkpoint (the shipped default or any compatible file)
+    over the expression CNN `cnn` (None: the selected one)."""
     actual = sha256_file(path) if path.is_file() else None
     if expected_sha256 is not None and actual != expected_sha256:
         raise ModelError(
@@ -168,18 +181,26 @@ def load_sequence_model(path: Path, expected_sha256: str | None = None) -> FaceS
             f"{path} has sha256 {actual}, expected {expected_sha256}",
         )
     payload = read_checkpoint(path)
-    base = load_expression_cnn()
+    base = load_expression_cnn(cnn)
     encoder = base
     if payload["encoder"] is not None:  # the CNN was fine-tuned with this head
-        encoder = MiniXception()
+        encoder = copy.deepcopy(base)
         encoder.load_state_dict(payload["encoder"], strict=True)
-        encoder = encoder.to(next(base.parameters()).device)
-    head = head_from_checkpoint(payload).to(next(base.parameters()).device)
+    head = head_from_checkpoint(payload)
+    if head.config.feature_dim != base.feature_dim:
+        raise ModelError(
+            ErrorCode.MODEL_UNAVAILABLE,
+            f"{path} reads {head.config.feature_dim}-d CNN features, but the expression CNN "
+            f"gives {base.feature_dim}: it was trained over another CNN",
+        )
+    head = head.to(next(base.parameters()).device)
     return FaceSequenceModel(encoder.eval(), head).eval()
 
 
 def load_head_model(checkpoint: Path | None) -> FaceSequenceModel:
-    """The shipped default (checksum-verified) when `checkpoint` is None, else that file."""
+    """The shipped head of the selected CNN (checksum-verified) when `checkpoint` is None, else
+    that file over the selected CNN."""
+    cnn = face_cnn_name()
     if checkpoint is None:
-        return load_sequence_model(default_head_path(), FACE_TEMPORAL_HEAD.sha256)
-    return load_sequence_model(Path(checkpoint))
+        return load_sequence_model(default_head_path(cnn), default_head_spec(cnn).sha256, cnn)
+    return load_sequence_model(Path(checkpoint), None, cnn)

@@ -12,22 +12,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from analysis.errors import Cancelled
 from analysis.face.align import aligned_grey_faces, mouth_motion
+from analysis.face.baseline import relative_to_rest, rest_baseline
 from analysis.face.detect import DetectorOptions, FaceDetector, frames_to_tensor
 from analysis.face.expression import to_model_input
+from analysis.face.loading import face_model_specs
 from analysis.face.sequence import FaceSequenceModel, load_head_model
 from analysis.face.track import FaceTracker, TrackedFace, TrackerOptions
 from analysis.labels import EMOTIONS, valence_arousal
 from analysis.media import VideoFrame, iter_video_frames, probe, require_video
-from analysis.models.face_weights import FACE_PIPELINE_SPECS, head_spec
+from analysis.stage_outputs import (
+    AttentionFrame,
+    FaceBaseline,
+    FaceOutput,
+    FaceTrack,
+    FaceWindow,
+)
 
 CNN_BATCH_FACES = 256  # crops per mini-Xception forward pass
 HEAD_BATCH_WINDOWS = 512  # windows per temporal-head forward pass
@@ -47,18 +54,9 @@ class FaceOptions:
 
 
 @dataclass
-class WindowResult:
-    start_s: float
-    end_s: float
-    probs: dict[str, float]  # EMOTIONS -> probability
-    valence: float  # in [-1, 1], from probs through the circumplex mapping (analysis.labels)
-    arousal: float  # in [-1, 1], likewise
-    confidence: float  # in [0, 1]: certainty x detection score x share of frames with the face
-    attention: list[dict[str, float]]  # the top frames: {"t_s", "weight"}
+class _TrackResult:
+    """A face track's per-frame record while the video streams (FaceTrack once complete)."""
 
-
-@dataclass
-class FaceTrackResult:
     track_id: int
     times_s: list[float] = field(default_factory=list)
     boxes: list[list[float]] = field(default_factory=list)  # x1, y1, x2, y2
@@ -66,37 +64,20 @@ class FaceTrackResult:
     det_scores: list[float] = field(default_factory=list)
     frame_probs: list[list[float]] = field(default_factory=list)  # 7 per frame, EMOTIONS order
     mouth_motion: list[float] = field(default_factory=list)  # 0..1; 0 after a gap
-    windows: list[WindowResult] = field(default_factory=list)
+    windows: list[FaceWindow] = field(default_factory=list)
+    baseline: FaceBaseline | None = None
 
-
-@dataclass
-class FaceStageResult:
-    sample_fps: float
-    duration_s: float
-    no_face: bool  # True when no face was found: a result, not an error
-    tracks: list[FaceTrackResult]
-    models: list[dict[str, str]]  # provenance of every model used
-    labels: list[str] = field(default_factory=lambda: list(EMOTIONS))
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FaceStageResult:
-        tracks = [
-            FaceTrackResult(
-                **{k: v for k, v in track.items() if k != "windows"},
-                windows=[WindowResult(**window) for window in track["windows"]],
-            )
-            for track in data["tracks"]
-        ]
-        return cls(
-            sample_fps=data["sample_fps"],
-            duration_s=data["duration_s"],
-            no_face=data["no_face"],
-            tracks=tracks,
-            models=data["models"],
-            labels=data.get("labels", list(EMOTIONS)),
+    def frozen(self) -> FaceTrack:
+        return FaceTrack(
+            track_id=self.track_id,
+            times_s=self.times_s,
+            boxes=self.boxes,
+            landmarks=self.landmarks,
+            det_scores=self.det_scores,
+            frame_probs=self.frame_probs,
+            mouth_motion=self.mouth_motion,
+            windows=tuple(sorted(self.windows, key=lambda w: w.start_s)),
+            baseline=self.baseline,
         )
 
 
@@ -104,7 +85,7 @@ class FaceStageResult:
 class _TrackFrames:
     """Everything kept per face per sampled frame while the video streams."""
 
-    result: FaceTrackResult
+    result: _TrackResult
     features: list[np.ndarray] = field(default_factory=list)  # (128,) each
     log_probs: list[np.ndarray] = field(default_factory=list)  # (7,) each
     last_index: int = -2
@@ -116,7 +97,7 @@ def run_face_stage(
     options: FaceOptions | None = None,
     progress: Callable[[float], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
-) -> FaceStageResult:
+) -> FaceOutput:
     options = options or FaceOptions()
     info = probe(path)
     require_video(info)
@@ -150,21 +131,24 @@ def run_face_stage(
 
     kept = [t for t in tracks.values() if len(t.result.times_s) >= options.min_track_frames]
     _summarise_windows(kept, options, model)
+    reference = model.encoder.rest_reference
+    if reference is not None:
+        for track in kept:
+            _read_against_rest(track.result, np.asarray(reference))
     results = []
     for new_id, track in enumerate(sorted(kept, key=lambda t: t.result.times_s[0])):
         track.result.track_id = new_id
         _to_display_pixels(track.result, scale)
-        results.append(track.result)
+        results.append(track.result.frozen())
     if progress is not None:
         progress(1.0)
-    models = [spec.to_provenance() for spec in FACE_PIPELINE_SPECS]
-    models.append(head_spec(options.checkpoint).to_provenance())
-    return FaceStageResult(
+    models = [spec.to_provenance() for spec in face_model_specs(options.checkpoint)]
+    return FaceOutput(
         sample_fps=options.sample_fps,
         duration_s=info.duration_s,
         no_face=not results,
-        tracks=results,
-        models=models,
+        tracks=tuple(results),
+        models=tuple(models),
     )
 
 
@@ -197,7 +181,7 @@ def _process_batch(
             torch.from_numpy(np.stack([f.landmarks for f in faces])).to(images.device),
         )
         for face, crop in zip(faces, face_crops, strict=True):
-            track = tracks.setdefault(face.track_id, _TrackFrames(FaceTrackResult(face.track_id)))
+            track = tracks.setdefault(face.track_id, _TrackFrames(_TrackResult(face.track_id)))
             _record_frame(track, frame, face, crop)
             owners.append(track)
         crops.append(face_crops)
@@ -274,28 +258,48 @@ def _window_result(
     attention: np.ndarray,
     options: FaceOptions,
     expected_frames: float,
-) -> WindowResult:
+) -> FaceWindow:
     entropy = -float(np.sum(probs * np.log(np.clip(probs, 1e-12, 1.0))))
     certainty = 1.0 - entropy / math.log(len(EMOTIONS))
     detection = float(np.mean([track.result.det_scores[r] for r in rows]))
     coverage = min(1.0, len(rows) / expected_frames)
     valence, arousal = valence_arousal(probs)
     top = np.argsort(-attention[: len(rows)])[: options.attention_top_k]
-    return WindowResult(
+    return FaceWindow(
         start_s=round(number * options.window_s, 3),
         end_s=round((number + 1) * options.window_s, 3),
         probs={label: round(float(p), 4) for label, p in zip(EMOTIONS, probs, strict=True)},
         valence=round(valence, 4),
         arousal=round(arousal, 4),
         confidence=round(certainty * detection * coverage, 4),
-        attention=[
-            {"t_s": track.result.times_s[rows[i]], "weight": round(float(attention[i]), 4)}
+        attention=tuple(
+            AttentionFrame(t_s=track.result.times_s[rows[i]], weight=round(float(attention[i]), 4))
             for i in top
-        ],
+        ),
     )
 
 
-def _to_display_pixels(result: FaceTrackResult, scale: float) -> None:
+def _read_against_rest(result: _TrackResult, reference: np.ndarray) -> None:
+    """Add the track's rest baseline and each window's reading relative to it."""
+    baseline = rest_baseline(result.frame_probs)
+    result.baseline = FaceBaseline(
+        probs={k: round(float(p), 4) for k, p in zip(EMOTIONS, baseline.probs, strict=True)},
+        frames=baseline.frames,
+        reliable=baseline.reliable,
+    )
+    for i, window in enumerate(result.windows):
+        probs = np.array([window.probs[label] for label in EMOTIONS])
+        relative = relative_to_rest(probs, baseline, reference)
+        valence, arousal = valence_arousal(relative)
+        result.windows[i] = replace(
+            window,
+            relative_probs={k: round(float(p), 4) for k, p in zip(EMOTIONS, relative, strict=True)},
+            relative_valence=round(valence, 4),
+            relative_arousal=round(arousal, 4),
+        )
+
+
+def _to_display_pixels(result: _TrackResult, scale: float) -> None:
     result.boxes = [[round(v * scale, 1) for v in box] for box in result.boxes]
     result.landmarks = [
         [[round(x * scale, 1), round(y * scale, 1)] for x, y in points]

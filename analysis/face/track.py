@@ -184,7 +184,8 @@ def appearance(image: torch.Tensor, boxes: np.ndarray) -> np.ndarray:
     thumbs = box_patches(image, squares, APPEARANCE_PX).flatten(1)  # (n, 3 * 16 * 16)
     thumbs = thumbs - thumbs.mean(dim=1, keepdim=True)
     thumbs = thumbs / thumbs.norm(dim=1, keepdim=True).clamp(min=1e-6)
-    return thumbs.cpu().numpy().astype(np.float32)
+    vectors: np.ndarray = thumbs.cpu().numpy().astype(np.float32)
+    return vectors
 
 
 def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -192,4 +193,5 @@ def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    return _iou_matrix(box[None].astype(np.float32), boxes.astype(np.float32))[0]
+    overlaps: np.ndarray = _iou_matrix(box[None].astype(np.float32), boxes.astype(np.float32))[0]
+    return overlaps

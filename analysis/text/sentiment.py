@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, TypedDict
 
-from analysis.models.speech_weights import VADER, shipped_path
+from analysis.weights.speech import VADER, shipped_path
 
 NEGATIVE_BELOW = -0.05  # VADER's own recommended cut-offs for a polarity label
 POSITIVE_ABOVE = 0.05

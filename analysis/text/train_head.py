@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from analysis.labels import EMOTIONS
-from analysis.models.registry import sha256_file
 from analysis.text.emotion import HEAD_PATH, embed
+from analysis.weights.registry import sha256_file
 
 DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 

@@ -2,7 +2,7 @@
 
 Engines (chosen by name; `MOODLINE_TRANSCRIPT_ENGINE` sets the default):
 - `openai-whisper`: the reference. Whisper converted from the shipped CTranslate2 files into an
-  openai-whisper checkpoint (analysis/models/speech_weights.py); greedy decoding with
+  openai-whisper checkpoint (analysis/weights/speech.py); greedy decoding with
   openai-whisper's temperature fallback; word timestamps from its alignment heads.
 - `faster-whisper`: the same weights read by CTranslate2 as they ship, int8 on CPU, greedy
   (beam 1). Measured faster at no worse WER (docs/analysis.md), hence the default.
@@ -30,8 +30,10 @@ import numpy as np
 
 from analysis.device import torch_device
 from analysis.errors import ErrorCode, ModelError
-from analysis.models.registry import ModelSpec, get_spec
-from analysis.models.speech_weights import (
+from analysis.voice.regions import iter_region_audio
+from analysis.voice.vad import SpeechSegment
+from analysis.weights.registry import ModelSpec, get_spec
+from analysis.weights.speech import (
     WHISPER_BASE,
     WHISPER_BASE_CT2,
     WHISPER_TINY_EN,
@@ -39,8 +41,6 @@ from analysis.models.speech_weights import (
     load_whisper,
     prepare_ct2_model,
 )
-from analysis.voice.regions import iter_region_audio
-from analysis.voice.vad import SpeechSegment
 
 SAMPLE_RATE_HZ = 16000
 ENGINE_ENV = "MOODLINE_TRANSCRIPT_ENGINE"

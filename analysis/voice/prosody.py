@@ -43,6 +43,21 @@ class ProsodyFeatures:
             for k, v in asdict(self).items()
         }
 
+    def rounded(self) -> ProsodyFeatures:
+        """The same features rounded as stored, so stored and fresh values read alike."""
+
+        def r(value: float | None) -> float | None:
+            return None if value is None else round(value, ROUND_DIGITS)
+
+        return ProsodyFeatures(
+            duration_s=round(self.duration_s, ROUND_DIGITS),
+            voiced_fraction=round(self.voiced_fraction, ROUND_DIGITS),
+            f0_median_hz=r(self.f0_median_hz),
+            f0_sd_semitones=r(self.f0_sd_semitones),
+            intensity_db=round(self.intensity_db, ROUND_DIGITS),
+            hnr_db=r(self.hnr_db),
+        )
+
 
 def _frames(samples: np.ndarray) -> np.ndarray:
     padded = samples

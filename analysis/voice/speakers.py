@@ -15,8 +15,9 @@ for most of a psychotherapy session.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -30,6 +31,17 @@ CHANNEL_DOMINANCE_DB = 6.0  # a piece belongs to a channel this much louder than
 SAME_CHANNEL_DB = 1.0  # channels within this on (almost) every piece are copies of one mix
 MIN_SILHOUETTE = 0.3  # two voice clusters must separate at least this well
 MIN_LINK_CORRELATION = 0.2  # voice activity vs mouth motion, for a speaker-face link
+
+
+class SeenFace(Protocol):
+    """What linking a voice to a face needs of a face track (analysis.stage_outputs.FaceTrack)."""
+
+    @property
+    def track_id(self) -> int: ...
+    @property
+    def times_s(self) -> Sequence[float]: ...
+    @property
+    def mouth_motion(self) -> Sequence[float]: ...
 
 
 @dataclass(frozen=True)
@@ -115,10 +127,10 @@ def _activity_correlation(
     pieces: Sequence[VoicePiece],
     labels: Sequence[str],
     speaker_id: str,
-    track: Mapping[str, object],
+    track: SeenFace,
 ) -> float | None:
-    times = np.asarray(track.get("times_s", []), dtype=float)
-    motion = np.asarray(track.get("mouth_motion", []), dtype=float)
+    times = np.asarray(track.times_s, dtype=float)
+    motion = np.asarray(track.mouth_motion, dtype=float)
     if len(times) < 5 or len(motion) != len(times):
         return None
     active = np.zeros(len(times))
@@ -131,7 +143,7 @@ def _activity_correlation(
 
 
 def assign_speakers(
-    pieces: Sequence[VoicePiece], face_tracks: Sequence[Mapping[str, object]] = ()
+    pieces: Sequence[VoicePiece], face_tracks: Sequence[SeenFace] = ()
 ) -> SpeakerAssignment:
     """Group pieces into speakers, link speakers to face tracks, and guess their roles."""
     details: dict[str, float] = {}
@@ -157,14 +169,14 @@ def _link_faces(
     pieces: Sequence[VoicePiece],
     labels: Sequence[str],
     speakers: list[Speaker],
-    face_tracks: Sequence[Mapping[str, object]],
+    face_tracks: Sequence[SeenFace],
 ) -> None:
     candidates: list[tuple[float, Speaker, str]] = []
     for speaker in speakers:
         for track in face_tracks:
             r = _activity_correlation(pieces, labels, speaker.id, track)
             if r is not None and r >= MIN_LINK_CORRELATION:
-                candidates.append((r, speaker, str(track["track_id"])))
+                candidates.append((r, speaker, str(track.track_id)))
     taken: set[str] = set()
     for r, speaker, track_id in sorted(candidates, key=lambda c: -c[0]):
         if speaker.face_track_id is None and track_id not in taken:

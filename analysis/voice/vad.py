@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from analysis.models.speech_weights import load_silero_vad
+from analysis.weights.speech import load_silero_vad
 
 SAMPLE_RATE_HZ = 16000
 FRAME_SAMPLES = 512

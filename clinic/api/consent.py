@@ -15,10 +15,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from analysis.modality import LEGACY_NAMES
 from clinic.access import access_consent, access_patient
 from clinic.api.errors import ApiError
 from clinic.audit import audit_record
-from clinic.models import Consent, Modality, User
+from clinic.models import Consent, ConsentScope, User
 from clinic.selectors.consent import consents_of_patient
 from clinic.services.consent import consent_give, consent_revoke
 
@@ -53,8 +54,21 @@ class ConsentSerializer(serializers.ModelSerializer[Consent]):
         return bool(consent.signed_form)
 
 
+class ConsentScopeField(serializers.ChoiceField):
+    """A consent scope; the names used before face/voice/text (video, audio, transcript) are
+    still read, so an integration written against them keeps working."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=ConsentScope.choices, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        legacy = LEGACY_NAMES.get(data) if isinstance(data, str) else None
+        value: str = super().to_internal_value(legacy.value if legacy else data)
+        return value
+
+
 class ConsentGiveSerializer(serializers.Serializer[dict[str, Any]]):
-    modality = serializers.ChoiceField(choices=Modality.choices)
+    modality = ConsentScopeField()
     form_version = serializers.CharField(max_length=32)
     given_by = serializers.CharField(max_length=120)
     given_at = serializers.DateTimeField(required=False)

@@ -1,7 +1,8 @@
 """Every API error has one shape: `{"error": {"code", "message", "fields"}}`.
 
-Codes are stable strings an integrator can branch on; messages are constants tests import.
-Domain errors (clinic.exceptions.DomainError) carry their own code and message.
+Codes are Moodline's one vocabulary (`analysis.errors.ErrorCode`), stable strings an integrator
+can branch on; messages are constants tests import. Domain errors
+(clinic.exceptions.DomainError) carry their own code and message.
 """
 
 from __future__ import annotations
@@ -14,25 +15,26 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from analysis.errors import ErrorCode
 from clinic.access import NOT_FOUND_MESSAGE
 from clinic.exceptions import DomainError, JobAlreadyActive
 
-INVALID_REQUEST = "invalid_request"
+INVALID_REQUEST = ErrorCode.INVALID_REQUEST
 INVALID_REQUEST_MESSAGE = "Some fields are missing or invalid."
-MALFORMED_REQUEST = "malformed_request"
+MALFORMED_REQUEST = ErrorCode.MALFORMED_REQUEST
 MALFORMED_REQUEST_MESSAGE = "The request body could not be read."
-NOT_AUTHENTICATED = "not_authenticated"
+NOT_AUTHENTICATED = ErrorCode.NOT_AUTHENTICATED
 NOT_AUTHENTICATED_MESSAGE = "Sign in, or send an API token, to use the API."
-PERMISSION_DENIED = "permission_denied"
+PERMISSION_DENIED = ErrorCode.PERMISSION_DENIED
 PERMISSION_DENIED_MESSAGE = "You may not do this."
-NOT_FOUND = "not_found"
-METHOD_NOT_ALLOWED = "method_not_allowed"
-UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
-NOT_ACCEPTABLE = "not_acceptable"
-THROTTLED = "throttled"
-NOT_MEDIA = "not_media"  # the same code the analysis pipeline uses (analysis.errors.ErrorCode)
+NOT_FOUND = ErrorCode.NOT_FOUND
+METHOD_NOT_ALLOWED = ErrorCode.METHOD_NOT_ALLOWED
+UNSUPPORTED_MEDIA_TYPE = ErrorCode.UNSUPPORTED_MEDIA_TYPE
+NOT_ACCEPTABLE = ErrorCode.NOT_ACCEPTABLE
+THROTTLED = ErrorCode.THROTTLED
+NOT_MEDIA = ErrorCode.NOT_MEDIA
 NOT_MEDIA_MESSAGE = "The uploaded file is not an audio or video recording."
-NO_TIMELINE = "no_timeline"
+NO_TIMELINE = ErrorCode.NO_TIMELINE
 NO_TIMELINE_MESSAGE = "This session has no analysed recording yet."
 RANGE_INVALID_MESSAGE = "start_s must not be after end_s."
 
@@ -100,5 +102,5 @@ def _coded(exc: Exception, data: Any) -> dict[str, Any]:
         exceptions.NotAcceptable: NOT_ACCEPTABLE,
         exceptions.Throttled: THROTTLED,
     }
-    code = next((c for kind, c in codes.items() if isinstance(exc, kind)), "error")
+    code = next((c for kind, c in codes.items() if isinstance(exc, kind)), ErrorCode.ERROR)
     return error_body(code, str(getattr(exc, "detail", exc)))

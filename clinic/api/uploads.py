@@ -9,15 +9,11 @@ from __future__ import annotations
 
 from django.core.files.uploadedfile import UploadedFile
 
-from analysis.media import MEDIA_MAGIC_PREFIXES, MP4_BOX_TYPES
-
-MAGIC_BYTES = 12  # enough for the longest signature: an MP4 box type at offset 4
+from analysis.media_signatures import SIGNATURE_BYTES, looks_like_media
 
 
 def upload_looks_like_media(file: UploadedFile) -> bool:
     file.seek(0)
-    head = file.read(MAGIC_BYTES)
+    head = file.read(SIGNATURE_BYTES)
     file.seek(0)
-    if len(head) >= 8 and head[4:8] in MP4_BOX_TYPES:
-        return True
-    return any(head.startswith(prefix) for prefix in MEDIA_MAGIC_PREFIXES)
+    return looks_like_media(head)

@@ -2,7 +2,7 @@
 
 from clinic.models.annotations import Annotation
 from clinic.models.audit import AuditEvent
-from clinic.models.consent import Consent, Modality
+from clinic.models.consent import Consent, ConsentScope
 from clinic.models.jobs import AnalysisJob, StageResult
 from clinic.models.organisations import Organisation, User
 from clinic.models.patients import CareTeamMembership, Patient
@@ -16,8 +16,8 @@ __all__ = [
     "AuditEvent",
     "CareTeamMembership",
     "Consent",
+    "ConsentScope",
     "LegalHold",
-    "Modality",
     "Organisation",
     "Patient",
     "Recording",

@@ -9,15 +9,19 @@ from pathlib import PurePath
 from django.db import models
 from django.utils import timezone
 
+from analysis.modality import Modality
 from clinic.models.fields import staff_reference
 from clinic.models.patients import Patient
 from clinic.models.sessions import recordings_storage
 
 
-class Modality(models.TextChoices):
-    VIDEO = "video", "Video (facial expression)"
-    AUDIO = "audio", "Audio (voice)"
-    TRANSCRIPT = "transcript", "Transcript (words spoken)"
+class ConsentScope(models.TextChoices):
+    """What a consent covers: one modality (the values of analysis.modality.Modality, which
+    the pipeline and the timeline speak too), or the analysis itself, needed besides."""
+
+    FACE = Modality.FACE.value, Modality.FACE.label
+    VOICE = Modality.VOICE.value, Modality.VOICE.label
+    TEXT = Modality.TEXT.value, Modality.TEXT.label
     ANALYSIS = "analysis", "Emotional-trajectory analysis"
 
 
@@ -39,7 +43,7 @@ class ConsentQuerySet(models.QuerySet["Consent"]):
 class Consent(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="consents")
-    modality = models.CharField(max_length=16, choices=Modality.choices)
+    modality = models.CharField(max_length=16, choices=ConsentScope.choices)
     form_version = models.CharField(max_length=32)  # which wording the patient agreed to
     given_at = models.DateTimeField()
     # Who consented: the patient, or e.g. "guardian: J. Doe" for a minor.
@@ -71,7 +75,7 @@ class Consent(models.Model):
                 name="consent_revoked_after_given",
             ),
             models.CheckConstraint(
-                condition=models.Q(modality__in=[choice.value for choice in Modality]),
+                condition=models.Q(modality__in=[choice.value for choice in ConsentScope]),
                 name="consent_modality_known",
             ),
         ]

@@ -1,79 +1,38 @@
-"""Asking for a recording to be analysed, running it on a worker, and recovering lost jobs.
+"""Asking for a recording to be analysed, and recovering jobs whose worker vanished.
 
 `analysis_request` (web): consent first, then a job, then the queue, after commit.
-`analysis_run` (worker): claim by compare-and-swap, resume from the stage outputs already in
-Postgres, report throttled progress, stop at a stage boundary when cancelled, and record the
-final state. Database and broker hiccups propagate so the task can retry; bad input never does.
 `jobs_recover_stale` (beat, housekeeping queue): put back the jobs whose worker vanished.
+Running a job is the worker's (clinic/worker.py); nothing here loads the analysis models,
+so the web process can import it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import logging
 import os
-import tempfile
-import threading
-import time
 import uuid
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-import redis
 from celery import current_app
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from analysis.errors import AnalysisError, Cancelled
-from analysis.pipeline import (
-    STAGE_WEIGHTS,
-    STAGES,
-    UPSTREAM,
-    PipelineOptions,
-    StageOutput,
-    run_stage,
-)
-from analysis.pipeline import stage_fingerprints as pipeline_stage_fingerprints
-from clinic.errors import (
-    INTERNAL_ERROR,
-    RECORDING_MISSING,
-    SERVICE_UNAVAILABLE,
-    TIME_LIMIT,
-    clinician_message,
-)
+from analysis.modality import Modality
 from clinic.exceptions import ConsentRequired
 from clinic.heartbeat import heartbeat_workers, redis_client
-from clinic.models import AnalysisJob, Modality, Recording, User
-from clinic.pipeline_bridge import (
-    pipeline_options_for,
-    recording_local_copy,
-    recording_media_record,
-    stage_output_store,
-    stage_outputs_saved,
-)
-from clinic.progress import PROGRESS_MIN_INTERVAL_S, ProgressThrottle
+from clinic.models import AnalysisJob, ConsentScope, Recording, User
 from clinic.selectors import consent_active_modalities, consent_missing
-from clinic.services.jobs import (
-    TimelineInput,
-    job_claim,
-    job_create,
-    job_fail,
-    job_progress,
-    job_requeue,
-    job_succeed,
-    job_take_over,
-)
+from clinic.services.jobs import job_create, job_requeue
 
 logger = logging.getLogger(__name__)
 
 ANALYSIS_TASK = "clinic.tasks.analyze_recording"
 ANALYSIS_QUEUE = "analysis"
 # The consents that decide which parts of a recording the pipeline may look at.
-MEDIA_MODALITIES = (Modality.VIDEO.value, Modality.AUDIO.value, Modality.TRANSCRIPT.value)
+MEDIA_MODALITIES = tuple(m.value for m in Modality)
 # A running job whose worker has no heartbeat and that has not reported for this long is lost.
 RUNNING_STALE_AFTER_S = 5 * 60
 # A queued job this old may have lost its message (a broker restarted without persistence);
@@ -81,22 +40,6 @@ RUNNING_STALE_AFTER_S = 5 * 60
 QUEUED_STALE_AFTER_S = 30 * 60
 
 Status = AnalysisJob.Status
-
-
-class RunOutcome(enum.StrEnum):
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    GONE = "gone"  # the job row no longer exists
-    FINISHED_BEFORE = "finished_before"  # already final: a duplicate delivery
-    HELD = "held"  # a live worker runs it; this delivery is a duplicate
-    LOST = "lost"  # another worker took the job over while this one ran
-    HANDED_BACK = "handed_back"  # this worker is shutting down: the job went back to the queue
-
-
-# Set when this worker process is asked to stop: a running analysis then hands its job back at
-# the next progress report, so a restart or scale-down never waits for a long recording.
-WORKER_STOPPING = threading.Event()
 
 
 @transaction.atomic
@@ -113,13 +56,13 @@ def analysis_request(
     consents in force, and stored in the job's options.
     """
     patient = recording.session.patient
-    missing = consent_missing(patient=patient, modalities=[Modality.ANALYSIS])
+    missing = consent_missing(patient=patient, modalities=[ConsentScope.ANALYSIS])
     if missing:
         raise ConsentRequired(
             f"The patient has not given active consent to {missing[0].label.lower()}."
         )
     active = consent_active_modalities(patient=patient)
-    modalities = sorted(Modality(value).value for value in active if value in MEDIA_MODALITIES)
+    modalities = sorted(value.value for value in active if value in MEDIA_MODALITIES)
     if not modalities:
         raise ConsentRequired(
             "The patient has not given active consent to any of video, audio or transcript "
@@ -165,191 +108,7 @@ def worker_is_gone(worker: str, *, alive_hosts: set[str], this_host: str = "") -
     return False
 
 
-def analysis_run(
-    *, job_id: uuid.UUID | str, hostname: str, takeover_from: str | None = None
-) -> RunOutcome:
-    """Run (or resume) the job on this worker; returns what became of this delivery."""
-    worker = worker_identity(hostname)
-    job = AnalysisJob.objects.filter(id=job_id).first()
-    if job is None:
-        return RunOutcome.GONE
-    claim = _claim(job, hostname=hostname, takeover_from=takeover_from)
-    if claim is not None:
-        return claim
-    try:
-        return _run_claimed(job_id=job.id, worker=worker)
-    except Cancelled:
-        if WORKER_STOPPING.is_set() and job_requeue(job_id=job.id, worker=worker):
-            transaction.on_commit(partial(analysis_enqueue, job_id=job.id))
-            return RunOutcome.HANDED_BACK
-        status = AnalysisJob.objects.filter(id=job.id).values_list("status", flat=True).first()
-        return RunOutcome.CANCELLED if status == Status.CANCELLED else RunOutcome.LOST
-    except AnalysisError as error:
-        logger.info("job %s failed: %s", job.id, error)
-        job_fail(job_id=job.id, code=error.code, message=clinician_message(error.code))
-        return RunOutcome.FAILED
-    except SoftTimeLimitExceeded:
-        logger.warning("job %s passed its time limit", job.id)
-        job_fail(job_id=job.id, code=TIME_LIMIT, message=clinician_message(TIME_LIMIT))
-        return RunOutcome.FAILED
-    except FileNotFoundError:
-        logger.exception("job %s: the recording file is missing from storage", job.id)
-        job_fail(
-            job_id=job.id, code=RECORDING_MISSING, message=clinician_message(RECORDING_MISSING)
-        )
-        return RunOutcome.FAILED
-    except TRANSIENT_ERRORS:
-        raise
-    except Exception:
-        logger.exception("job %s stopped on an unexpected error", job.id)
-        job_fail(job_id=job.id, code=INTERNAL_ERROR, message=clinician_message(INTERNAL_ERROR))
-        return RunOutcome.FAILED
-
-
-def analysis_give_up(*, job_id: uuid.UUID | str) -> bool:
-    """Fail a job whose transient errors outlasted every retry."""
-    return job_fail(
-        job_id=job_id, code=SERVICE_UNAVAILABLE, message=clinician_message(SERVICE_UNAVAILABLE)
-    )
-
-
-def _claim(job: AnalysisJob, *, hostname: str, takeover_from: str | None) -> RunOutcome | None:
-    """None when this worker now holds the job, else why this delivery stops here."""
-    worker = worker_identity(hostname)
-    if job_claim(job_id=job.id, worker=worker):
-        return None
-    if takeover_from and job_take_over(job_id=job.id, worker=worker, from_worker=takeover_from):
-        return None
-    job.refresh_from_db(fields=["status", "worker"])
-    if job.status != Status.RUNNING:
-        return RunOutcome.FINISHED_BEFORE if job.is_final else RunOutcome.HELD
-    alive = set(heartbeat_workers(redis_client()))
-    if worker_is_gone(job.worker, alive_hosts=alive, this_host=hostname):
-        logger.warning("job %s: taking over from %s, which is gone", job.id, job.worker)
-        if job_take_over(job_id=job.id, worker=worker, from_worker=job.worker):
-            return None
-    return RunOutcome.HELD
-
-
-class _JobReporter:
-    """Progress (throttled) and the cancellation check, both answered from the job row."""
-
-    def __init__(self, *, job_id: uuid.UUID, worker: str) -> None:
-        self._job_id = job_id
-        self._worker = worker
-        self._throttle = ProgressThrottle()
-        self._checked_at = 0.0
-        self._stop = False
-
-    def report(self, stage: str, fraction: float) -> None:
-        percent = max(0, min(99, int(fraction * 100)))  # 100 only once the result is stored
-        admitted = self._throttle.admit(stage, percent)
-        if admitted and not job_progress(job_id=self._job_id, progress=percent, stage=stage):
-            self._stop = True
-
-    def should_stop(self, *, at_boundary: bool = False) -> bool:
-        """True once the job is cancelled, another worker holds it, or this worker is shutting
-        down. Within a stage the database is asked at most twice a second; at a stage boundary
-        (five a job) always, so a cancellation never lets one more stage start."""
-        if WORKER_STOPPING.is_set():
-            return True
-        now = time.monotonic()
-        due = at_boundary or now - self._checked_at >= PROGRESS_MIN_INTERVAL_S
-        if not self._stop and due:
-            self._checked_at = now
-            self._stop = not AnalysisJob.objects.filter(
-                id=self._job_id, status=Status.RUNNING, worker=self._worker
-            ).exists()
-        return self._stop
-
-
-def _run_claimed(*, job_id: uuid.UUID, worker: str) -> RunOutcome:
-    job = AnalysisJob.objects.select_related("recording__session__patient").get(id=job_id)
-    options = pipeline_options_for(job)
-    reporter = _JobReporter(job_id=job_id, worker=worker)
-    total_weight = sum(STAGE_WEIGHTS.values())
-    with tempfile.TemporaryDirectory(prefix="moodline-job-") as folder:
-        path = recording_local_copy(job.recording, Path(folder))
-        fingerprints = pipeline_stage_fingerprints(path, options)
-        saved = stage_outputs_saved(job_id=job_id)
-        outputs: dict[str, StageOutput] = {}
-        timings: dict[str, float] = {}
-        done = 0.0
-        for stage in STAGES:
-            if reporter.should_stop(at_boundary=True):
-                raise Cancelled()
-            previous = saved.get(stage)
-            if previous is not None and previous.fingerprint == fingerprints[stage]:
-                outputs[stage] = previous.output
-                timings[stage] = 0.0
-            else:
-                outputs[stage], timings[stage] = _stage_run(
-                    stage, path, options, outputs, reporter, base=done / total_weight
-                )
-                stage_output_store(
-                    job_id=job_id,
-                    stage=stage,
-                    fingerprint=fingerprints[stage],
-                    output=outputs[stage],
-                    duration_s=timings[stage],
-                )
-                if stage == "ingest":
-                    recording_media_record(recording_id=job.recording_id, ingest=outputs[stage])
-            done += STAGE_WEIGHTS[stage]
-            reporter.report(stage, done / total_weight)
-    logger.info("job %s: stage seconds %s (0 = reused)", job_id, timings)
-    document = outputs["fusion"] or {}
-    timeline = TimelineInput(
-        schema_version=str(document.get("schema", "")),
-        document=document,
-        models_provenance=list(document.get("models", [])),
-    )
-    if job_succeed(job_id=job_id, timeline=timeline):
-        return RunOutcome.SUCCEEDED
-    raise Cancelled()  # cancelled (or taken over) after the last stage boundary
-
-
-def _stage_run(
-    stage: str,
-    path: Path,
-    options: PipelineOptions,
-    outputs: dict[str, StageOutput],
-    reporter: _JobReporter,
-    *,
-    base: float,
-) -> tuple[StageOutput, float]:
-    share = STAGE_WEIGHTS[stage] / sum(STAGE_WEIGHTS.values())
-    started = time.perf_counter()
-    reporter.report(stage, base)
-    output = run_stage(
-        stage,
-        path,
-        options=options,
-        inputs={name: outputs[name] for name in UPSTREAM[stage]},
-        progress=lambda fraction: reporter.report(stage, base + share * fraction),
-        should_cancel=reporter.should_stop,
-    )
-    return output, time.perf_counter() - started
-
-
-# --- transient errors, and recovering lost jobs ------------------------------------------------
-
-
-def _transient_errors() -> tuple[type[BaseException], ...]:
-    from django.db import InterfaceError, OperationalError
-    from kombu.exceptions import OperationalError as BrokerError
-
-    return (
-        OperationalError,
-        InterfaceError,
-        BrokerError,
-        redis.ConnectionError,
-        redis.TimeoutError,
-    )
-
-
-# Database or broker hiccups: worth a retry with backoff. Nothing about the input is here.
-TRANSIENT_ERRORS = _transient_errors()
+# --- recovering lost jobs ---------------------------------------------------------------------
 
 
 def jobs_recover_stale(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import QuerySet
 
+from analysis.errors import ErrorCode
 from clinic.audit import audit_record
 from clinic.exceptions import DomainError
 from clinic.models import Annotation, TherapySession, User
@@ -16,22 +17,22 @@ from clinic.models.annotations import ANNOTATION_MAX_CHARS
 
 
 class AnnotationEmpty(DomainError):
-    code = "annotation_empty"
+    code = ErrorCode.ANNOTATION_EMPTY
     message = "A note needs some text."
 
 
 class AnnotationTooLong(DomainError):
-    code = "annotation_too_long"
+    code = ErrorCode.ANNOTATION_TOO_LONG
     message = f"A note holds at most {ANNOTATION_MAX_CHARS} characters."
 
 
 class AnnotationOutsideSession(DomainError):
-    code = "annotation_outside_session"
+    code = ErrorCode.ANNOTATION_OUTSIDE_SESSION
     message = "A note must be pinned to a time within the recording."
 
 
 class AnnotationNotYours(DomainError):
-    code = "annotation_not_yours"
+    code = ErrorCode.ANNOTATION_NOT_YOURS
     message = "Only the clinician who wrote a note may change or delete it."
 
 

@@ -21,7 +21,7 @@ from clinic.audit import audit_record
 from clinic.models import (
     AnalysisJob,
     Consent,
-    Modality,
+    ConsentScope,
     Patient,
     Recording,
     StageResult,
@@ -34,10 +34,10 @@ from clinic.storage import paths_delete_on_commit, stored_files_delete_on_commit
 
 # The pipeline stages (analysis/pipeline.py STAGES) whose outputs each consent covers.
 STAGES_OF_MODALITY: dict[str, tuple[str, ...]] = {
-    Modality.VIDEO: ("face",),
-    Modality.AUDIO: ("voice",),
-    Modality.TRANSCRIPT: ("transcript",),
-    Modality.ANALYSIS: ("ingest", "face", "voice", "transcript", "fusion"),
+    ConsentScope.FACE: ("face",),
+    ConsentScope.VOICE: ("voice",),
+    ConsentScope.TEXT: ("transcript",),
+    ConsentScope.ANALYSIS: ("ingest", "face", "voice", "transcript", "fusion"),
 }
 
 
@@ -53,7 +53,7 @@ class RevocationReport:
 def consent_give(
     *,
     patient: Patient,
-    modality: Modality,
+    modality: ConsentScope,
     form_version: str,
     given_by: str,
     given_at: datetime | None = None,
@@ -126,7 +126,7 @@ def consent_revoke(
     ]
     stage_results = StageResult.objects.filter(job__in=jobs, stage__in=STAGES_OF_MODALITY[modality])
     timelines = TimelineResult.objects.filter(recording__session__patient_id=consent.patient_id)
-    if modality != Modality.ANALYSIS:
+    if modality != ConsentScope.ANALYSIS:
         timelines = timelines.filter(job__options__modalities__contains=[modality])
     deleted_stage_results = _delete_stage_results(stage_results)
     deleted_timelines, _ = timelines.delete()
@@ -158,7 +158,7 @@ def consent_revoke(
 
 
 def _job_uses(job_id: uuid.UUID, modality: str) -> bool:
-    if modality == Modality.ANALYSIS:
+    if modality == ConsentScope.ANALYSIS:
         return True
     options = AnalysisJob.objects.values_list("options", flat=True).get(id=job_id) or {}
     return modality in options.get("modalities", [])

@@ -31,7 +31,7 @@ def session_create(
 def recording_create(
     *,
     session: TherapySession,
-    file: File,
+    file: File[bytes],
     uploaded_by: User | None = None,
     content_type: str = "",
 ) -> Recording:

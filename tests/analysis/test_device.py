@@ -24,6 +24,7 @@ import torch
 import analysis.device
 from analysis.device import DEVICE_ENV, parse_device, torch_device
 from analysis.errors import ErrorCode, ModelError
+from analysis.face import loading as face_weights
 from analysis.face import recipe_v1
 from analysis.face.clips import FaceClip, FaceCropper
 from analysis.face.detect import FaceDetector, FrameFaces, frames_to_tensor
@@ -31,8 +32,8 @@ from analysis.face.evaluate import clip_probabilities
 from analysis.face.expression import MiniXception
 from analysis.face.sequence import load_head_model, load_sequence_model
 from analysis.labels import EMOTIONS
-from analysis.models import face_weights, speech_weights
-from analysis.pipeline import PipelineOptions, run_pipeline
+from analysis.pipeline import PipelineOptions, analyse_file
+from analysis.weights import speech as speech_weights
 from benchmarks import _pipeline_child, face_stage
 from tests.analysis import face_factory as faces
 from tests.analysis import media_factory as make
@@ -45,7 +46,7 @@ NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has
 # Per-process model caches: each holds a model on the device it was first loaded onto.
 MODEL_LOADERS = (
     face_weights.load_mtcnn,
-    face_weights.load_expression_cnn,
+    face_weights._load_expression_cnn,
     load_sequence_model,
     speech_weights.load_whisper,
     speech_weights.load_sentence_encoder,
@@ -179,7 +180,7 @@ def _without_time(document: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def cpu_timeline(session_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     with models_on(CPU):
-        return run_pipeline(
+        return analyse_file(
             session_clip,
             options=PipelineOptions(transcript_engine="openai-whisper"),
             workdir=tmp_path_factory.mktemp("cpu"),
@@ -218,7 +219,7 @@ def test_face_detection_on_the_accelerator_finds_what_the_cpu_finds(
 def test_the_whole_pipeline_on_the_accelerator_gives_the_cpu_timeline(
     accelerator: StandIn, cpu_timeline: dict[str, Any], session_clip: Path, tmp_path: Path
 ) -> None:
-    document = run_pipeline(
+    document = analyse_file(
         session_clip,
         options=PipelineOptions(transcript_engine="openai-whisper"),
         workdir=tmp_path,

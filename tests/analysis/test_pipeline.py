@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from analysis.errors import Cancelled, MediaError, ModelError
-from analysis.pipeline import STAGES, PipelineOptions, run_pipeline, stage_fingerprints
+from analysis.modality import Modality
+from analysis.pipeline import STAGE_NAMES as STAGES
+from analysis.pipeline import PipelineOptions, analyse_file, stage_fingerprints
 from analysis.timeline import validate_timeline
 from tests.analysis.face_factory import astronaut_head
 from tests.analysis.media_factory import MovingFace, write_clip
@@ -47,7 +49,7 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def analysed(clip: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, list]:
     workdir = tmp_path_factory.mktemp("work")
     reports: list[tuple[str, float]] = []
-    document = run_pipeline(
+    document = analyse_file(
         clip,
         options=PipelineOptions(),
         workdir=workdir,
@@ -98,7 +100,7 @@ def test_a_rerun_with_a_role_set_by_the_clinician_redoes_only_fusion(clip, analy
     _, workdir, _ = analysed
     before = {s: (workdir / f"{s}.json").stat().st_mtime_ns for s in STAGES}
 
-    document = run_pipeline(
+    document = analyse_file(
         clip,
         options=PipelineOptions(role_overrides=(("speaker:S1", "clinician"),)),
         workdir=workdir,
@@ -120,7 +122,7 @@ def test_a_rerun_with_whisper_base_redoes_the_transcript_and_names_base_in_the_t
     before = {s: (tmp_path / f"{s}.json").stat().st_mtime_ns for s in STAGES}
 
     base = PipelineOptions(transcript_model="base")
-    document = run_pipeline(clip, options=base, workdir=tmp_path)
+    document = analyse_file(clip, options=base, workdir=tmp_path)
 
     after = {s: (tmp_path / f"{s}.json").stat().st_mtime_ns for s in STAGES}
     assert [s for s in STAGES if after[s] != before[s]] == ["transcript", "fusion"]
@@ -151,7 +153,7 @@ def test_an_unknown_transcript_model_is_refused_before_any_stage_runs(tmp_path):
     workdir.mkdir()
 
     with pytest.raises(ModelError, match="unknown transcript model 'large-v3'"):
-        run_pipeline(
+        analyse_file(
             recording, options=PipelineOptions(transcript_model="large-v3"), workdir=workdir
         )
     assert list(workdir.iterdir()) == []
@@ -159,17 +161,17 @@ def test_an_unknown_transcript_model_is_refused_before_any_stage_runs(tmp_path):
 
 @pytest.mark.slow
 def test_a_cancelled_job_stops_at_a_stage_boundary_and_resumes_where_it_stopped(clip, tmp_path):
-    options = PipelineOptions(face=False, transcript=False)
+    options = PipelineOptions(modalities=frozenset({Modality.VOICE}))
 
     def cancel_after_ingest() -> bool:
         return (tmp_path / "ingest.json").exists()
 
     with pytest.raises(Cancelled):
-        run_pipeline(clip, options=options, workdir=tmp_path, should_cancel=cancel_after_ingest)
+        analyse_file(clip, options=options, workdir=tmp_path, should_cancel=cancel_after_ingest)
     assert [p.name for p in tmp_path.glob("*.json")] == ["ingest.json"]
     saved_ingest = (tmp_path / "ingest.json").stat().st_mtime_ns
 
-    document = run_pipeline(clip, options=options, workdir=tmp_path)
+    document = analyse_file(clip, options=options, workdir=tmp_path)
 
     validate_timeline(document)
     assert (tmp_path / "ingest.json").stat().st_mtime_ns == saved_ingest
@@ -185,7 +187,7 @@ def test_a_cancelled_job_stops_at_a_stage_boundary_and_resumes_where_it_stopped(
 def test_a_video_without_audio_gives_a_timeline_with_the_voice_and_words_missing(tmp_path):
     silent = talking_clip(tmp_path / "silent.mp4", with_audio=False)
 
-    document = run_pipeline(silent, options=PipelineOptions(), workdir=tmp_path / "work")
+    document = analyse_file(silent, options=PipelineOptions(), workdir=tmp_path / "work")
 
     validate_timeline(document)
     reasons = {g["modality"]: g["reason"] for g in document["gaps"]}
@@ -199,7 +201,7 @@ def test_a_video_without_audio_gives_a_timeline_with_the_voice_and_words_missing
 def test_a_recording_without_a_face_gives_a_timeline_from_voice_and_words(tmp_path):
     faceless = talking_clip(tmp_path / "faceless.mp4", with_face=False)
 
-    document = run_pipeline(faceless, options=PipelineOptions(), workdir=tmp_path / "work")
+    document = analyse_file(faceless, options=PipelineOptions(), workdir=tmp_path / "work")
 
     validate_timeline(document)
     assert {g["modality"]: g["reason"] for g in document["gaps"]} == {"face": "no_face"}
@@ -214,7 +216,7 @@ def test_a_recording_with_neither_a_face_nor_audio_is_rejected(tmp_path):
     blank = talking_clip(tmp_path / "blank.mp4", with_face=False, with_audio=False)
 
     with pytest.raises(MediaError, match="nothing to analyse"):
-        run_pipeline(blank, options=PipelineOptions(), workdir=tmp_path / "work")
+        analyse_file(blank, options=PipelineOptions(), workdir=tmp_path / "work")
 
 
 def test_a_file_that_is_not_media_is_rejected_before_any_stage_runs(tmp_path):
@@ -222,7 +224,7 @@ def test_a_file_that_is_not_media_is_rejected_before_any_stage_runs(tmp_path):
     notes.write_text("session notes, not a recording")
 
     with pytest.raises(MediaError) as raised:
-        run_pipeline(notes, options=PipelineOptions(), workdir=tmp_path / "work")
+        analyse_file(notes, options=PipelineOptions(), workdir=tmp_path / "work")
 
     assert raised.value.code == "not_media"
     assert not (tmp_path / "work" / "fusion.json").exists()
@@ -237,7 +239,7 @@ def test_a_telehealth_export_with_one_channel_per_person_scores_only_the_client(
     ]
     export = write_wav(tmp_path / "call.wav", two_speaker_stereo(turns))
 
-    document = run_pipeline(export, options=PipelineOptions(), workdir=tmp_path / "work")
+    document = analyse_file(export, options=PipelineOptions(), workdir=tmp_path / "work")
 
     validate_timeline(document)
     speakers = {s["id"]: s for s in document["speakers"]}

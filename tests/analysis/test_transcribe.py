@@ -11,8 +11,16 @@ import torch
 from analysis.commands import word_error_rate
 from analysis.errors import ModelError
 from analysis.media import read_audio
-from analysis.models.registry import sha256_file
-from analysis.models.speech_weights import (
+from analysis.text.transcribe import (
+    MAX_REGION_S,
+    MODEL_ENV,
+    get_engine,
+    speech_regions,
+    transcribe_array,
+)
+from analysis.voice.vad import SpeechSegment
+from analysis.weights.registry import sha256_file
+from analysis.weights.speech import (
     WHISPER_BASE,
     WHISPER_BASE_CT2,
     WHISPER_TINY_EN,
@@ -22,15 +30,7 @@ from analysis.models.speech_weights import (
     shipped_path,
     tensor_digest,
 )
-from analysis.text.transcribe import (
-    MAX_REGION_S,
-    MODEL_ENV,
-    get_engine,
-    speech_regions,
-    transcribe_array,
-)
-from analysis.text.whisper_convert import read_ct2_variables
-from analysis.voice.vad import SpeechSegment
+from analysis.weights.whisper_convert import read_ct2_variables
 
 JFK = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "jfk.flac"
 JFK_REFERENCE = (

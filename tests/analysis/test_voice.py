@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 
@@ -192,6 +194,13 @@ def test_one_voice_saying_several_things_stays_one_speaker():
     assert result.speakers[0].role == CLIENT
 
 
+@dataclass(frozen=True)
+class SeenTrack:
+    track_id: int
+    times_s: list[float]
+    mouth_motion: list[float]
+
+
 def test_a_speaker_whose_speech_follows_a_moving_mouth_is_linked_to_that_face():
     pieces = [
         VoicePiece(0.0, 2.0, (0.0, -60.0), (), 110.0),
@@ -202,8 +211,8 @@ def test_a_speaker_whose_speech_follows_a_moving_mouth_is_linked_to_that_face():
     times = [i / 5 for i in range(40)]
     talking = [1.0 if (t < 2.0 or 4.5 <= t < 6.0) else 0.05 for t in times]
     tracks = [
-        {"track_id": 0, "times_s": times, "mouth_motion": talking},
-        {"track_id": 1, "times_s": times, "mouth_motion": [0.1] * len(times)},
+        SeenTrack(track_id=0, times_s=times, mouth_motion=talking),
+        SeenTrack(track_id=1, times_s=times, mouth_motion=[0.1] * len(times)),
     ]
 
     result = assign_speakers(pieces, tracks)

@@ -21,7 +21,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from clinic.models import Annotation, Consent, Modality, Patient, Recording, User
+from clinic.models import Annotation, Consent, ConsentScope, Patient, Recording, User
 from clinic.routing import websocket_urlpatterns
 from tests.clinic.access_rules import (
     ADMIN,
@@ -134,7 +134,7 @@ def scenario(
             "recording_id": recording.id,
             "job_id": job.id,
             "annotation_id": note.id,
-            "consent_id": consents[Modality.VIDEO].id,
+            "consent_id": consents[ConsentScope.FACE].id,
         },
     }
 

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 
-from clinic.models import Consent, Modality, Recording, User
-from clinic.pipeline_bridge import pipeline_options_for, recording_local_copy
+from analysis.modality import Modality
+from clinic.models import Consent, ConsentScope, Recording, User
 from clinic.services import consent_revoke, job_create
+from clinic.worker import pipeline_options_for, recording_local_copy
 from tests.factories import RecordingFactory
 
 pytestmark = pytest.mark.django_db
@@ -52,11 +53,11 @@ def test_the_pipeline_looks_only_at_what_is_still_consented_when_the_job_runs(
 ) -> None:
     job = job_create(
         recording=recording,
-        options={"modalities": ["audio", "transcript", "video"], "sample_fps": 1},
+        options={"modalities": ["voice", "text", "face"], "sample_fps": 1},
     )
-    consent_revoke(consent=consents[Modality.VIDEO], revoked_by=dr_rivera)
+    consent_revoke(consent=consents[ConsentScope.FACE], revoked_by=dr_rivera)
 
     options = pipeline_options_for(job)
 
-    assert (options.face, options.voice, options.transcript) == (False, True, True)
+    assert options.modalities == {Modality.VOICE, Modality.TEXT}
     assert options.sample_fps == 1.0

@@ -8,7 +8,15 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from clinic.models import AuditEvent, Consent, Modality, Patient, Recording, TimelineResult, User
+from clinic.models import (
+    AuditEvent,
+    Consent,
+    ConsentScope,
+    Patient,
+    Recording,
+    TimelineResult,
+    User,
+)
 from tests.clinic.analysed import analyse
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +30,7 @@ def test_the_admin_records_consent_with_the_signed_form_and_the_team_sees_it(
     created = client.post(
         f"/api/v1/patients/{patient.id}/consents/",
         {
-            "modality": "video",
+            "modality": "face",
             "form_version": "2026-03",
             "given_by": "patient",
             "signed_form": form,
@@ -34,7 +42,7 @@ def test_the_admin_records_consent_with_the_signed_form_and_the_team_sees_it(
 
     client.force_login(dr_rivera)
     listed = client.get(f"/api/v1/patients/{patient.id}/consents/").json()
-    assert [(item["modality"], item["form_version"]) for item in listed] == [("video", "2026-03")]
+    assert [(item["modality"], item["form_version"]) for item in listed] == [("face", "2026-03")]
     assert AuditEvent.objects.filter(action="consent.give", actor=alex_admin).count() == 1
 
 
@@ -55,9 +63,9 @@ def test_revoking_over_the_api_deletes_what_was_derived_and_says_so(
     recording: Recording,
     tmp_path: Path,
 ) -> None:
-    analyse(recording, modalities=["video", "audio"], workdir=tmp_path)
+    analyse(recording, modalities=["face", "voice"], workdir=tmp_path)
     client.force_login(dr_rivera)
-    consent_id = consents[Modality.VIDEO].id
+    consent_id = consents[ConsentScope.FACE].id
 
     revoked = client.post(f"/api/v1/consents/{consent_id}/revoke", {})
     again = client.post(f"/api/v1/consents/{consent_id}/revoke", {})
@@ -73,7 +81,7 @@ def test_revoking_over_the_api_deletes_what_was_derived_and_says_so(
 def test_no_one_outside_the_team_or_practice_administration_touches_consent(
     client: Client, dr_okafor: User, audrey_auditor: User, consents: dict[str, Consent]
 ) -> None:
-    consent = consents[Modality.AUDIO]
+    consent = consents[ConsentScope.VOICE]
     for outsider in (dr_okafor, audrey_auditor):
         client.force_login(outsider)
         assert client.get(f"/api/v1/patients/{consent.patient_id}/consents/").status_code == 404

@@ -19,7 +19,7 @@ from clinic.models import (
     AnalysisJob,
     AuditEvent,
     Consent,
-    Modality,
+    ConsentScope,
     Patient,
     Recording,
     StageResult,
@@ -46,14 +46,14 @@ def test_an_admin_records_consent_with_its_signed_form_encrypted_at_rest(
     form = ContentFile(b"%PDF-1.7 signed by Sam Example", name="Sam Example consent.pdf")
     consent = consent_give(
         patient=patient,
-        modality=Modality.AUDIO,
+        modality=ConsentScope.VOICE,
         form_version="2026-03",
         given_by="patient",
         recorded_by=alex_admin,
         signed_form=form,
     )
 
-    assert consent_active_modalities(patient=patient) == {Modality.AUDIO}
+    assert consent_active_modalities(patient=patient) == {ConsentScope.VOICE}
     assert "Sam" not in str(consent.signed_form.name)  # the stored name carries ids only
     on_disk = recordings_dir / str(consent.signed_form.name)
     assert b"Sam Example" not in on_disk.read_bytes()
@@ -64,18 +64,20 @@ def test_an_admin_records_consent_with_its_signed_form_encrypted_at_rest(
 
 
 def test_analysis_lists_the_consents_still_missing(patient: Patient) -> None:
-    consent_give(patient=patient, modality=Modality.ANALYSIS, form_version="v1", given_by="patient")
+    consent_give(
+        patient=patient, modality=ConsentScope.ANALYSIS, form_version="v1", given_by="patient"
+    )
     consent_give(
         patient=patient,
-        modality=Modality.VIDEO,
+        modality=ConsentScope.FACE,
         form_version="v1",
         given_by="patient",
         given_at=timezone.now() - dt.timedelta(days=30),
         expires_at=timezone.now() - dt.timedelta(days=1),
     )
     assert consent_missing(
-        patient=patient, modalities=[Modality.ANALYSIS, "video", Modality.AUDIO]
-    ) == [Modality.VIDEO, Modality.AUDIO]
+        patient=patient, modalities=[ConsentScope.ANALYSIS, "face", ConsentScope.VOICE]
+    ) == [ConsentScope.FACE, ConsentScope.VOICE]
 
 
 def test_revoking_video_consent_deletes_face_results_and_timelines_that_used_video(
@@ -85,12 +87,12 @@ def test_revoking_video_consent_deletes_face_results_and_timelines_that_used_vid
     tmp_path: Path,
     django_capture_on_commit_callbacks: CommitCapture,
 ) -> None:
-    with_video = analyse(recording, modalities=["video", "audio"], workdir=tmp_path)
+    with_video = analyse(recording, modalities=["face", "voice"], workdir=tmp_path)
     face_file = Path(StageResult.objects.get(job=with_video, stage="face").output_path)
     assert face_file.exists()
 
     with django_capture_on_commit_callbacks(execute=True):
-        report = consent_revoke(consent=consents[Modality.VIDEO], revoked_by=dr_rivera)
+        report = consent_revoke(consent=consents[ConsentScope.FACE], revoked_by=dr_rivera)
 
     assert report is not None
     assert _stages(recording) == {"ingest", "voice", "transcript"}
@@ -101,7 +103,7 @@ def test_revoking_video_consent_deletes_face_results_and_timelines_that_used_vid
     recording.refresh_from_db()
     with recording.file.open("rb") as handle:
         assert handle.read(4)
-    assert Modality.VIDEO not in consent_active_modalities(patient=recording.session.patient)
+    assert ConsentScope.FACE not in consent_active_modalities(patient=recording.session.patient)
     event = AuditEvent.objects.get(action="consent.revoke")
     assert event.details["deleted_timelines"] == 1
 
@@ -109,8 +111,8 @@ def test_revoking_video_consent_deletes_face_results_and_timelines_that_used_vid
 def test_a_timeline_made_without_the_revoked_modality_stays(
     consents: dict[str, Consent], recording: Recording, tmp_path: Path
 ) -> None:
-    analyse(recording, modalities=["audio"], workdir=tmp_path)
-    consent_revoke(consent=consents[Modality.TRANSCRIPT])
+    analyse(recording, modalities=["voice"], workdir=tmp_path)
+    consent_revoke(consent=consents[ConsentScope.TEXT])
     assert TimelineResult.objects.filter(recording=recording).count() == 1
     assert "transcript" not in _stages(recording)
 
@@ -118,16 +120,16 @@ def test_a_timeline_made_without_the_revoked_modality_stays(
 def test_revoking_consent_to_analysis_cancels_the_running_job(
     dr_rivera: User, consents: dict[str, Consent], recording: Recording
 ) -> None:
-    job = job_create(recording=recording, options={"modalities": ["video", "audio"]})
+    job = job_create(recording=recording, options={"modalities": ["face", "voice"]})
     assert job_claim(job_id=job.id, worker="worker-1")
 
-    report = consent_revoke(consent=consents[Modality.ANALYSIS], revoked_by=dr_rivera)
+    report = consent_revoke(consent=consents[ConsentScope.ANALYSIS], revoked_by=dr_rivera)
 
     assert report is not None
     assert report.cancelled_job_ids == [str(job.id)]
     job.refresh_from_db()
     assert job.status == AnalysisJob.Status.CANCELLED
-    assert consent_revoke(consent=consents[Modality.ANALYSIS]) is None  # already revoked
+    assert consent_revoke(consent=consents[ConsentScope.ANALYSIS]) is None  # already revoked
 
 
 def test_the_patient_may_also_have_their_recordings_deleted(
@@ -137,9 +139,9 @@ def test_the_patient_may_also_have_their_recordings_deleted(
     tmp_path: Path,
     django_capture_on_commit_callbacks: CommitCapture,
 ) -> None:
-    analyse(recording, modalities=["video"], workdir=tmp_path)
+    analyse(recording, modalities=["face"], workdir=tmp_path)
     with django_capture_on_commit_callbacks(execute=True):
-        report = consent_revoke(consent=consents[Modality.VIDEO], delete_recordings=True)
+        report = consent_revoke(consent=consents[ConsentScope.FACE], delete_recordings=True)
 
     assert report is not None
     assert report.deleted_recordings == 1

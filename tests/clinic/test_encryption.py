@@ -153,7 +153,7 @@ def test_a_rotated_master_key_keeps_old_files_readable_until_they_are_rewrapped(
 def test_timelines_and_transcripts_are_ciphertext_in_the_database(
     recording: Recording, tmp_path: Path
 ) -> None:
-    analyse(recording, modalities=["video", "audio", "transcript"], workdir=tmp_path)
+    analyse(recording, modalities=["face", "voice", "text"], workdir=tmp_path)
     with connection.cursor() as cursor:
         cursor.execute("SELECT document FROM clinic_timelineresult")
         documents = [row[0] for row in cursor.fetchall()]
@@ -175,7 +175,7 @@ def test_timelines_and_transcripts_are_ciphertext_in_the_database(
 def test_key_rotation_rewraps_recordings_and_documents(
     settings: Any, recording: Recording, tmp_path: Path, session_clip: Path
 ) -> None:
-    analyse(recording, modalities=["audio"], workdir=tmp_path)
+    analyse(recording, modalities=["voice"], workdir=tmp_path)
     old_key = settings.MOODLINE_ENCRYPTION_KEYS
     new_key = new_master_key()
     settings.MOODLINE_ENCRYPTION_KEYS = f"{new_key},{old_key}"

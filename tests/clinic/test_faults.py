@@ -267,7 +267,7 @@ def test_a_job_survives_a_redis_restart_and_the_worker_keeps_consuming(
     tmp_path: Path,
 ) -> None:
     workers = Workers(redis_url=own_redis.url, log_dir=tmp_path)
-    options = {"modalities": ["audio", "transcript", "video"], **FAST}
+    options = {"modalities": ["voice", "text", "face"], **FAST}
     job = job_create(recording=recording, requested_by=dr_rivera, options=options)
     try:
         workers.start("charlie")

@@ -124,10 +124,10 @@ def test_clinician_notes_never_reach_the_export(
 def test_a_revoked_consent_is_exported_as_inactive_with_its_end(
     recording: Recording, consents: dict[str, Consent]
 ) -> None:
-    consent_revoke(consent=consents["video"])
+    consent_revoke(consent=consents["face"])
     bundle = session_fhir_bundle(session=recording.session)
     by_id = {c["id"]: c for c in _by_type(bundle)["Consent"]}
-    revoked = by_id[str(consents["video"].id)]
+    revoked = by_id[str(consents["face"].id)]
     assert revoked["status"] == "inactive"
     assert "end" in revoked["provision"]["period"]
     assert "Observation" not in _by_type(bundle)  # not analysed yet: nothing to observe

@@ -21,7 +21,7 @@ from clinic.consumers import CLOSE_REFUSED
 from clinic.models import AnalysisJob, Consent, Recording, User
 from clinic.progress import ProgressThrottle
 from clinic.services import job_create
-from clinic.services.analysis import analysis_run
+from clinic.worker import analysis_run
 
 REAL_COMMITS = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 RECEIVE_TIMEOUT_S = 90
@@ -52,7 +52,7 @@ def test_the_clinician_sees_the_current_state_then_progress_in_order_then_the_re
 ) -> None:
     job = job_create(
         recording=recording,
-        options={"modalities": ["audio", "transcript", "video"], "sample_fps": 2.0},
+        options={"modalities": ["voice", "text", "face"], "sample_fps": 2.0},
     )
     communicator = _communicator(dr_rivera, recording)
 

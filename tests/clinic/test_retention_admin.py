@@ -16,8 +16,8 @@ from django.utils import timezone
 from clinic.models import (
     AuditEvent,
     Consent,
+    ConsentScope,
     LegalHold,
-    Modality,
     Organisation,
     Patient,
     RetentionPolicy,
@@ -52,7 +52,7 @@ def test_the_admin_records_consent_with_its_form_and_revokes_it(
         "/admin/clinic/consent/add/",
         {
             "patient": str(patient.id),
-            "modality": Modality.VIDEO,
+            "modality": ConsentScope.FACE,
             "form_version": "2026-03",
             "given_by": "patient",
             "given_at_0": now.date().isoformat(),

@@ -25,8 +25,8 @@ from clinic.models import (
     Annotation,
     AuditEvent,
     Consent,
+    ConsentScope,
     LegalHold,
-    Modality,
     Organisation,
     Patient,
     Recording,
@@ -69,7 +69,7 @@ def full_record(
     )
     consent_give(
         patient=patient,
-        modality=Modality.AUDIO,
+        modality=ConsentScope.VOICE,
         form_version="2026-03",
         given_by="patient",
         signed_form=ContentFile(b"%PDF signed", name="form.pdf"),

@@ -20,14 +20,9 @@ from clinic.errors import CLINICIAN_MESSAGES, clinician_message
 from clinic.heartbeat import heartbeat_beat, redis_client
 from clinic.models import AnalysisJob, Consent, Recording, StageResult, TimelineResult, User
 from clinic.services import job_cancel, job_claim, job_create, jobs_cancel_for_patient
-from clinic.services.analysis import (
-    ANALYSIS_QUEUE,
-    RunOutcome,
-    analysis_run,
-    jobs_recover_stale,
-    worker_identity,
-)
+from clinic.services.analysis import ANALYSIS_QUEUE, jobs_recover_stale, worker_identity
 from clinic.services.jobs import job_take_over
+from clinic.worker import RunOutcome, analysis_run
 from tests.clinic.analysis_support import (
     corrupt_recording,
     job_of,
@@ -54,7 +49,7 @@ def _job(recording: Recording, dr_rivera: User) -> AnalysisJob:
     return job_create(
         recording=recording,
         requested_by=dr_rivera,
-        options={"modalities": ["audio", "transcript", "video"], **FAST},
+        options={"modalities": ["voice", "text", "face"], **FAST},
     )
 
 

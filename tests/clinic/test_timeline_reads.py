@@ -28,7 +28,7 @@ from clinic.api.errors import NO_TIMELINE
 from clinic.crypto import new_master_key
 from clinic.models import (
     Consent,
-    Modality,
+    ConsentScope,
     Patient,
     Recording,
     TherapySession,
@@ -226,7 +226,7 @@ def test_a_withdrawn_consent_leaves_nothing_to_read_even_after_a_zoom(
     url = _timeline_url(recording)
     assert rivera_api.get(url, {"start_s": 0, "end_s": 10}).status_code == 200
 
-    consent_revoke(consent=consents[Modality.ANALYSIS], revoked_by=dr_rivera)
+    consent_revoke(consent=consents[ConsentScope.ANALYSIS], revoked_by=dr_rivera)
 
     for query in ({"start_s": 0, "end_s": 10}, {}):
         response = rivera_api.get(url, query)

@@ -25,7 +25,8 @@ import torch
 
 from analysis.device import torch_device
 from analysis.errors import ErrorCode, ModelError
-from analysis.models.registry import (
+from analysis.labels import EMOTIONS
+from analysis.weights.registry import (
     ModelSpec,
     cache_dir,
     get_spec,
@@ -171,6 +172,24 @@ VADER = register(
 )
 
 
+# Moodline's own head over MiniLM, trained by analysis/text/train_head.py.
+TEXT_EMOTION_HEAD = register(
+    ModelSpec(
+        name="text-emotion-head",
+        version="1",
+        task="sentence emotion (7 labels) and valence/arousal over all-MiniLM-L6-v2 embeddings",
+        source_package="analysis",
+        source_file="text/emotion_head.json",
+        # printed by the training command; update when retraining
+        sha256="c51325dd3faf830a9248f1bec93a43d4c3082d3f48f858876d267f504da256f2",
+        licence="Apache-2.0 (GoEmotions) and CC BY-SA 4.0 (EmoBank) training data",
+        labels=EMOTIONS,
+        input_size=(384,),
+        normalisation="L2-normalised MiniLM sentence embedding",
+    )
+)
+
+
 def shipped_path(spec: ModelSpec) -> Path:
     """The checksum-verified file a spec points at inside its installed package."""
     return verified_path(package_dir(spec.source_package) / spec.source_file, spec.sha256)
@@ -265,7 +284,7 @@ def _valid_cached_checkpoint(checkpoint: Path, spec: ModelSpec) -> str | None:
 
 def prepare_whisper_checkpoint(spec: ModelSpec = WHISPER_TINY_EN) -> PreparedFile:
     """Convert the CT2 weights into an openai-whisper checkpoint once; reuse it after."""
-    from analysis.text.whisper_convert import convert_ct2_to_whisper
+    from analysis.weights.whisper_convert import convert_ct2_to_whisper
 
     checkpoint = cache_dir() / spec.extra["checkpoint"]
     if (file_sha := _valid_cached_checkpoint(checkpoint, spec)) is not None:

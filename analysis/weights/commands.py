@@ -15,13 +15,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from analysis.models.registry import REGISTRY, ModelSpec, package_dir, verified_path
+from analysis.weights.registry import REGISTRY, ModelSpec, package_dir, verified_path
 
 # Modules whose import registers model specs.
 SPEC_MODULES = (
-    "analysis.models.speech_weights",
-    "analysis.text.emotion",
-    "analysis.models.face_weights",
+    "analysis.weights.speech",
+    "analysis.weights.face",
 )
 
 
@@ -40,7 +39,7 @@ def _derived(spec: ModelSpec) -> bool:
 
 def prepare_models() -> Iterator[dict[str, str]]:
     """Prepare and verify every registered model, yielding one status line per model."""
-    from analysis.models.speech_weights import prepare_ct2_model, prepare_whisper_checkpoint
+    from analysis.weights.speech import prepare_ct2_model, prepare_whisper_checkpoint
 
     for module in SPEC_MODULES:
         importlib.import_module(module)

@@ -1,0 +1,300 @@
+"""What each pipeline stage returns: one frozen dataclass per stage, versioned, JSON both ways.
+
+    ingest     -> IngestOutput      what the file holds, and where there is speech
+    face       -> FaceOutput        face tracks: per-frame boxes and emotions, per-window summaries
+    voice      -> VoiceOutput       who speaks when (speakers, pieces) and each piece's prosody
+    transcript -> TranscriptOutput  utterances with word times
+    fusion     -> TimelineOutput    the `moodline.timeline/1` document
+
+A stage whose modality is switched off (no consent, no stream) returns None instead. Stored
+outputs carry their class's `VERSION`; one of another version is not read but recomputed
+(`OutputVersionError`), so changing a field means bumping the version, nothing more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Protocol, Self
+
+from analysis.labels import EMOTIONS
+from analysis.text.transcribe import Utterance
+from analysis.voice.prosody import ProsodyFeatures
+from analysis.voice.vad import SpeechSegment
+
+Json = dict[str, Any]  # a JSON object as `json.loads` returns it
+Provenance = dict[str, str]  # a model's name, version, sha256, licence and source
+
+
+class OutputVersionError(ValueError):
+    """A stored output of another version (or shape) than the code reads today."""
+
+
+class StageOutput(Protocol):
+    VERSION: ClassVar[int]
+
+    def to_json(self) -> Json: ...
+
+    @classmethod
+    def from_json(cls, data: Json) -> Self: ...
+
+
+def _envelope(output: Any, payload: Json) -> Json:
+    return {"version": type(output).VERSION, **payload}
+
+
+def _check_version(cls: type[Any], data: Json) -> None:
+    if not isinstance(data, dict) or data.get("version") != cls.VERSION:
+        found = data.get("version") if isinstance(data, dict) else type(data).__name__
+        raise OutputVersionError(f"{cls.__name__} version {found!r}, expected {cls.VERSION}")
+
+
+# --- ingest ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MediaSummary:
+    file_name: str
+    duration_s: float
+    has_video: bool
+    has_audio: bool
+    audio_channels: int | None
+    width: int | None
+    height: int | None
+    fps: float | None
+
+
+@dataclass(frozen=True)
+class IngestOutput:
+    VERSION: ClassVar[int] = 2
+
+    media: MediaSummary
+    speech: tuple[SpeechSegment, ...] | None  # None: no audio, or no consent that needs it
+    models: tuple[Provenance, ...] = ()
+
+    def to_json(self) -> Json:
+        return _envelope(
+            self,
+            {
+                "media": asdict(self.media),
+                "speech": None if self.speech is None else [s.to_dict() for s in self.speech],
+                "models": list(self.models),
+            },
+        )
+
+    @classmethod
+    def from_json(cls, data: Json) -> Self:
+        _check_version(cls, data)
+        speech = data["speech"]
+        return cls(
+            media=MediaSummary(**data["media"]),
+            speech=None if speech is None else tuple(map(SpeechSegment.from_dict, speech)),
+            models=tuple(data["models"]),
+        )
+
+
+# --- face ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttentionFrame:
+    t_s: float
+    weight: float
+
+
+@dataclass(frozen=True)
+class FaceWindow:
+    start_s: float
+    end_s: float
+    probs: dict[str, float]  # EMOTIONS -> probability
+    valence: float  # in [-1, 1], from probs through the circumplex mapping (analysis.labels)
+    arousal: float  # in [-1, 1], likewise
+    confidence: float  # in [0, 1]: certainty x detection score x share of frames with the face
+    attention: tuple[AttentionFrame, ...]  # the frames the temporal head weighed most
+    # The same window read against the person's own rest (analysis.face.baseline); None when
+    # the CNN carries no reference for rest.
+    relative_probs: dict[str, float] | None = None
+    relative_valence: float | None = None
+    relative_arousal: float | None = None
+
+    @classmethod
+    def from_json(cls, data: Json) -> FaceWindow:
+        fields = {k: v for k, v in data.items() if k != "attention"}
+        return cls(**fields, attention=tuple(AttentionFrame(**a) for a in data["attention"]))
+
+
+@dataclass(frozen=True)
+class FaceBaseline:
+    """A track's rest: the CNN's mean reading over its calmer frames (analysis.face.baseline)."""
+
+    probs: dict[str, float]
+    frames: int
+    reliable: bool  # enough frames; otherwise fusion uses the raw reading
+
+
+@dataclass(frozen=True)
+class FaceTrack:
+    track_id: int
+    times_s: list[float]
+    boxes: list[list[float]]  # x1, y1, x2, y2 in displayed pixels
+    landmarks: list[list[list[float]]]  # 5 x (x, y)
+    det_scores: list[float]
+    frame_probs: list[list[float]]  # 7 per frame, EMOTIONS order
+    mouth_motion: list[float]  # 0..1; 0 after a gap
+    windows: tuple[FaceWindow, ...]
+    baseline: FaceBaseline | None = None
+
+    @classmethod
+    def from_json(cls, data: Json) -> FaceTrack:
+        fields = {k: v for k, v in data.items() if k not in ("windows", "baseline")}
+        baseline = data.get("baseline")
+        return cls(
+            **fields,
+            windows=tuple(FaceWindow.from_json(w) for w in data["windows"]),
+            baseline=FaceBaseline(**baseline) if baseline else None,
+        )
+
+
+@dataclass(frozen=True)
+class FaceOutput:
+    VERSION: ClassVar[int] = 3
+
+    sample_fps: float
+    duration_s: float
+    no_face: bool  # True when no face was found: a result, not an error
+    tracks: tuple[FaceTrack, ...]
+    models: tuple[Provenance, ...]
+    labels: tuple[str, ...] = EMOTIONS
+
+    def to_json(self) -> Json:
+        return _envelope(self, asdict(self))
+
+    @classmethod
+    def from_json(cls, data: Json) -> Self:
+        _check_version(cls, data)
+        return cls(
+            sample_fps=data["sample_fps"],
+            duration_s=data["duration_s"],
+            no_face=data["no_face"],
+            tracks=tuple(FaceTrack.from_json(t) for t in data["tracks"]),
+            models=tuple(data["models"]),
+            labels=tuple(data["labels"]),
+        )
+
+
+# --- voice -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VoiceSpeaker:
+    id: str
+    role: str
+    role_source: str
+    talk_time_s: float
+    channel: int | None = None
+    face_track_id: str | None = None
+    link_correlation: float | None = None
+
+
+@dataclass(frozen=True)
+class SpokenPiece:
+    start_s: float
+    end_s: float
+    speaker: str
+    channel_db: tuple[float, ...]  # RMS level per audio channel, dBFS
+    prosody: ProsodyFeatures | None  # None without consent to analyse the voice
+
+
+@dataclass(frozen=True)
+class VoiceOutput:
+    VERSION: ClassVar[int] = 2
+
+    method: str  # how speakers were told apart: "channels", "clustering" or "single"
+    details: dict[str, float]
+    speakers: tuple[VoiceSpeaker, ...]
+    prosody: bool  # whether prosody was measured (consent to the voice)
+    pieces: tuple[SpokenPiece, ...]
+    models: tuple[Provenance, ...] = ()
+
+    def to_json(self) -> Json:
+        return _envelope(self, asdict(self))
+
+    @classmethod
+    def from_json(cls, data: Json) -> Self:
+        _check_version(cls, data)
+        return cls(
+            method=data["method"],
+            details=data["details"],
+            speakers=tuple(VoiceSpeaker(**s) for s in data["speakers"]),
+            prosody=data["prosody"],
+            pieces=tuple(
+                SpokenPiece(
+                    start_s=p["start_s"],
+                    end_s=p["end_s"],
+                    speaker=p["speaker"],
+                    channel_db=tuple(p["channel_db"]),
+                    prosody=ProsodyFeatures(**p["prosody"]) if p["prosody"] else None,
+                )
+                for p in data["pieces"]
+            ),
+            models=tuple(data["models"]),
+        )
+
+
+# --- transcript ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TranscriptOutput:
+    VERSION: ClassVar[int] = 2
+
+    engine: str
+    model: str
+    utterances: tuple[Utterance, ...]
+    models: tuple[Provenance, ...] = ()
+
+    def to_json(self) -> Json:
+        return _envelope(
+            self,
+            {
+                "engine": self.engine,
+                "model": self.model,
+                "utterances": [u.to_dict() for u in self.utterances],
+                "models": list(self.models),
+            },
+        )
+
+    @classmethod
+    def from_json(cls, data: Json) -> Self:
+        _check_version(cls, data)
+        return cls(
+            engine=data["engine"],
+            model=data["model"],
+            utterances=tuple(Utterance.from_dict(u) for u in data["utterances"]),
+            models=tuple(data["models"]),
+        )
+
+
+# --- fusion ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineOutput:
+    """The timeline document. Its own contract is the JSON Schema `moodline.timeline/1`
+    (analysis/schemas/), which the browser, the API and the FHIR export read; it is kept as
+    that JSON rather than mirrored field by field here."""
+
+    VERSION: ClassVar[int] = 1
+
+    document: Json = field(default_factory=dict)
+
+    def to_json(self) -> Json:
+        return _envelope(self, {"document": self.document})
+
+    @classmethod
+    def from_json(cls, data: Json) -> Self:
+        _check_version(cls, data)
+        return cls(document=data["document"])
+
+    @property
+    def models(self) -> list[Provenance]:
+        return list(self.document.get("models", []))
