@@ -1,4 +1,5 @@
-"""Face stage speed: the streaming, batched stage against a naive per-frame loop, same video.
+"""Face stage speed: the streaming, batched stage against a naive per-frame loop, same video;
+and the FER+ expression CNN (the default) against the FER2013 mini-Xception it replaced.
 
     python -m benchmarks.face_stage [--quick] [--seconds S] [--repeats N]
 
@@ -7,7 +8,9 @@ drifting over a backdrop, `--seconds` long. The naive loop is how per-frame libr
 decode every frame at full size, run the whole MTCNN cascade on it alone, then the CNN on each
 face one at a time. The face stage samples 5 fps, decodes at 480 px, detects fully every 5th
 sampled frame in batches and tracks with O-Net in between. Both run in the same process on
-the same file; the figure is the median of the repeats.
+the same file; the figure is the median of the repeats. The stage runs once more with the old
+CNN (`MOODLINE_FACE_CNN=fer2013-mini-xception`), interleaved with the default, so the two CNNs'
+cost per analysed frame is compared under the same load.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import argparse
 import os
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +30,7 @@ from PIL import Image
 from analysis.face.align import aligned_grey_faces
 from analysis.face.detect import DetectorOptions, FaceDetector, frames_to_tensor
 from analysis.face.expression import to_model_input
-from analysis.face.loading import load_expression_cnn
+from analysis.face.loading import FACE_CNN_ENV, load_expression_cnn
 from analysis.face.stage import FaceOptions, run_face_stage
 from analysis.media import iter_video_frames
 from benchmarks.common import Row, print_rows, repeat, summarise, write_result
@@ -33,6 +38,21 @@ from benchmarks.common import Row, print_rows, repeat, summarise, write_result
 VIDEO_SIZE = (1280, 720)
 VIDEO_FPS = 25
 NAIVE_MIN_FACE_PX = 20.0  # the usual per-frame default (facenet-pytorch, fer)
+OLD_CNN = "fer2013-mini-xception"
+
+
+@contextmanager
+def _face_cnn(name: str) -> Iterator[None]:
+    """Run the face stage with another expression CNN (and its head) inside the block."""
+    before = os.environ.get(FACE_CNN_ENV)
+    os.environ[FACE_CNN_ENV] = name
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[FACE_CNN_ENV]
+        else:
+            os.environ[FACE_CNN_ENV] = before
 
 
 def write_video(path: Path, seconds: float) -> Path:
@@ -90,14 +110,20 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         video = write_video(Path(tmp) / "session_720p.mp4", seconds)
         result = run_face_stage(video, FaceOptions())  # warm-up: loads the models
-        stage_s = repeat(lambda: run_face_stage(video, FaceOptions()), repeats)
+        with _face_cnn(OLD_CNN):
+            run_face_stage(video, FaceOptions())
+        stage_s, old_s = [], []
+        for _ in range(repeats):  # interleaved, so both see the same load
+            stage_s += repeat(lambda: run_face_stage(video, FaceOptions()), 1)
+            with _face_cnn(OLD_CNN):
+                old_s += repeat(lambda: run_face_stage(video, FaceOptions()), 1)
         naive_s, naive_faces = [], 0
         for _ in range(repeats):  # models are warm already; its first frame costs the same
             started = time.perf_counter()
             naive_faces = naive_loop(video)
             naive_s.append(time.perf_counter() - started)
 
-    stage, naive = summarise(stage_s), summarise(naive_s)
+    stage, naive, old = summarise(stage_s), summarise(naive_s), summarise(old_s)
     stage_rtf, naive_rtf = seconds / stage.median, seconds / naive.median
     rows = [
         Row(
@@ -118,6 +144,15 @@ def main() -> int:
             note=f"{seconds:g} s of video",
         ),
         Row("face stage speed-up over naive", "x", round(naive.median / stage.median, 2)),
+        Row(
+            "face stage, FER+ CNN (default)",
+            "seconds",
+            round(stage.median, 3),
+            stage.spread(),
+            "same stage, FER2013 mini-Xception",
+            round(old.median, 3),
+            note="target: at most 1.5x the old CNN per analysed frame",
+        ),
     ]
     print_rows("Face stage against a naive per-frame loop (same video, same run)", rows)
     details = {
@@ -127,6 +162,8 @@ def main() -> int:
         "stage_x_real_time": round(stage_rtf, 2),
         "naive_x_real_time": round(naive_rtf, 2),
         "speedup": round(naive.median / stage.median, 2),
+        "old_cnn_seconds": old.to_dict(),
+        "new_over_old_cnn": round(stage.median / old.median, 3),
         "stage_tracks": len(result.tracks),
         "naive_faces_seen": naive_faces,
         "torch_threads": torch.get_num_threads(),

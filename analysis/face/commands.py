@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from analysis.face.ferplus import FerPlusSplit
 from analysis.face.train import TrainOptions
 from analysis.face.train_cnn import ARCHITECTURES, CnnTrainOptions
 
@@ -69,6 +70,11 @@ def register(commands: Any, evaluate_commands: Any) -> None:
         "--stop-after-epochs", type=int, default=0, help="end this run after N epochs (resumable)"
     )
     cnn.add_argument("--no-progress", action="store_true", help="no progress bar")
+    cnn.add_argument(
+        "--align",
+        action="store_true",
+        help="train on faces cut as the pipeline cuts them (MTCNN, eyes level; cached in var/)",
+    )
     cnn.set_defaults(handler=_train_face_cnn)
 
     faces = evaluate_commands.add_parser(
@@ -95,6 +101,9 @@ def register(commands: Any, evaluate_commands: Any) -> None:
         help="expression CNN to score (repeatable; default: the selected one, MOODLINE_FACE_CNN)",
     )
     faces.add_argument("--checkpoint", type=Path, default=None, help="temporal head to use")
+    faces.add_argument(
+        "--align", action="store_true", help="with --ferplus: faces cut as the pipeline cuts them"
+    )
     faces.set_defaults(handler=_evaluate_faces)
 
 
@@ -147,6 +156,18 @@ def _train_face(args: argparse.Namespace) -> int:
     return 0
 
 
+ALIGNED_CACHE = Path("var") / "ferplus-aligned"
+
+
+def aligned_splits(data: dict[str, FerPlusSplit]) -> dict[str, FerPlusSplit]:
+    from analysis.face.ferplus_align import with_aligned_faces
+
+    return {
+        name: with_aligned_faces(split, ALIGNED_CACHE / f"{name}.npz")
+        for name, split in data.items()
+    }
+
+
 def _train_face_cnn(args: argparse.Namespace) -> int:
     from analysis.face.ferplus import DEFAULT_PATH, load_ferplus
     from analysis.face.train_cnn import train_cnn
@@ -161,8 +182,11 @@ def _train_face_cnn(args: argparse.Namespace) -> int:
         class_weight_power=args.class_weight_power,
         limit_train=args.limit_train,
         stop_after_epochs=args.stop_after_epochs,
+        aligned=args.align,
     )
     data = load_ferplus(args.data or DEFAULT_PATH)
+    if args.align:
+        data = aligned_splits(data)
     report = train_cnn(data, args.out, options, resume=args.resume, progress=not args.no_progress)
     if not report.sha256:
         print(json.dumps({"stopped_after_epoch": report.history[-1]["epoch"], "resume": True}))
@@ -197,6 +221,8 @@ def _evaluate_faces(args: argparse.Namespace) -> int:
         from analysis.face.ferplus import DEFAULT_PATH, load_ferplus
 
         valid = load_ferplus(args.ferplus if args.ferplus != Path("") else DEFAULT_PATH)["valid"]
+        if args.align:
+            valid = aligned_splits({"valid": valid})["valid"]
         names = args.cnn or [None]
         print(json.dumps({name or "selected": evaluate_ferplus(valid, name) for name in names}))
         return 0

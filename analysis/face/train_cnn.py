@@ -59,6 +59,8 @@ class CnnTrainOptions:
     threads: int = 0  # torch threads; 0 = torch's default
     limit_train: int = 0  # use only the first N training images (tests); 0 = all
     stop_after_epochs: int = 0  # end this run after N epochs (resume later); 0 = run to the end
+    # faces cut by the pipeline's own cropper (analysis/face/ferplus_align.py), not FER's framing
+    aligned: bool = False
     augment: AugmentOptions = field(default_factory=AugmentOptions)
 
 

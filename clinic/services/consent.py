@@ -32,11 +32,14 @@ from clinic.models.sessions import recordings_storage
 from clinic.services.jobs import job_cancel
 from clinic.storage import paths_delete_on_commit, stored_files_delete_on_commit
 
-# The pipeline stages (analysis/pipeline.py STAGES) whose outputs each consent covers.
+# The stage outputs derived from each consent's modality: the stage that reads it and every
+# stage downstream of that one (analysis/stages.py STAGES: voice links speakers to faces,
+# fusion holds every modality's scores and the transcript's words). Written out because the
+# web process does not import the pipeline; a test checks it against the stage graph.
 STAGES_OF_MODALITY: dict[str, tuple[str, ...]] = {
-    ConsentScope.FACE: ("face",),
-    ConsentScope.VOICE: ("voice",),
-    ConsentScope.TEXT: ("transcript",),
+    ConsentScope.FACE: ("face", "voice", "fusion"),
+    ConsentScope.VOICE: ("voice", "fusion"),
+    ConsentScope.TEXT: ("transcript", "fusion"),
     ConsentScope.ANALYSIS: ("ingest", "face", "voice", "transcript", "fusion"),
 }
 

@@ -16,13 +16,21 @@ import torch
 from PIL import Image
 
 from analysis.calibration import expected_calibration_error
+from analysis.cli import main as cli
 from analysis.face.augment import augment_faces
 from analysis.face.baseline import BASELINE_MIN_FRAMES, relative_to_rest, rest_baseline
 from analysis.face.expression_cnn import expression_cnn_from_checkpoint
-from analysis.face.ferplus import NO_MAJORITY, FerPlusSplit, majority_labels, vote_targets
+from analysis.face.ferplus import (
+    FERPLUS_VOTE_LABELS,
+    NO_MAJORITY,
+    FerPlusSplit,
+    majority_labels,
+    vote_targets,
+)
 from analysis.face.ferplus_clips import CLIP_FRAMES, ferplus_clips
 from analysis.face.train_cnn import CnnTrainOptions, fit_calibration, train_cnn
 from analysis.labels import EMOTIONS
+from analysis.weights.registry import sha256_file
 from tests.analysis.face_factory import lfw
 
 E = {label: i for i, label in enumerate(EMOTIONS)}
@@ -161,3 +169,52 @@ def test_clips_from_stills_show_the_apex_for_most_of_the_window():
     assert all(c.crops.shape == (CLIP_FRAMES, 64, 64) for c in clips)
     again = ferplus_clips(split, per_label=2, seed=0, prefix="t")
     assert all(np.array_equal(a.crops, b.crops) for a, b in zip(clips, again, strict=True))
+
+
+def write_tiny_ferplus(path: Path) -> Path:
+    """An .npz in FER+'s own layout (see shared/data/README.md), from LFW faces."""
+    rng = np.random.default_rng(5)
+    n = 120
+    faces = tiny_ferplus(n, 5).images
+    votes = np.zeros((n, 10), dtype=np.uint8)
+    for i, row in enumerate(votes):
+        row[i % 7 if i % 7 != 5 else 7] += 6  # every emotion, disgust as contempt
+        for choice in rng.choice(10, size=4):
+            row[choice] += 1
+    split = np.array(["train"] * 80 + ["valid"] * 40)
+    np.savez_compressed(
+        path,
+        images=faces,
+        votes=votes,
+        split=split,
+        names=np.array([f"fer{i:07d}.png" for i in range(n)]),
+        vote_labels=np.array(FERPLUS_VOTE_LABELS),
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_the_commands_train_the_cnn_and_the_head_on_ferplus_and_score_valid(tmp_path, capsys):
+    data = write_tiny_ferplus(tmp_path / "ferplus.npz")
+    cnn = tmp_path / "cnn.pt"
+
+    assert cli(["train-face-cnn", "--data", str(data), "--out", str(cnn), "--epochs", "1",
+                "--batch-size", "32", "--no-progress"]) == 0  # fmt: skip
+    trained = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert trained["sha256"] == sha256_file(cnn)
+    assert 0.0 <= trained["valid_ece"] <= 1.0
+
+    head = tmp_path / "head.pt"
+    assert cli(["train-face", "--ferplus", str(data), "--out", str(head), "--epochs", "1",
+                "--clips-per-label", "3"]) == 0  # fmt: skip
+    card = head.with_suffix(".md").read_text()
+    assert "held-out clips from FER+ valid" in card
+    assert "untrained (CNN average)" in card
+    capsys.readouterr()
+
+    assert cli(["evaluate", "faces", "--ferplus", str(data),
+                "--cnn", "fer2013-mini-xception"]) == 0  # fmt: skip
+    scored = json.loads(capsys.readouterr().out)["fer2013-mini-xception"]
+    assert scored["n"] == 40  # every valid face has an emotion as its majority answer
+    assert set(scored["per_class_recall"]) <= set(EMOTIONS)
+    assert "ece" in scored["calibration"]

@@ -28,7 +28,7 @@ from clinic.models import (
 )
 from clinic.selectors import consent_active_modalities, consent_missing
 from clinic.services import consent_give, consent_revoke, job_claim, job_create
-from clinic.services.consent import recordings_delete
+from clinic.services.consent import STAGES_OF_MODALITY, recordings_delete
 from tests.clinic.analysed import analyse
 
 pytestmark = pytest.mark.django_db
@@ -95,10 +95,11 @@ def test_revoking_video_consent_deletes_face_results_and_timelines_that_used_vid
         report = consent_revoke(consent=consents[ConsentScope.FACE], revoked_by=dr_rivera)
 
     assert report is not None
-    assert _stages(recording) == {"ingest", "voice", "transcript"}
+    # Voice links speakers to faces and fusion holds the face scores: both go with the face.
+    assert _stages(recording) == {"ingest", "transcript"}
     assert not face_file.exists()
     assert not TimelineResult.objects.filter(recording=recording).exists()
-    assert (report.deleted_stage_results, report.deleted_timelines) == (1, 1)
+    assert (report.deleted_stage_results, report.deleted_timelines) == (2, 1)
     # The recording itself is the patient's separate choice.
     recording.refresh_from_db()
     with recording.file.open("rb") as handle:
@@ -148,3 +149,23 @@ def test_the_patient_may_also_have_their_recordings_deleted(
     assert not Recording.objects.filter(id=recording.id).exists()
     assert [path for path in recordings_dir.rglob("*") if path.is_file()] == []
     assert recordings_delete(patient_id=recording.session.patient_id) == 0
+
+
+def test_revoking_a_modality_removes_every_stage_output_downstream_of_it() -> None:
+    from analysis.stages import STAGES
+
+    downstream: dict[str, set[str]] = {}
+    for stage in STAGES:  # in order: a stage's inputs are known before it
+        downstream[stage.name] = {stage.name}
+        for read in stage.reads:
+            for first in downstream:
+                if read in downstream[first]:
+                    downstream[first].add(stage.name)
+    first_stage = {
+        ConsentScope.FACE: "face",
+        ConsentScope.VOICE: "voice",
+        ConsentScope.TEXT: "transcript",
+    }
+    for scope, name in first_stage.items():
+        assert set(STAGES_OF_MODALITY[scope]) == downstream[name], scope
+    assert set(STAGES_OF_MODALITY[ConsentScope.ANALYSIS]) == {s.name for s in STAGES}
