@@ -12,6 +12,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from analysis.modality import Modality
+
 SCHEMA_ID = "moodline.timeline/1"
 SCHEMA_PATH = Path(__file__).parent / "schemas" / "timeline-1.schema.json"
 NOTICE = (
@@ -19,7 +21,7 @@ NOTICE = (
     "they are not a diagnosis."
 )
 
-MODALITIES = ("face", "voice", "text")
+MODALITIES: tuple[str, ...] = tuple(m.value for m in Modality)
 
 # Why a modality has nothing to say about a stretch of the recording.
 GAP_NO_CONSENT = "no_consent"

@@ -569,6 +569,45 @@ def measure(options: WebOptions) -> tuple[list[Row], dict[str, Any]]:
     }
 
 
+# A fresh interpreter imports the web application and resolves every URL (importing every
+# view), then prints its resident memory; with `+worker` it also imports what the web process
+# imported before the worker's half moved out of it (the pipeline, torch, the model registry).
+_STARTUP_PROBE = """
+import os, sys
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+from clinic.asgi import application
+from django.urls import get_resolver
+def walk(patterns):
+    for p in patterns:
+        if hasattr(p, "url_patterns"):
+            walk(p.url_patterns)
+        else:
+            p.callback
+walk(get_resolver().url_patterns)
+if sys.argv[1] == "+worker":
+    import clinic.worker, analysis.fusion
+for line in open("/proc/self/status"):
+    if line.startswith("VmRSS:"):
+        print(int(line.split()[1]) / 1024)
+"""
+
+
+def startup_memory() -> dict[str, float]:
+    """Resident MiB of a web process at start-up, as it is and as it was (see the probe)."""
+    found = {}
+    for case in ("web", "+worker"):
+        out = subprocess.run(
+            [sys.executable, "-c", _STARTUP_PROBE, case],
+            env={**os.environ, **_bench_env()},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        )
+        found[case] = round(float(out.stdout.strip().splitlines()[-1]), 1)
+    return found
+
+
 def _rows(rounds: dict[str, list[dict[str, Any]]], payload_bytes: dict[str, int]) -> list[Row]:
     baseline_name = BASELINE_ENDPOINT
     figures: dict[str, dict[str, Any]] = {}
@@ -620,6 +659,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         repeats=args.repeats or (2 if args.quick else WebOptions.repeats),
     )
     rows, details = measure(options)
+    memory = startup_memory()
+    rows.append(
+        Row(
+            case="web process at start-up (ASGI app, every URL resolved)",
+            metric="MiB resident",
+            value=memory["web"],
+            baseline="the same with the worker's modules, as the web imported them before",
+            baseline_value=memory["+worker"],
+        )
+    )
+    details["startup_rss_mib"] = memory
     print_rows("Web API under load (daphne, loopback)", rows)
     write_result("web", rows, details)
     return 0

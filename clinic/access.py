@@ -2,10 +2,13 @@
 
 Missing and forbidden look the same, so ids cannot be probed. Views, the API, the WebSocket
 consumer and exports all come through here; the rules themselves are in clinic/selectors.
+Every refusal is audited (outcome "denied"): a denied attempt is what an auditor looks for.
+Missing ids are audited the same way, so the two also take the same time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import TypeVar
 
@@ -14,9 +17,11 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404
 
+from clinic.audit import audit_record
 from clinic.models import (
     AnalysisJob,
     Annotation,
+    AuditEvent,
     Consent,
     Patient,
     Recording,
@@ -31,32 +36,34 @@ M = TypeVar("M", bound=Model)
 
 
 def access_patient(user: User | AnonymousUser, patient_id: uuid.UUID | str) -> Patient:
-    return _get_or_404(patients_visible_to(user), patient_id)
+    return _get_or_404(user, patients_visible_to(user), patient_id)
 
 
 def access_session(user: User | AnonymousUser, session_id: uuid.UUID | str) -> TherapySession:
-    return _get_or_404(sessions_visible_to(user).select_related("patient"), session_id)
+    return _get_or_404(user, sessions_visible_to(user).select_related("patient"), session_id)
 
 
 def access_recording(user: User | AnonymousUser, recording_id: uuid.UUID | str) -> Recording:
-    return _get_or_404(recordings_visible_to(user).select_related("session__patient"), recording_id)
+    return _get_or_404(
+        user, recordings_visible_to(user).select_related("session__patient"), recording_id
+    )
 
 
 def access_job(user: User | AnonymousUser, job_id: uuid.UUID | str) -> AnalysisJob:
     jobs = AnalysisJob.objects.filter(recording__in=recordings_visible_to(user))
-    return _get_or_404(jobs.select_related("recording__session__patient"), job_id)
+    return _get_or_404(user, jobs.select_related("recording__session__patient"), job_id)
 
 
 def access_annotation(user: User | AnonymousUser, annotation_id: uuid.UUID | str) -> Annotation:
     """A note of a session the user may see (changing it is the author's alone: services)."""
     notes = Annotation.objects.filter(session__in=sessions_visible_to(user))
-    return _get_or_404(notes.select_related("session__patient", "author"), annotation_id)
+    return _get_or_404(user, notes.select_related("session__patient", "author"), annotation_id)
 
 
 def access_consent(user: User | AnonymousUser, consent_id: uuid.UUID | str) -> Consent:
     """A consent of a patient the user may see: their care team, or their practice's admin."""
     consents = Consent.objects.filter(patient__in=patients_visible_to(user))
-    return _get_or_404(consents.select_related("patient"), consent_id)
+    return _get_or_404(user, consents.select_related("patient"), consent_id)
 
 
 def access_audit_log(user: User | AnonymousUser) -> User:
@@ -69,9 +76,23 @@ def access_audit_log(user: User | AnonymousUser) -> User:
     raise PermissionDenied("Auditors only.")
 
 
-def _get_or_404(queryset: QuerySet[M], object_id: uuid.UUID | str) -> M:
+def _get_or_404(user: User | AnonymousUser, queryset: QuerySet[M], object_id: uuid.UUID | str) -> M:
     try:
         key = object_id if isinstance(object_id, uuid.UUID) else uuid.UUID(str(object_id))
         return queryset.get(pk=key)
     except (ValueError, ObjectDoesNotExist):
+        _audit_refusal(user, queryset.model, str(object_id))
         raise Http404(NOT_FOUND_MESSAGE) from None
+
+
+def _audit_refusal(user: User | AnonymousUser, model: type[Model], object_id: str) -> None:
+    existing = None
+    with contextlib.suppress(ValueError):  # not even an id: nothing to find
+        existing = model._default_manager.filter(pk=uuid.UUID(object_id)).first()
+    audit_record(
+        actor=user,
+        action=f"{model._meta.model_name}.access",
+        obj=existing,
+        outcome=AuditEvent.Outcome.DENIED,
+        details={} if existing is not None else {"requested_id": object_id[:64]},
+    )

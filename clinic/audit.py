@@ -31,6 +31,11 @@ def audit_record(
     """
     user = actor if isinstance(actor, User) else None
     patient_id = _patient_id(patient) if patient is not None else _patient_id_of(obj)
+    organisation_id = user.organisation_id if user is not None else None
+    if organisation_id is None and patient_id is not None:
+        organisation_id = (
+            Patient.objects.filter(id=patient_id).values_list("organisation_id", flat=True).first()
+        )
     return AuditEvent.objects.create(
         actor=user,
         actor_label=user.get_username() if user else "",
@@ -38,6 +43,7 @@ def audit_record(
         object_type=obj._meta.model_name or "" if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
         patient_id=patient_id,
+        organisation_id=organisation_id,
         ip=request.META.get("REMOTE_ADDR") or None if request is not None else None,
         user_agent=(
             request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX_CHARS]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -14,7 +15,7 @@ from django.views.decorators.http import require_GET
 from analysis.timeline import NOTICE
 from clinic.access import access_recording, access_session
 from clinic.audit import audit_record
-from clinic.models import User
+from clinic.models import Recording, User
 from clinic.selectors import job_active_for_recording, patients_visible_to, sessions_visible_to
 from clinic.selectors.timelines import recording_latest
 
@@ -85,21 +86,51 @@ def recording_media(request: HttpRequest, recording_id: str) -> HttpResponseBase
             refused = HttpResponse(status=416)
             refused["Content-Range"] = f"bytes */{size}"
             return refused
-    if start == 0:  # one audit event per playback, not one per range request
-        audit_record(actor=_staff(request), action="recording.view", obj=recording, request=request)
+    if _first_read_in_a_while(request, recording):  # one event per playback, not per range
+        audit_record(
+            actor=_staff(request),
+            action="recording.view",
+            obj=recording,
+            request=request,
+            details={"range_start": start},
+        )
     handle = recording.file.open("rb")
     handle.seek(start)
     length = end - start + 1
-    response = FileResponse(
-        _limited(handle, length), content_type=recording.content_type or "application/octet-stream"
-    )
+    response = FileResponse(_limited(handle, length), content_type=_media_type(recording))
     response["Content-Length"] = str(length)
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "private, no-store"
+    # Whatever the file holds, a browser never runs it as a page: a player reads the bytes,
+    # nothing else does (the type is a media type, never sniffed, and the page is sandboxed).
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = "attachment"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
     if match:
         response.status_code = 206
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
     return response
+
+
+MEDIA_AUDIT_INTERVAL_S = 10 * 60  # a player's range reads within this are one playback
+
+
+def _first_read_in_a_while(request: HttpRequest, recording: Recording) -> bool:
+    """True for the first range read of this recording by this signed-in session in a while:
+    a player that seeks straight to the middle is a playback to audit too."""
+    key = f"media-audited:{recording.id}"
+    now = time.time()
+    last = request.session.get(key)
+    if isinstance(last, float) and now - last < MEDIA_AUDIT_INTERVAL_S:
+        return False
+    request.session[key] = now
+    return True
+
+
+def _media_type(recording: Recording) -> str:
+    """The declared type when it is audio or video; anything else is served as plain bytes."""
+    declared = (recording.content_type or "").split(";")[0].strip().lower()
+    return declared if declared.startswith(("video/", "audio/")) else "application/octet-stream"
 
 
 def _limited(handle: Any, length: int) -> Any:

@@ -82,16 +82,21 @@ class ExpressionCnn(nn.Module):
 
 
 def read_cnn_checkpoint(path: Path) -> dict[str, Any]:
+    return read_face_checkpoint(path, CNN_CHECKPOINT_FORMAT)
+
+
+def read_face_checkpoint(path: Path, checkpoint_format: str) -> dict[str, Any]:
+    """A face checkpoint's payload, refused unless it is `checkpoint_format` over EMOTIONS."""
     if not path.is_file():
-        raise ModelError(ErrorCode.MODEL_UNAVAILABLE, f"face CNN checkpoint missing: {path}")
+        raise ModelError(ErrorCode.MODEL_UNAVAILABLE, f"face checkpoint missing: {path}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # unpickling refuses anything but tensors and plain data
         raise ModelError(
             ErrorCode.MODEL_UNAVAILABLE, f"{path} is not a readable checkpoint: {error}"
         ) from error
-    if not isinstance(payload, dict) or payload.get("format") != CNN_CHECKPOINT_FORMAT:
-        raise ModelError(ErrorCode.MODEL_UNAVAILABLE, f"{path} is not a {CNN_CHECKPOINT_FORMAT}")
+    if not isinstance(payload, dict) or payload.get("format") != checkpoint_format:
+        raise ModelError(ErrorCode.MODEL_UNAVAILABLE, f"{path} is not a {checkpoint_format} file")
     if tuple(payload["labels"]) != EMOTIONS:
         raise ModelError(
             ErrorCode.MODEL_UNAVAILABLE, f"{path} predicts {payload['labels']}, not {EMOTIONS}"

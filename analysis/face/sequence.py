@@ -24,7 +24,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from analysis.errors import ErrorCode, ModelError
 from analysis.face.expression import FEATURE_DIM
-from analysis.face.expression_cnn import ExpressionCnn
+from analysis.face.expression_cnn import ExpressionCnn, read_face_checkpoint
 from analysis.face.loading import (
     default_head_path,
     default_head_spec,
@@ -145,21 +145,7 @@ def save_checkpoint(
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ModelError(ErrorCode.MODEL_UNAVAILABLE, f"face checkpoint missing: {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # unpickling refuses anything but tensors and plain data
-        raise ModelError(
-            ErrorCode.MODEL_UNAVAILABLE, f"{path} is not a readable checkpoint: {error}"
-        ) from error
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ModelError(ErrorCode.MODEL_UNAVAILABLE, f"{path} is not a {CHECKPOINT_FORMAT} file")
-    if tuple(payload["labels"]) != EMOTIONS:
-        raise ModelError(
-            ErrorCode.MODEL_UNAVAILABLE, f"{path} predicts {payload['labels']}, not {EMOTIONS}"
-        )
-    return payload
+    return read_face_checkpoint(path, CHECKPOINT_FORMAT)
 
 
 def head_from_checkpoint(payload: dict[str, Any]) -> TemporalHead:

@@ -61,7 +61,8 @@ class ApiError(exceptions.APIException):
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+    # A plain str: every renderer (YAML's included) writes it, not only JSON's.
+    return {"error": {"code": str(code), "message": message, "fields": fields or {}}}
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

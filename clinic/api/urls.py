@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.permissions import IsAuthenticated
 
 from clinic.api import consent, views
 
 urlpatterns = [
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    # The schema maps every operation: for signed-in users and integrations only, as docs/api.md
+    # says, so an anonymous caller learns nothing of the API's surface.
+    path(
+        "schema/",
+        SpectacularAPIView.as_view(permission_classes=[IsAuthenticated]),
+        name="api-schema",
+    ),
+    path(
+        "docs/",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="api-schema", permission_classes=[IsAuthenticated]
+        ),
+        name="api-docs",
+    ),
     path("v1/patients/", views.PatientList.as_view(), name="api-patient-list"),
     path(
         "v1/patients/<uuid:patient_id>/", views.PatientDetail.as_view(), name="api-patient-detail"

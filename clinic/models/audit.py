@@ -40,6 +40,9 @@ class AuditEvent(models.Model):
     object_id = models.CharField(max_length=64, blank=True)
     # Not a foreign key: the trail must outlive a purged patient.
     patient_id = models.UUIDField(null=True, blank=True)
+    # The practice the event belongs to (the actor's, else the patient's): auditors read only
+    # their own practice's trail. Not a foreign key either, for the same reason.
+    organisation_id = models.UUIDField(null=True, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=300, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SUCCESS)
@@ -50,6 +53,7 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["patient_id", "at"], name="audit_patient_at"),
             models.Index(fields=["actor", "at"], name="audit_actor_at"),
+            models.Index(fields=["organisation_id", "at"], name="audit_organisation_at"),
         ]
 
     def __str__(self) -> str:

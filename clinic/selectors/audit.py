@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from clinic.models import AuditEvent
+from clinic.models import AuditEvent, Patient
 
 CSV_COLUMNS = (
     "at",
@@ -40,9 +40,23 @@ class AuditFilter:
     until: dt.datetime | None = None  # exclusive
 
 
-def audit_events_filtered(audit_filter: AuditFilter) -> QuerySet[AuditEvent]:
-    """Events matching every filter given, newest first."""
-    events = AuditEvent.objects.all()
+def audit_events_of_organisation(organisation_id: uuid.UUID | None) -> QuerySet[AuditEvent]:
+    """The trail of one practice: events stamped with it, and events written before events
+    were stamped whose actor or patient belongs to it. Nothing for a user of no practice."""
+    if organisation_id is None:
+        return AuditEvent.objects.none()
+    own_patients = Patient.objects.filter(organisation_id=organisation_id).values("id")
+    unstamped = Q(organisation_id__isnull=True) & (
+        Q(actor__organisation_id=organisation_id) | Q(patient_id__in=own_patients)
+    )
+    return AuditEvent.objects.filter(Q(organisation_id=organisation_id) | unstamped)
+
+
+def audit_events_filtered(
+    audit_filter: AuditFilter, *, organisation_id: uuid.UUID | None
+) -> QuerySet[AuditEvent]:
+    """The practice's events matching every filter given, newest first."""
+    events = audit_events_of_organisation(organisation_id)
     if audit_filter.actor:
         events = events.filter(actor_label=audit_filter.actor)
     if audit_filter.action:

@@ -98,9 +98,9 @@ URL_RULES: dict[str, Rule] = {
     "session-review": care_team(200),
     "recording-media": care_team(200),
     # REST API.
-    # The schema describes shapes, never data: public, so integrators can read it first.
-    "api-schema": everyone(200),
-    "api-docs": everyone(200),
+    # The schema holds no data but maps every operation: signed-in users and tokens only.
+    "api-schema": signed_in(200, anon=API_SIGNED_OUT),
+    "api-docs": signed_in(200, anon=API_SIGNED_OUT),
     "api-patient-list": signed_in(200, anon=API_SIGNED_OUT),
     # The practice administrator sees the patient list (care teams, consent), nothing clinical.
     "api-patient-detail": Rule(

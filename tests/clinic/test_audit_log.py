@@ -16,8 +16,10 @@ from django.utils import timezone
 from clinic.audit import audit_record
 from clinic.models import AuditEvent, Patient, Recording, User
 from clinic.models.audit import AppendOnlyError
+from clinic.roles import Role
 from clinic.selectors.audit import CSV_COLUMNS
 from tests.clinic.analysed import analyse
+from tests.factories import OrganisationFactory, PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -122,3 +124,21 @@ def test_only_auditors_read_the_trail(
         client.force_login(user)
         assert client.get("/audit/").status_code == 403
         assert client.get("/audit/export.csv").status_code == 403
+
+
+def test_an_auditor_reads_only_their_own_practices_trail(
+    client: Client, audrey_auditor: User, trail: None
+) -> None:
+    southside = OrganisationFactory.create(name="Southside practice")
+    outsider = UserFactory.create(username="dr_south", organisation=southside, role=Role.CLINICIAN)
+    other_patient = PatientFactory.create(organisation=southside)
+    audit_record(actor=outsider, action="patient.view", obj=other_patient)
+    audit_record(actor=None, action="retention.purge", patient=other_patient.id)
+    client.force_login(audrey_auditor)
+
+    rows = _csv(client, "")
+
+    assert rows, "the auditor's own practice has a trail"
+    assert "dr_south" not in {row["actor"] for row in rows}
+    assert str(other_patient.id) not in {row["patient_id"] for row in rows}
+    assert "retention.purge" not in {row["action"] for row in rows}

@@ -7,6 +7,7 @@ test itself, under a Celery node name) claims the job and runs it.
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,13 +17,20 @@ from django.conf import settings
 from django.utils import timezone
 
 from analysis.errors import ErrorCode
+from analysis.pipeline import stage_fingerprints
+from analysis.stage_outputs import IngestOutput
 from clinic.errors import CLINICIAN_MESSAGES, clinician_message
 from clinic.heartbeat import heartbeat_beat, redis_client
 from clinic.models import AnalysisJob, Consent, Recording, StageResult, TimelineResult, User
 from clinic.services import job_cancel, job_claim, job_create, jobs_cancel_for_patient
 from clinic.services.analysis import ANALYSIS_QUEUE, jobs_recover_stale, worker_identity
-from clinic.services.jobs import job_take_over
-from clinic.worker import RunOutcome, analysis_run
+from clinic.services.jobs import job_requeue, job_take_over, stage_result_save
+from clinic.worker import (
+    RunOutcome,
+    analysis_run,
+    pipeline_options_for,
+    recording_local_copy,
+)
 from tests.clinic.analysis_support import (
     corrupt_recording,
     job_of,
@@ -220,3 +228,31 @@ def test_cancelling_for_a_patient_stops_only_that_patients_queued_and_running_jo
     assert sorted(cancelled) == sorted([str(running.id), str(queued.id)])
     assert job_of(running.id).status == job_of(queued.id).status == Status.CANCELLED
     assert job_of(someone_else.id).status == Status.QUEUED
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_stage_output_stored_in_an_older_shape_is_recomputed_not_misread(
+    recording: Recording, dr_rivera: User, consents: dict[str, Consent]
+) -> None:
+    job = _job(recording, dr_rivera)
+    assert job_claim(job_id=job.id, worker=worker_identity(WORKER_A))
+    # What a worker wrote before stage outputs were versioned, under today's very fingerprint:
+    # the worst case, where only the shape tells it apart.
+    with tempfile.TemporaryDirectory() as folder:
+        local = recording_local_copy(recording, Path(folder))
+        fingerprint = stage_fingerprints(local, pipeline_options_for(job))["ingest"]
+    stale = {"media": {"duration_s": 999.0, "has_video": True}, "speech": [], "models": []}
+    stage_result_save(
+        job_id=job.id, stage="ingest", output={"fingerprint": fingerprint, "output": stale}
+    )
+    job_requeue(job_id=job.id, worker=worker_identity(WORKER_A))
+
+    assert analysis_run(job_id=job.id, hostname=WORKER_B) == RunOutcome.SUCCEEDED
+
+    stored = StageResult.objects.get(job=job, stage="ingest").output
+    assert stored is not None
+    ingest = stored["output"]
+    assert ingest["version"] == IngestOutput.VERSION
+    assert ingest["media"]["duration_s"] == pytest.approx(2.0, abs=0.2)
+    assert TimelineResult.objects.get(job=job).document["duration_s"] == pytest.approx(2.0, abs=0.2)
