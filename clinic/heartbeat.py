@@ -2,7 +2,9 @@
 
 A daemon thread started when the worker is ready refreshes `moodline:worker-heartbeat:<name>`
 every WORKER_HEARTBEAT_INTERVAL_S with a time-to-live of WORKER_HEARTBEAT_TTL_S, so a worker that
-dies or hangs disappears from Redis on its own, without anyone cleaning up.
+dies or hangs disappears from Redis on its own, without anyone cleaning up. Its value is the
+time of the beat and the time the worker started: a worker restarted under the same name beats
+at once, and only its start time tells that the jobs its predecessor held are lost.
 """
 
 from __future__ import annotations
@@ -32,13 +34,26 @@ def redis_client() -> redis.Redis:
     return client
 
 
-def heartbeat_beat(client: redis.Redis, worker_name: str) -> None:
-    """Say once that `worker_name` is alive now."""
+def heartbeat_beat(client: redis.Redis, worker_name: str, started: float | None = None) -> None:
+    """Say once that `worker_name`, running since `started` (epoch seconds), is alive now."""
+    now = time.time()
     client.set(
         f"{HEARTBEAT_KEY_PREFIX}{worker_name}",
-        f"{time.time():.3f}",
+        f"{now:.3f} {started if started is not None else now:.3f}",
         ex=settings.WORKER_HEARTBEAT_TTL_S,
     )
+
+
+def heartbeat_started(client: redis.Redis) -> dict[str, float]:
+    """When each live worker started (epoch seconds), by name."""
+    names = heartbeat_workers(client)
+    values = client.mget([f"{HEARTBEAT_KEY_PREFIX}{name}" for name in names]) if names else []
+    started: dict[str, float] = {}
+    for name, value in zip(names, values, strict=True):
+        if value is not None:  # expired between the scan and the read
+            beat, _, since = value.decode().partition(" ")
+            started[name] = float(since or beat)
+    return started
 
 
 def heartbeat_workers(client: redis.Redis) -> list[str]:
@@ -49,11 +64,11 @@ def heartbeat_workers(client: redis.Redis) -> list[str]:
     )
 
 
-def _beat_until_stopped(worker_name: str) -> None:
+def _beat_until_stopped(worker_name: str, started: float) -> None:
     client = redis_client()
     while not _stop.is_set():
         try:
-            heartbeat_beat(client, worker_name)
+            heartbeat_beat(client, worker_name, started)
         except redis.RedisError:
             logger.warning("worker heartbeat could not reach Redis", exc_info=True)
         _stop.wait(settings.WORKER_HEARTBEAT_INTERVAL_S)
@@ -65,7 +80,10 @@ def _start_heartbeat(sender: Any = None, **_: Any) -> None:
     _stop.clear()
     _worker_names.append(worker_name)
     threading.Thread(
-        target=_beat_until_stopped, args=(worker_name,), name="moodline-heartbeat", daemon=True
+        target=_beat_until_stopped,
+        args=(worker_name, time.time()),
+        name="moodline-heartbeat",
+        daemon=True,
     ).start()
 
 

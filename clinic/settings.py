@@ -299,6 +299,11 @@ CHANNEL_LAYERS = {
 # --- Files ------------------------------------------------------------------------------------
 
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
+# Decrypted working copies of recordings under analysis, one folder per worker node and job
+# (clinic/scratch.py): on the workers' own disk, never shared, never backed up.
+ANALYSIS_SCRATCH_DIR = Path(
+    env.str("ANALYSIS_SCRATCH_DIR", default=str(BASE_DIR / "var" / "scratch"))
+)
 MEDIA_URL = "/media/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "static")))
 STATIC_URL = "/static/"

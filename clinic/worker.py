@@ -21,16 +21,17 @@ from __future__ import annotations
 import enum
 import logging
 import shutil
-import tempfile
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path, PurePath
+from typing import Any
 
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready
 from django.db import transaction
 
 from analysis.errors import AnalysisError, Cancelled, ErrorCode
@@ -38,9 +39,15 @@ from analysis.modality import Modality
 from analysis.pipeline import PipelineOptions, Stored, run_pipeline
 from analysis.stage_outputs import IngestOutput, Json
 from clinic.errors import clinician_message
-from clinic.heartbeat import heartbeat_workers, redis_client
+from clinic.heartbeat import heartbeat_started, redis_client
 from clinic.models import AnalysisJob, Recording, StageResult
 from clinic.progress import PROGRESS_MIN_INTERVAL_S, ProgressThrottle
+from clinic.scratch import (
+    job_scratch,
+    scratch_empty_node,
+    scratch_forget_jobs,
+    scratch_remove_stale,
+)
 from clinic.selectors import consent_active_modalities
 from clinic.services.analysis import analysis_enqueue, worker_identity, worker_is_gone
 from clinic.services.jobs import (
@@ -208,6 +215,12 @@ class JobReporter:
         return self._stop
 
 
+@worker_ready.connect
+def _empty_scratch_at_start(sender: Any = None, **_: Any) -> None:
+    """A node that starts runs no job yet: whatever its scratch folder holds is left over."""
+    scratch_empty_node(getattr(sender, "hostname", None) or "worker")
+
+
 # --- running a job -----------------------------------------------------------------------------
 
 
@@ -223,7 +236,7 @@ def analysis_run(
     if claim is not None:
         return claim
     try:
-        return _run_claimed(job_id=job.id, worker=worker)
+        return _run_claimed(job_id=job.id, worker=worker, node=hostname)
     except Cancelled:
         if WORKER_STOPPING.is_set() and job_requeue(job_id=job.id, worker=worker):
             transaction.on_commit(partial(analysis_enqueue, job_id=job.id))
@@ -264,25 +277,27 @@ def _claim(job: AnalysisJob, *, hostname: str, takeover_from: str | None) -> Run
         return None
     if takeover_from and job_take_over(job_id=job.id, worker=worker, from_worker=takeover_from):
         return None
-    job.refresh_from_db(fields=["status", "worker"])
+    job.refresh_from_db(fields=["status", "worker", "started_at"])
     if job.status != Status.RUNNING:
         return RunOutcome.FINISHED_BEFORE if job.is_final else RunOutcome.HELD
-    alive = set(heartbeat_workers(redis_client()))
-    if worker_is_gone(job.worker, alive_hosts=alive, this_host=hostname):
+    alive = heartbeat_started(redis_client())
+    if worker_is_gone(job.worker, alive_hosts=alive, held_since=job.started_at, this_host=hostname):
         logger.warning("job %s: taking over from %s, which is gone", job.id, job.worker)
         if job_take_over(job_id=job.id, worker=worker, from_worker=job.worker):
             return None
     return RunOutcome.HELD
 
 
-def _run_claimed(*, job_id: uuid.UUID, worker: str) -> RunOutcome:
+def _run_claimed(*, job_id: uuid.UUID, worker: str, node: str) -> RunOutcome:
     job = AnalysisJob.objects.select_related("recording__session__patient").get(id=job_id)
     options = pipeline_options_for(job)
     store = StageResultStore(job_id=job_id, recording_id=job.recording_id)
     reporter = JobReporter(job_id=job_id, worker=worker)
-    with tempfile.TemporaryDirectory(prefix="moodline-job-") as folder:
-        path = recording_local_copy(job.recording, Path(folder))
+    scratch_remove_stale(node, keep=[job_id])  # what a killed sibling process left
+    with job_scratch(node, job_id) as folder:
+        path = recording_local_copy(job.recording, folder)
         run = run_pipeline(path, options=options, store=store, reporter=reporter)
+    scratch_forget_jobs([job_id])  # and what a killed holder of this job left on this machine
     logger.info("job %s: stage seconds %s (0 = reused)", job_id, run.seconds)
     timeline = TimelineInput(
         schema_version=str(run.document.get("schema", "")),

@@ -38,9 +38,11 @@ TEST_CLIP_SECONDS = 2.0
 
 @pytest.fixture(autouse=True)
 def recordings_dir(settings: Any, tmp_path: Path) -> Path:
-    """Every test stores uploaded recordings in its own temporary folder."""
+    """Every test stores uploaded recordings, and works on decrypted copies, in folders of its
+    own."""
     location = tmp_path / "recordings"
     settings.MEDIA_ROOT = tmp_path
+    settings.ANALYSIS_SCRATCH_DIR = tmp_path / "scratch"
     settings.STORAGES = {
         **settings.STORAGES,
         "recordings": {

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import os
 import uuid
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
@@ -22,7 +23,7 @@ from django.utils import timezone
 
 from analysis.modality import Modality
 from clinic.exceptions import ConsentRequired
-from clinic.heartbeat import heartbeat_workers, redis_client
+from clinic.heartbeat import heartbeat_started, redis_client
 from clinic.models import AnalysisJob, ConsentScope, Recording, User
 from clinic.selectors import consent_active_modalities, consent_missing
 from clinic.services.jobs import job_create, job_requeue
@@ -33,6 +34,8 @@ ANALYSIS_TASK = "clinic.tasks.analyze_recording"
 ANALYSIS_QUEUE = "analysis"
 # The consents that decide which parts of a recording the pipeline may look at.
 MEDIA_MODALITIES = tuple(m.value for m in Modality)
+# Clocks of the database and the workers may differ by this much.
+CLOCK_SLACK_S = 5.0
 # A running job whose worker has no heartbeat and that has not reported for this long is lost.
 RUNNING_STALE_AFTER_S = 5 * 60
 # A queued job this old may have lost its message (a broker restarted without persistence);
@@ -92,11 +95,21 @@ def worker_identity(hostname: str) -> str:
     return f"{hostname}#{os.getpid()}"
 
 
-def worker_is_gone(worker: str, *, alive_hosts: set[str], this_host: str = "") -> bool:
-    """True when the holder's node has no heartbeat, or is this very node and its process is
-    dead (a pool child killed while its parent, and so the heartbeat, lives on)."""
+def worker_is_gone(
+    worker: str,
+    *,
+    alive_hosts: Mapping[str, float],
+    held_since: dt.datetime | None = None,
+    this_host: str = "",
+) -> bool:
+    """True when the holder's node has no heartbeat, or restarted after it took the job (a
+    node restarted under the same name beats at once, yet holds nothing), or is this very node
+    and its process is dead (a pool child killed while its parent, and so the heartbeat, lives
+    on). `alive_hosts`: when each live node started (clinic.heartbeat.heartbeat_started)."""
     host, _, pid = worker.rpartition("#")
     if not host or host not in alive_hosts:
+        return True
+    if held_since is not None and alive_hosts[host] > held_since.timestamp() + CLOCK_SLACK_S:
         return True
     if host == this_host and pid.isdigit():
         try:
@@ -119,14 +132,15 @@ def jobs_recover_stale(
     """Requeue running jobs whose worker is gone (or that outlived the hard time limit), and
     send stale queued jobs again. Returns the ids of the jobs sent to the queue."""
     now = timezone.now()
-    alive = set(heartbeat_workers(redis_client()))
+    alive = heartbeat_started(redis_client())
     stuck_before = now - dt.timedelta(seconds=settings.ANALYSIS_HARD_TIME_LIMIT_S + 60)
     sent: list[str] = []
     running = AnalysisJob.objects.filter(
         status=Status.RUNNING, updated_at__lt=now - dt.timedelta(seconds=running_stale_after_s)
-    ).values_list("id", "worker", "updated_at")
-    for job_id, worker, updated_at in running:
-        lost = worker_is_gone(worker, alive_hosts=alive) or updated_at < stuck_before
+    ).values_list("id", "worker", "updated_at", "started_at")
+    for job_id, worker, updated_at, started_at in running:
+        gone = worker_is_gone(worker, alive_hosts=alive, held_since=started_at)
+        lost = gone or updated_at < stuck_before
         if lost and job_requeue(job_id=job_id, worker=worker):
             logger.warning("job %s: requeued, its worker %s is gone", job_id, worker)
             sent.append(str(job_id))

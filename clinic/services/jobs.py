@@ -80,8 +80,9 @@ def job_take_over(*, job_id: uuid.UUID | str, worker: str, from_worker: str) -> 
     Only while `from_worker` still holds it, so two workers cannot both take it over.
     """
     now = timezone.now()
+    # started_at: when the current holder took it (a restarted node is judged against it).
     taken = AnalysisJob.objects.filter(id=job_id, status=Status.RUNNING, worker=from_worker).update(
-        worker=worker, attempts=F("attempts") + 1, updated_at=now
+        worker=worker, attempts=F("attempts") + 1, started_at=now, updated_at=now
     )
     if taken:
         progress_publish_on_commit(job_id=job_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.db import transaction
 from django.db.models import Max, Q
@@ -34,6 +35,7 @@ from clinic.models import (
     User,
 )
 from clinic.models.sessions import recordings_storage
+from clinic.scratch import scratch_forget_jobs
 from clinic.services.jobs import job_cancel
 from clinic.storage import paths_delete_on_commit, stored_files_delete_on_commit
 
@@ -231,6 +233,9 @@ def patient_purge(*, patient_id: uuid.UUID, purged_by: User | None = None) -> di
         job_cancel(job_id=job_id, cancelled_by=purged_by)
     stage_results = StageResult.objects.filter(job__recording__in=recordings)
     stage_paths = [path for path in stage_results.values_list("output_path", flat=True) if path]
+    job_ids = list(
+        AnalysisJob.objects.filter(recording__in=recordings).values_list("id", flat=True)
+    )
     media = [name for name in recordings.values_list("file", flat=True) if name]
     consents = Consent.objects.filter(patient=patient)
     forms = [name for name in consents.values_list("signed_form", flat=True) if name]
@@ -250,6 +255,7 @@ def patient_purge(*, patient_id: uuid.UUID, purged_by: User | None = None) -> di
     patient.delete()
     stored_files_delete_on_commit(recordings_storage(), media + forms)
     paths_delete_on_commit(stage_paths)
+    transaction.on_commit(partial(scratch_forget_jobs, job_ids))  # working copies, if any here
     audit_record(
         actor=purged_by, action="retention.purge_patient", patient=patient_id, details=counts
     )

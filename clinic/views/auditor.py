@@ -63,9 +63,7 @@ def _audited_events(
     form = AuditFilterForm(request.GET or None)
     filters = {key: str(value) for key, value in form.data.items() if key in form.fields and value}
     audit_record(actor=auditor, action=action, request=request, details=filters)
-    return form, audit_events_filtered(
-        form.audit_filter(), organisation_id=auditor.organisation_id
-    )
+    return form, audit_events_filtered(form.audit_filter(), organisation_id=auditor.organisation_id)
 
 
 @never_cache

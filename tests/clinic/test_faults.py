@@ -77,7 +77,16 @@ class Workers:
             "BROKER_RESTORE_INTERVAL_S": "1",
             "WORKER_HEARTBEAT_INTERVAL_S": "1",
             "WORKER_HEARTBEAT_TTL_S": str(TEST_HEARTBEAT_TTL_S),
+            "ANALYSIS_SCRATCH_DIR": str(self.scratch),
         }
+
+    @property
+    def scratch(self) -> Path:
+        return self.log_dir / "scratch"
+
+    def working_copies(self) -> list[Path]:
+        """Decrypted recordings left in any node's scratch folder."""
+        return [p for p in self.scratch.glob("*/job-*/*") if p.is_file()]
 
     def start(self, name: str) -> str:
         """Start worker `name` and wait until it beats; returns its Celery node name."""
@@ -206,11 +215,13 @@ def test_a_worker_killed_mid_analysis_is_replaced_and_the_job_completes_once(
 
     workers.kill("alpha")
     assert job_of(job.id).status == Status.RUNNING  # nobody noticed yet
+    assert workers.working_copies(), "the killed worker left its decrypted copy"
     workers.start("bravo")
     wait_for(lambda: _finished(job.id), timeout_s=JOB_TIMEOUT_S, what="the job to finish")
 
     job = job_of(job.id)
     _assert_analysed_exactly_once(job, recording)
+    assert workers.working_copies() == []  # no plaintext outlives the job
     assert job.attempts == 2
     assert job.worker.startswith("celery@bravo#")
     assert StageResult.objects.get(job=job, stage="ingest").created_at == ingest_before

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -256,3 +257,23 @@ def test_a_stage_output_stored_in_an_older_shape_is_recomputed_not_misread(
     assert ingest["version"] == IngestOutput.VERSION
     assert ingest["media"]["duration_s"] == pytest.approx(2.0, abs=0.2)
     assert TimelineResult.objects.get(job=job).document["duration_s"] == pytest.approx(2.0, abs=0.2)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_job_held_by_a_node_that_restarted_under_the_same_name_is_recovered(
+    recording: Recording, dr_rivera: User, consents: dict[str, Consent], broker: redis.Redis
+) -> None:
+    job = _job(recording, dr_rivera)
+    assert job_claim(job_id=job.id, worker=f"{WORKER_A}#41")
+    ten_minutes_ago = timezone.now() - dt.timedelta(minutes=10)
+    AnalysisJob.objects.filter(id=job.id).update(
+        started_at=ten_minutes_ago, updated_at=ten_minutes_ago
+    )
+    # Worker A restarted a minute ago: its heartbeat is fresh, but it holds nothing any more.
+    heartbeat_beat(broker, WORKER_A, started=time.time() - 60)
+    try:
+        assert jobs_recover_stale() == [str(job.id)]
+    finally:
+        broker.delete(f"moodline:worker-heartbeat:{WORKER_A}")
+
+    assert job_of(job.id).status == Status.QUEUED
