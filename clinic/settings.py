@@ -137,6 +137,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "clinic.client_address.TrustedProxyMiddleware",  # first: all below read REMOTE_ADDR
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "clinic.response_headers.NoStoreMiddleware",  # after WhiteNoise: static files stay cacheable
@@ -365,8 +366,15 @@ AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = 1  # hours
 AXES_RESET_ON_SUCCESS = True  # a successful login forgives earlier typos
-# Lock the account being guessed from that address, so one clinic's NAT cannot lock out all.
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Per account, whatever the address: a guesser who rotates (or forges) addresses is still
+# stopped, and a colleague behind the same address is not locked out by someone else's typos.
+# A lock per address as well would let one mistyping colleague (or a guesser) lock out a whole
+# practice behind its one NAT address for an hour: axes' warning about it is silenced for that.
+AXES_LOCKOUT_PARAMETERS = ["username"]
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+AXES_CLIENT_IP_CALLABLE = "clinic.client_address.axes_client_ip"
+# Reverse proxies whose X-Forwarded-For is believed (clinic/client_address.py); none by default.
+MOODLINE_TRUSTED_PROXIES = env.list("MOODLINE_TRUSTED_PROXIES", default=[])
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -4,7 +4,7 @@ set -eu
 
 case "${1:-web}" in
     web)
-        exec daphne --bind 0.0.0.0 --port 8000 --proxy-headers clinic.asgi:application
+        exec daphne --bind 0.0.0.0 --port 8000 clinic.asgi:application
         ;;
     worker)
         # One analysis at a time per process: each already uses every core it is given.

@@ -55,6 +55,50 @@ def test_the_lock_is_on_the_guessed_account_so_a_colleague_at_the_same_address_s
     assert colleague.session["_auth_user_id"] == str(dr_okafor.pk)
 
 
+def test_a_guesser_who_forges_a_new_address_for_each_try_is_still_locked_out(
+    client: Client, dr_rivera: User, settings: Any
+) -> None:
+    for attempt in range(2 * settings.AXES_FAILURE_LIMIT):
+        client.post(
+            "/login/",
+            {"username": "dr_rivera", "password": f"guess {attempt}"},
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{attempt}",
+        )
+
+    locked = client.post(
+        "/login/",
+        {"username": "dr_rivera", "password": TEST_PASSWORD},
+        HTTP_X_FORWARDED_FOR="192.0.2.77",
+    )
+
+    assert locked.status_code == 429
+    assert "_auth_user_id" not in client.session
+    # Nothing the guesser wrote reached the audit trail as their address.
+    addresses = set(AuditEvent.objects.values_list("ip", flat=True))
+    assert not {a for a in addresses if a and a.startswith(("198.51.100.", "192.0.2."))}
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "recorded"),
+    [
+        ("203.0.113.9", "1.2.3.4", "203.0.113.9"),  # not our proxy: its header means nothing
+        ("10.0.0.2", "1.2.3.4, 198.51.100.7", "198.51.100.7"),  # the hop that reached our proxy
+        ("10.0.0.2", "198.51.100.7, 10.0.0.3", "198.51.100.7"),  # through two of our proxies
+        ("10.0.0.2", "not-an-address", "10.0.0.2"),
+    ],
+)
+def test_the_audit_trail_records_the_address_our_proxies_vouch_for(
+    client: Client, dr_rivera: User, settings: Any, peer: str, forwarded: str, recorded: str
+) -> None:
+    settings.MOODLINE_TRUSTED_PROXIES = ["10.0.0.0/24"]
+    client.force_login(dr_rivera)
+
+    client.get("/api/v1/patients/", REMOTE_ADDR=peer, HTTP_X_FORWARDED_FOR=forwarded)
+
+    event = AuditEvent.objects.filter(actor=dr_rivera).latest("at")
+    assert event.ip == recorded
+
+
 def test_an_idle_session_is_logged_off_after_fifteen_minutes(
     client: Client, dr_rivera: User, monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
@@ -211,3 +255,11 @@ def test_the_progress_websocket_also_waits_for_the_second_factor(
     code = {"otp_device": device.persistent_id, "otp_token": _current_code(device)}
     assert client.post("/accounts/verify/", code).status_code == 302
     assert _connects(_progress_socket(client, recording.session_id))
+
+
+def test_the_production_server_leaves_forwarded_headers_to_the_trusted_proxy_check() -> None:
+    # Daphne's --proxy-headers believes the left-most X-Forwarded-For from anyone, before any
+    # Django code runs: the address would be the caller's to choose.
+    entrypoint = (REPO_ROOT / "docker" / "entrypoint.sh").read_text()
+    assert "daphne" in entrypoint
+    assert "--proxy-headers" not in entrypoint
