@@ -21,6 +21,7 @@ class ErrorCode(StrEnum):
     NO_AUDIO_STREAM = "no_audio_stream"
     ZERO_DURATION = "zero_duration"
     UNSUPPORTED_CODEC = "unsupported_codec"
+    NO_AUDIO_OR_VIDEO = "no_audio_or_video"
     MODEL_UNAVAILABLE = "model_unavailable"
     MODEL_CHECKSUM_MISMATCH = "model_checksum_mismatch"
     CANCELLED = "cancelled"

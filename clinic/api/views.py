@@ -27,8 +27,6 @@ from clinic.access import (
 from clinic.api.errors import (
     NO_TIMELINE,
     NO_TIMELINE_MESSAGE,
-    NOT_MEDIA,
-    NOT_MEDIA_MESSAGE,
     ApiError,
 )
 from clinic.api.serializers import (
@@ -41,7 +39,7 @@ from clinic.api.serializers import (
     TimelineQuerySerializer,
     UploadSerializer,
 )
-from clinic.api.uploads import upload_looks_like_media
+from clinic.api.uploads import RefusedUpload, upload_media
 from clinic.audit import audit_record
 from clinic.exceptions import DomainError
 from clinic.fhir import FHIR_CONTENT_TYPE, session_fhir_bundle
@@ -158,11 +156,15 @@ class RecordingUpload(APIView):
         upload = UploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         file = upload.validated_data["file"]
-        if not upload_looks_like_media(file):
-            raise ApiError(NOT_MEDIA, NOT_MEDIA_MESSAGE, fields={"file": [NOT_MEDIA_MESSAGE]})
+        try:
+            media = upload_media(file)
+        except RefusedUpload as refused:
+            raise ApiError(
+                refused.code, refused.message, fields={"file": [refused.message]}
+            ) from None
         user = _user(request)
         recording = recording_create(
-            session=session, file=file, uploaded_by=user, content_type=file.content_type or ""
+            session=session, file=file, uploaded_by=user, content_type=media.media_type
         )
         body = dict(RecordingSerializer(recording).data)
         body["analysis_error"] = None

@@ -167,7 +167,7 @@ def test_a_text_file_is_refused_as_not_media_and_nothing_is_stored(
     assert not recordings_dir.exists() or not any(recordings_dir.rglob("*"))
 
 
-def test_a_damaged_clip_is_kept_so_its_analysis_can_fail_with_a_code(
+def test_a_damaged_clip_is_refused_with_its_own_code_and_nothing_is_stored(
     rivera_api: APIClient, therapy_session: TherapySession, session_clip: Path
 ) -> None:
     truncated = session_clip.read_bytes()[: session_clip.stat().st_size // 3]
@@ -176,10 +176,23 @@ def test_a_damaged_clip_is_kept_so_its_analysis_can_fail_with_a_code(
         {"file": SimpleUploadedFile("cut.mp4", truncated, "video/mp4")},
         format="multipart",
     )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "corrupt_media"
+    assert not Recording.objects.exists()
+
+
+def test_an_upload_is_stored_with_the_type_its_container_has_not_the_one_declared(
+    rivera_api: APIClient, therapy_session: TherapySession, session_clip: Path
+) -> None:
+    response = rivera_api.post(
+        reverse("api-recording-upload", args=[therapy_session.id]),
+        {"file": SimpleUploadedFile("session.html", session_clip.read_bytes(), "text/html")},
+        format="multipart",
+    )
     assert response.status_code == 201
     # No consent to analysis yet: the recording is kept and the reason is given.
     assert response.json()["analysis_error"]["code"] == ConsentRequired.code
-    assert Recording.objects.get().size_bytes == len(truncated)
+    assert Recording.objects.get().content_type == "video/mp4"
 
 
 def test_the_timeline_overview_is_downsampled_and_a_range_is_in_full_detail(
