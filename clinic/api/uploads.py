@@ -6,7 +6,8 @@ finds an audio or video stream in it. The media type stored with the recording â
 it is ever served as â€” is worked out from the container FFmpeg recognised, never taken from
 the uploader. Anything else is refused with its code, and nothing is stored:
 
-- `not_media`: not a container FFmpeg knows (a document, a photo, a page);
+- `not_media`: not a container FFmpeg knows (a document, a page), or a still image (FFmpeg
+  reads a photo or a GIF as a one-frame "video");
 - `corrupt_media`: starts like media but cannot be opened (truncated, damaged);
 - `no_audio_or_video`: a container holding neither sound nor picture.
 
@@ -42,6 +43,8 @@ CONTAINER_TYPES: tuple[tuple[str, str, str], ...] = (
     ("aac", "audio/aac", "audio/aac"),
 )
 GENERIC_TYPES = ("video/octet-stream", "audio/octet-stream")
+# FFmpeg's image demuxers: `*_pipe` (png_pipe, jpeg_pipe, webp_pipe...), image2, gif, apng.
+IMAGE_DEMUXERS = ("gif", "apng", "image2")
 
 
 class RefusedUpload(Exception):
@@ -85,6 +88,10 @@ def upload_media(file: UploadedFile) -> UploadedMedia:
         ) from error
     finally:
         file.seek(0)
+    if _is_still_image(container):
+        raise RefusedUpload(
+            ErrorCode.NOT_MEDIA, "The uploaded file is a picture, not an audio or video recording."
+        )
     if not kinds:
         raise RefusedUpload(
             ErrorCode.NO_AUDIO_OR_VIDEO,
@@ -96,6 +103,11 @@ def upload_media(file: UploadedFile) -> UploadedMedia:
         has_video="video" in kinds,
         has_audio="audio" in kinds,
     )
+
+
+def _is_still_image(container: str) -> bool:
+    names = container.split(",")
+    return any(name in IMAGE_DEMUXERS or name.endswith("_pipe") for name in names)
 
 
 def media_type_of(container: str, *, has_video: bool) -> str:
