@@ -149,7 +149,7 @@ def test_the_torch_port_matches_the_keras_graph_on_real_faces() -> None:
     inputs = to_model_input(F.interpolate(grey, size=(64, 64), mode="bilinear")[:, 0])
 
     reference = _keras_reference(inputs.numpy())
-    cnn = load_expression_cnn()
+    cnn = load_expression_cnn(FER_MINI_XCEPTION.name)
     with torch.inference_mode():
         _, logits = cnn(inputs.to(next(cnn.parameters()).device))
     ported = torch.softmax(logits, dim=-1).double().cpu().numpy()

@@ -91,7 +91,7 @@ def test_the_result_round_trips_through_json(two_people_result: FaceOutput) -> N
     text = json.dumps(two_people_result.to_json())
     assert FaceOutput.from_json(json.loads(text)) == two_people_result
     names = {m["name"] for m in two_people_result.models}
-    assert {"mtcnn-pnet", "fer2013-mini-xception", "face-temporal-head"} <= names
+    assert {"mtcnn-pnet", "ferplus-expression-cnn", "face-temporal-head-v2"} <= names
 
 
 def test_a_room_without_faces_is_an_explicit_no_face_result(clips: Path) -> None:
