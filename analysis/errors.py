@@ -56,6 +56,27 @@ class ErrorCode(StrEnum):
     ERROR = "error"  # a request error DRF raised that none of the above names
 
 
+# The codes an analysis job can end with (clinic/errors.py has a sentence for a clinician for
+# each; the others are answered to the caller that made the request).
+JOB_FAILURE_CODES: frozenset[ErrorCode] = frozenset(
+    {
+        ErrorCode.NOT_MEDIA,
+        ErrorCode.CORRUPT_MEDIA,
+        ErrorCode.NO_VIDEO_STREAM,
+        ErrorCode.NO_AUDIO_STREAM,
+        ErrorCode.ZERO_DURATION,
+        ErrorCode.UNSUPPORTED_CODEC,
+        ErrorCode.MODEL_UNAVAILABLE,
+        ErrorCode.MODEL_CHECKSUM_MISMATCH,
+        ErrorCode.CANCELLED,
+        ErrorCode.TIME_LIMIT,
+        ErrorCode.SERVICE_UNAVAILABLE,
+        ErrorCode.INTERNAL_ERROR,
+        ErrorCode.RECORDING_MISSING,
+    }
+)
+
+
 class AnalysisError(Exception):
     """Base class: an error caused by the input or the models, never worth a retry."""
 
