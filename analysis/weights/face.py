@@ -12,8 +12,8 @@ from analysis.labels import EMOTIONS
 from analysis.weights.registry import ModelSpec, register
 
 # Printed by `python -m analysis train-face-cnn`; update when retraining.
-EXPRESSION_CNN_V2_SHA256 = "cefe5edfbbcffcf484b00275fa21fb50169f637151047a260a273380ee45dc01"
-HEAD_V2_SHA256 = "0109296a5f22021fc03637754b105e306219cf2d2edac1b3c2136c15171d1c31"
+EXPRESSION_CNN_V2_SHA256 = "99d8bb3e52280d8e495a89b788c66b7fbcdeb0b5a65179d1e6f2eea0b2d35c19"
+HEAD_V2_SHA256 = "6b76007b6daf34856f15cc64be8d660da3e18aaa00137f5fbe9fcd1e8a3ceaf1"
 
 # Side of the grey face crop the expression CNN reads (analysis.face.expression.INPUT_SIZE_PX).
 FACE_CROP_PX = 64
