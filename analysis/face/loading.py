@@ -99,15 +99,6 @@ def _load_expression_cnn(name: str) -> ExpressionCnn:
     return model.to(torch_device()).eval()
 
 
-def prepare() -> list[dict[str, str]]:
-    """Verify and load every face model once (for `prepare-models`); returns their provenance."""
-    load_mtcnn()
-    for name in FACE_CNN_HEADS:
-        _load_expression_cnn(name)
-        weights_path(FACE_CNN_HEADS[name])
-    return [spec.to_provenance() for spec in (*MTCNN_SPECS, *map(get_spec, FACE_CNN_HEADS))]
-
-
 # --- the temporal head -------------------------------------------------------------------------
 
 
