@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from analysis.modality import Modality
@@ -45,11 +45,5 @@ class PipelineOptions:
             "face_checkpoint": str(self.face_checkpoint) if self.face_checkpoint else None,
             "score_roles": list(self.score_roles),
             "role_overrides": [list(pair) for pair in self.role_overrides],
-            "vad": {
-                "threshold": self.vad.threshold,
-                "neg_threshold": self.vad.neg_threshold,
-                "min_speech_s": self.vad.min_speech_s,
-                "min_silence_s": self.vad.min_silence_s,
-                "speech_pad_s": self.vad.speech_pad_s,
-            },
+            "vad": asdict(self.vad),
         }
