@@ -16,6 +16,9 @@ Why it cannot serve the wrong timeline:
   roles, say) stores a new row. A replaced, changed or deleted timeline is therefore never found
   here: the caller's query has already read the current row and its version.
 - It lives in this process's memory only; decrypted PHI never goes to Redis or any shared cache.
+- A deleted timeline (consent revoked, patient purged) leaves this process's memory at once
+  (a `post_delete` receiver); other web processes drop it within the time to live, never
+  serving it meanwhile (the point above).
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from cachetools import TTLCache
 from django.conf import settings
 from django.db.models import Func, IntegerField, QuerySet
 from django.db.models.expressions import RawSQL
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 
 from clinic.models import TimelineResult
 
@@ -112,6 +117,23 @@ def _cache() -> TTLCache[CacheKey, _Entry] | None:
     if budget_mib <= 0:
         return None
     return _cache_for(budget_mib * BYTES_PER_MIB, int(settings.MOODLINE_TIMELINE_CACHE_TTL_S))
+
+
+def timeline_documents_forget(timeline_ids: set[uuid.UUID]) -> int:
+    """Drop the decoded documents of these timelines from this process; how many were held."""
+    cache = _cache()
+    if cache is None:
+        return 0
+    with _LOCK:
+        held = [key for key in list(cache.keys()) if key[0] in timeline_ids]
+        for key in held:
+            cache.pop(key, None)
+    return len(held)
+
+
+@receiver(post_delete, sender=TimelineResult)
+def _forget_deleted(sender: type[TimelineResult], instance: TimelineResult, **_: Any) -> None:
+    timeline_documents_forget({instance.id})
 
 
 @functools.cache

@@ -7,6 +7,7 @@ recording itself stays unless the patient also asks for it to be deleted.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -27,9 +28,15 @@ from clinic.models import (
     User,
 )
 from clinic.selectors import consent_active_modalities, consent_missing
-from clinic.services import consent_give, consent_revoke, job_claim, job_create
+from clinic.services import (
+    consent_give,
+    consent_revoke,
+    job_claim,
+    job_create,
+    stage_result_save,
+)
 from clinic.services.consent import STAGES_OF_MODALITY, recordings_delete
-from tests.clinic.analysed import analyse
+from tests.clinic.analysed import TRANSCRIPT_TEXT, analyse
 
 pytestmark = pytest.mark.django_db
 # File deletions run once the transaction commits; tests capture and run those callbacks.
@@ -169,3 +176,33 @@ def test_revoking_a_modality_removes_every_stage_output_downstream_of_it() -> No
     for scope, name in first_stage.items():
         assert set(STAGES_OF_MODALITY[scope]) == downstream[name], scope
     assert set(STAGES_OF_MODALITY[ConsentScope.ANALYSIS]) == {s.name for s in STAGES}
+
+
+def test_after_the_words_are_revoked_no_stored_blob_of_the_patient_holds_them(
+    consents: dict[str, Consent],
+    recording: Recording,
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: CommitCapture,
+) -> None:
+    job = analyse(recording, modalities=["face", "voice", "text"], workdir=tmp_path)
+    # Fusion keeps the transcript in its document, as a worker stores it.
+    stage_result_save(
+        job_id=job.id, stage="fusion", output={"transcript": [{"text": TRANSCRIPT_TEXT}]}
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        consent_revoke(consent=consents[ConsentScope.TEXT])
+
+    patient = recording.session.patient
+    stored: list[str] = []  # every blob of this patient's, decrypted
+    for result in StageResult.objects.filter(job__recording__session__patient=patient):
+        stored.append(json.dumps(result.output))
+        if result.output_path:
+            stored.append(Path(result.output_path).read_text())
+    for timeline in TimelineResult.objects.filter(recording__session__patient=patient):
+        stored.append(json.dumps([timeline.document, timeline.overview]))
+    for kept in Recording.objects.filter(session__patient=patient):
+        with kept.file.open("rb") as handle:
+            stored.append(handle.read().decode("latin-1"))
+    assert stored, "the patient's other data is still there"
+    assert not [blob for blob in stored if TRANSCRIPT_TEXT in blob]

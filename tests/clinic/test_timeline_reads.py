@@ -35,6 +35,7 @@ from clinic.models import (
     TimelineResult,
     User,
 )
+from clinic.selectors import timeline_documents
 from clinic.selectors.timelines import OVERVIEW_FORMAT, TimelineRange, timeline_view
 from clinic.services import consent_revoke
 from clinic.services.encryption import encryption_rewrap
@@ -57,6 +58,11 @@ def rivera_api(dr_rivera: User) -> APIClient:
 def _document_reads(queries: CaptureQueriesContext) -> int:
     """How many of the captured queries read the stored timeline document."""
     return sum(DOCUMENT_COLUMN in query["sql"] for query in queries.captured_queries)
+
+
+def _held_in_memory(timeline_id: Any) -> bool:
+    cache = timeline_documents._cache()
+    return cache is not None and any(key[0] == timeline_id for key in list(cache.keys()))
 
 
 def _timeline_url(recording: Recording) -> str:
@@ -222,9 +228,10 @@ def test_a_timeline_changed_in_place_is_never_served_from_memory(
 def test_a_withdrawn_consent_leaves_nothing_to_read_even_after_a_zoom(
     rivera_api: APIClient, dr_rivera: User, recording: Recording, consents: dict[str, Consent]
 ) -> None:
-    analysed(recording)
+    timeline_id = analysed(recording).id
     url = _timeline_url(recording)
     assert rivera_api.get(url, {"start_s": 0, "end_s": 10}).status_code == 200
+    assert _held_in_memory(timeline_id)  # the zoom decoded it into this process
 
     consent_revoke(consent=consents[ConsentScope.ANALYSIS], revoked_by=dr_rivera)
 
@@ -232,6 +239,8 @@ def test_a_withdrawn_consent_leaves_nothing_to_read_even_after_a_zoom(
         response = rivera_api.get(url, query)
         assert response.status_code == 404
         assert response.json()["error"]["code"] == NO_TIMELINE
+    # Nor is the decoded document left in this process's memory until it would expire.
+    assert not _held_in_memory(timeline_id)
 
 
 def test_a_colleague_off_the_care_team_gets_a_404_for_a_timeline_held_in_memory(
