@@ -14,7 +14,7 @@ import pytest
 from analysis.commands import score_windows
 from analysis.timeline import validate_timeline
 from tests.analysis.test_pipeline import talking_clip
-from tests.analysis.test_transcribe import JFK, JFK_REFERENCE
+from tests.analysis.test_transcribe import JFK, JFK_REFERENCE, NEEDS_JFK
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,6 +71,7 @@ def test_analyze_refuses_a_missing_file(tmp_path):
 
 
 @pytest.mark.slow
+@NEEDS_JFK
 @pytest.mark.parametrize("model", ["tiny.en", "base"])
 def test_evaluate_transcript_prints_the_word_error_rate(model):
     run = moodline(
@@ -84,6 +85,7 @@ def test_evaluate_transcript_prints_the_word_error_rate(model):
     assert "ask not what your country" in result["hypothesis"].lower()
 
 
+@NEEDS_JFK
 def test_an_unknown_transcript_model_setting_fails_with_the_choices():
     run = moodline(
         "evaluate",
