@@ -37,7 +37,7 @@ from django.db import transaction
 from analysis.errors import AnalysisError, Cancelled, ErrorCode
 from analysis.modality import Modality
 from analysis.pipeline import PipelineOptions, Stored, run_pipeline
-from analysis.stage_outputs import IngestOutput, Json
+from analysis.stage_outputs import Json
 from clinic.errors import clinician_message
 from clinic.heartbeat import heartbeat_started, redis_client
 from clinic.models import AnalysisJob, Recording, StageResult
@@ -177,9 +177,9 @@ class StageResultStore:
             duration_s=round(duration_s, 3),
         )
         if stage == "ingest" and output is not None:
-            media = IngestOutput.from_json(output).media
+            media = output["media"]  # as IngestOutput.to_json wrote it
             Recording.objects.filter(id=self._recording_id).update(
-                duration_s=media.duration_s, media_info=output["media"]
+                duration_s=media["duration_s"], media_info=media
             )
 
 

@@ -126,10 +126,10 @@ def _train_face(args: argparse.Namespace) -> int:
         return 2
     held_out = None
     if args.ferplus is not None:
-        from analysis.face.ferplus import DEFAULT_PATH, load_ferplus
+        from analysis.face.ferplus import load_ferplus
         from analysis.face.ferplus_clips import ferplus_clips
 
-        data = load_ferplus(args.ferplus if args.ferplus != Path("") else DEFAULT_PATH)
+        data = load_ferplus(_ferplus_root(args.ferplus))
         n = args.clips_per_label
         clips = ferplus_clips(data["train"], n, args.seed, "train")
         held_out = ferplus_clips(data["valid"], max(1, n // 3), args.seed + 1, "valid")
@@ -157,6 +157,13 @@ def _train_face(args: argparse.Namespace) -> int:
 
 
 ALIGNED_CACHE = Path("var") / "ferplus-aligned"
+
+
+def _ferplus_root(given: Path) -> Path:
+    """`--ferplus` given bare means the shared data folder beside the project."""
+    from analysis.face.ferplus import DEFAULT_PATH
+
+    return given if given != Path("") else DEFAULT_PATH
 
 
 def aligned_splits(data: dict[str, FerPlusSplit]) -> dict[str, FerPlusSplit]:
@@ -218,9 +225,9 @@ def _evaluate_faces(args: argparse.Namespace) -> int:
         return 2
     if args.ferplus is not None:
         from analysis.face.evaluate import evaluate_ferplus
-        from analysis.face.ferplus import DEFAULT_PATH, load_ferplus
+        from analysis.face.ferplus import load_ferplus
 
-        valid = load_ferplus(args.ferplus if args.ferplus != Path("") else DEFAULT_PATH)["valid"]
+        valid = load_ferplus(_ferplus_root(args.ferplus))["valid"]
         if args.align:
             valid = aligned_splits({"valid": valid})["valid"]
         names = args.cnn or [None]

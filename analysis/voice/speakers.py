@@ -65,20 +65,6 @@ class Speaker:
     face_track_id: str | None = None
     link_correlation: float | None = None
 
-    def to_dict(self) -> dict[str, object]:
-        data: dict[str, object] = {
-            "id": self.id,
-            "role": self.role,
-            "role_source": self.role_source,
-            "talk_time_s": round(self.talk_time_s, 3),
-        }
-        if self.channel is not None:
-            data["channel"] = self.channel
-        if self.face_track_id is not None:
-            data["face_track_id"] = self.face_track_id
-            data["link_correlation"] = self.link_correlation
-        return data
-
 
 @dataclass
 class SpeakerAssignment:
