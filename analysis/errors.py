@@ -33,7 +33,10 @@ class ErrorCode(StrEnum):
     # Rules of the clinic (clinic.exceptions, clinic.services)
     DOMAIN_ERROR = "domain_error"
     CONSENT_REQUIRED = "consent_required"
+    CONSENT_DATES_INVALID = "consent_dates_invalid"
     JOB_ALREADY_ACTIVE = "job_already_active"
+    JOB_NOT_ACTIVE = "job_not_active"
+    CONSENT_ALREADY_REVOKED = "consent_already_revoked"
     RECORDING_TOO_LARGE = "recording_too_large"
     RECORDING_EMPTY = "recording_empty"
     NOT_A_CLINICIAN = "not_a_clinician"
@@ -52,6 +55,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     NOT_ACCEPTABLE = "not_acceptable"
     THROTTLED = "throttled"
+    REQUEST_TOO_LARGE = "request_too_large"
     NO_TIMELINE = "no_timeline"
     ERROR = "error"  # a request error DRF raised that none of the above names
 

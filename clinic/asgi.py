@@ -1,4 +1,4 @@
-"""ASGI entry point (served by Daphne): HTTP through Django, WebSockets through Channels."""
+"""ASGI entry point (served by uvicorn): HTTP through Django, WebSockets through Channels."""
 
 from __future__ import annotations
 
@@ -19,12 +19,13 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from clinic.body_limit import BodySizeLimit  # noqa: E402
 from clinic.routing import websocket_urlpatterns  # noqa: E402
 from clinic.two_factor import RequireTwoFactorWebSocketMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": BodySizeLimit(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(
                 RequireTwoFactorWebSocketMiddleware(URLRouter(websocket_urlpatterns))

@@ -122,11 +122,11 @@ def _demo_recording(patient: Patient, clinician: User) -> Recording:
 
 
 def demo_serve(*, host: str, port: int) -> int:
-    """Run Daphne and a Celery worker until Ctrl-C (or SIGTERM); returns an exit status."""
+    """Run the web server and a Celery worker until Ctrl-C (or SIGTERM); returns an exit status."""
     children = [
         _start(
-            [sys.executable, "-m", "daphne", "-b", host, "-p", str(port),
-             "clinic.asgi:application"]
+            [sys.executable, "-m", "uvicorn", "--host", host, "--port", str(port),
+             "--no-proxy-headers", "--lifespan", "off", "clinic.asgi:application"]
         ),
         _start(
             [sys.executable, "-m", "celery", "-A", "clinic", "worker", "--pool", "threads",

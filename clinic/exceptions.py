@@ -21,6 +21,11 @@ class ConsentRequired(DomainError):
     message = "The patient has not given active consent for this."
 
 
+class ConsentDatesInvalid(DomainError):
+    code = ErrorCode.CONSENT_DATES_INVALID
+    message = "A consent must be given by now, and expire after it was given."
+
+
 class JobAlreadyActive(DomainError):
     code = ErrorCode.JOB_ALREADY_ACTIVE
     message = "This recording is already queued or being analysed."

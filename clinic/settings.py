@@ -313,6 +313,9 @@ WHITENOISE_AUTOREFRESH = not PRODUCTION
 WHITENOISE_USE_FINDERS = not PRODUCTION
 # The largest recording accepted (bytes); an hour of 720p video is about 1-2 GB.
 RECORDING_MAX_BYTES = env.int("RECORDING_MAX_BYTES", default=4 * 1024**3)
+# The largest body any other request may carry (forms, JSON); clinic.body_limit refuses more
+# from the Content-Length alone, before the body is read.
+REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=4 * 1024**2)
 RECORDINGS_STORAGE_BACKEND = env.str(
     "RECORDINGS_STORAGE_BACKEND", default="clinic.storage.EncryptedFileSystemStorage"
 )
@@ -396,6 +399,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "clinic.api.schema.document_error_responses",
+    ],
 }
 
 # --- Locale and logging -----------------------------------------------------------------------

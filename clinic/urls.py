@@ -13,3 +13,6 @@ urlpatterns = [
     path("api/", include("clinic.api.urls")),
     path("", include("frontend.urls")),
 ]
+
+handler404 = "clinic.views.errors.not_found"
+handler500 = "clinic.views.errors.server_error"

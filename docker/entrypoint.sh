@@ -4,7 +4,11 @@ set -eu
 
 case "${1:-web}" in
     web)
-        exec daphne --bind 0.0.0.0 --port 8000 clinic.asgi:application
+        # HTTP and WebSockets in WEB_WORKERS processes (default: one per core). Forwarded
+        # headers are read by clinic.client_address, from MOODLINE_TRUSTED_PROXIES only.
+        exec uvicorn clinic.asgi:application --host 0.0.0.0 --port 8000 \
+            --workers "${WEB_WORKERS:-$(nproc)}" --no-proxy-headers --no-server-header \
+            --lifespan off --timeout-graceful-shutdown 20
         ;;
     worker)
         # One analysis at a time per process: each already uses every core it is given.

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from analysis.errors import ErrorCode
 from analysis.modality import LEGACY_NAMES
 from clinic.access import access_consent, access_patient
 from clinic.api.errors import ApiError
@@ -23,7 +24,7 @@ from clinic.models import Consent, ConsentScope, User
 from clinic.selectors.consent import consents_of_patient
 from clinic.services.consent import consent_give, consent_revoke
 
-CONSENT_ALREADY_REVOKED = "consent_already_revoked"
+CONSENT_ALREADY_REVOKED = ErrorCode.CONSENT_ALREADY_REVOKED
 CONSENT_ALREADY_REVOKED_MESSAGE = "This consent was already revoked."
 
 

@@ -17,7 +17,7 @@ from rest_framework.views import exception_handler
 
 from analysis.errors import ErrorCode
 from clinic.access import NOT_FOUND_MESSAGE
-from clinic.exceptions import DomainError, JobAlreadyActive
+from clinic.exceptions import DomainError, JobAlreadyActive, RecordingTooLarge
 
 INVALID_REQUEST = ErrorCode.INVALID_REQUEST
 INVALID_REQUEST_MESSAGE = "Some fields are missing or invalid."
@@ -37,6 +37,10 @@ NOT_MEDIA_MESSAGE = "The uploaded file is not an audio or video recording."
 NO_TIMELINE = ErrorCode.NO_TIMELINE
 NO_TIMELINE_MESSAGE = "This session has no analysed recording yet."
 RANGE_INVALID_MESSAGE = "start_s must not be after end_s."
+INTERNAL_ERROR_MESSAGE = (
+    "Something went wrong on our side. Please try again; if it keeps happening, tell your "
+    "administrator."
+)
 
 # DomainErrors that are a conflict with the current state rather than a bad request.
 CONFLICT_ERRORS: tuple[type[DomainError], ...] = (JobAlreadyActive,)
@@ -68,11 +72,14 @@ def error_body(code: str, message: str, fields: dict[str, Any] | None = None) ->
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: map every known error to the coded shape."""
     if isinstance(exc, DomainError):
-        conflict = isinstance(exc, CONFLICT_ERRORS)
-        return Response(
-            error_body(exc.code, exc.message),
-            status=status.HTTP_409_CONFLICT if conflict else status.HTTP_400_BAD_REQUEST,
-        )
+        code: int
+        if isinstance(exc, CONFLICT_ERRORS):
+            code = status.HTTP_409_CONFLICT
+        elif isinstance(exc, RecordingTooLarge):  # as clinic.body_limit answers it
+            code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+        else:
+            code = status.HTTP_400_BAD_REQUEST
+        return Response(error_body(exc.code, exc.message), status=code)
     if isinstance(exc, ApiError):
         return Response(error_body(exc.error_code, exc.message, exc.fields), exc.status_code)
     if isinstance(exc, Http404 | exceptions.NotFound):

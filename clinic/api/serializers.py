@@ -86,6 +86,13 @@ class SessionSerializer(serializers.ModelSerializer[TherapySession]):
         fields = ("id", "date", "patient", "clinician", "recordings", "created_at")
 
 
+class PatientFilterSerializer(serializers.Serializer[None]):
+    # CharField refuses NUL characters, which PostgreSQL cannot compare
+    q = serializers.CharField(
+        required=False, allow_blank=True, max_length=64, help_text="pseudonym contains"
+    )
+
+
 class SessionFilterSerializer(serializers.Serializer[None]):
     patient = serializers.UUIDField(required=False)
     date_from = serializers.DateField(required=False)

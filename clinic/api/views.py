@@ -9,7 +9,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from analysis.errors import ErrorCode
 from clinic.access import (
     access_annotation,
     access_job,
@@ -32,6 +33,7 @@ from clinic.api.errors import (
 from clinic.api.serializers import (
     AnnotationSerializer,
     JobSerializer,
+    PatientFilterSerializer,
     PatientSerializer,
     RecordingSerializer,
     SessionFilterSerializer,
@@ -62,7 +64,7 @@ from clinic.services.annotations import (
 )
 from clinic.services.timelines import timeline_overview
 
-JOB_NOT_ACTIVE = "job_not_active"
+JOB_NOT_ACTIVE = ErrorCode.JOB_NOT_ACTIVE
 JOB_NOT_ACTIVE_MESSAGE = "This job has already finished or was cancelled."
 
 
@@ -81,14 +83,16 @@ class PatientList(generics.ListAPIView[Patient]):
 
     serializer_class = PatientSerializer
 
-    @extend_schema(parameters=[OpenApiParameter("q", str, description="pseudonym contains")])
+    @extend_schema(parameters=[PatientFilterSerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         audit_record(actor=_user(request), action="patient.list", request=_http(request))
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Patient]:
+        filters = PatientFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
         patients = patients_visible_to(self.request.user)
-        query = self.request.query_params.get("q", "").strip()
+        query = filters.validated_data.get("q", "").strip()
         return patients.filter(pseudonym__icontains=query) if query else patients
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.files import File
 from django.db import transaction
@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from clinic.audit import audit_record
+from clinic.exceptions import ConsentDatesInvalid
 from clinic.models import (
     AnalysisJob,
     Consent,
@@ -43,6 +44,9 @@ STAGES_OF_MODALITY: dict[str, tuple[str, ...]] = {
     ConsentScope.ANALYSIS: ("ingest", "face", "voice", "transcript", "fusion"),
 }
 
+# How far ahead of this server's clock a client's "given now" may be and still be accepted.
+CLOCK_SKEW = timedelta(minutes=5)
+
 
 @dataclass(frozen=True)
 class RevocationReport:
@@ -64,12 +68,18 @@ def consent_give(
     recorded_by: User | None = None,
     signed_form: File[bytes] | None = None,
 ) -> Consent:
+    now = timezone.now()
+    given_at = given_at or now
+    if given_at > now + CLOCK_SKEW:
+        raise ConsentDatesInvalid("A consent cannot be given in the future (given_at).")
+    if expires_at is not None and expires_at <= given_at:
+        raise ConsentDatesInvalid("A consent must expire after it was given (expires_at).")
     consent = Consent(
         patient=patient,
         modality=modality,
         form_version=form_version,
         given_by=given_by,
-        given_at=given_at or timezone.now(),
+        given_at=given_at,
         expires_at=expires_at,
         recorded_by=recorded_by,
     )
@@ -109,10 +119,11 @@ def consent_revoke(
     derived from the modality, files included. The recordings themselves stay unless
     `delete_recordings`: deleting them is the patient's separate choice.
     """
-    now = timezone.now()
+    # A consent given up to CLOCK_SKEW ahead of this clock ends at the moment it began.
+    revoked_at = max(timezone.now(), consent.given_at)
     revoked = bool(
         Consent.objects.filter(id=consent.id, revoked_at__isnull=True).update(
-            revoked_at=now, revoked_by=revoked_by
+            revoked_at=revoked_at, revoked_by=revoked_by
         )
     )
     if not revoked:

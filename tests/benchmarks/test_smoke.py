@@ -91,6 +91,30 @@ def test_the_web_benchmark_measures_every_endpoint_against_healthz(
 
 
 @pytest.mark.slow
+def test_the_upload_benchmark_measures_the_server_beside_daphne(
+    tmp_path: Path, fresh_smoke_database: str
+) -> None:
+    document = _run_benchmark(
+        "upload_memory",
+        tmp_path,
+        "--size-mb",
+        "30",
+        "--baseline-size-mb",
+        "30",
+        DATABASE_URL=fresh_smoke_database,
+    )
+
+    cases = {case["case"]: case for case in document["details"]["cases"]}
+    streamed, buffered = cases["30 MB upload, uvicorn"], cases["30 MB upload, daphne"]
+    assert streamed["status"] == buffered["status"] == 201
+    # Daphne holds the body in memory; the production server streams it to disk
+    assert buffered["above_idle_mib"] > 30
+    assert streamed["above_idle_mib"] < buffered["above_idle_mib"] / 2
+    row = next(r for r in document["rows"] if r["case"] == "30 MB upload, uvicorn")
+    assert row["baseline"] == "30 MB upload, daphne"
+
+
+@pytest.mark.slow
 def test_the_pipeline_benchmark_runs_every_case_and_reports_the_device(tmp_path: Path) -> None:
     document = _run_benchmark(
         "pipeline_scaling", tmp_path, "--minutes", "0.05", "--repeats", "1", "--naive-seconds", "1"

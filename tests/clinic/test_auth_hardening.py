@@ -258,8 +258,9 @@ def test_the_progress_websocket_also_waits_for_the_second_factor(
 
 
 def test_the_production_server_leaves_forwarded_headers_to_the_trusted_proxy_check() -> None:
-    # Daphne's --proxy-headers believes the left-most X-Forwarded-For from anyone, before any
-    # Django code runs: the address would be the caller's to choose.
+    # A server that rewrites the client address from X-Forwarded-For (Daphne's --proxy-headers,
+    # uvicorn's default for its own forwarded-allow list) acts before any Django code runs.
     entrypoint = (REPO_ROOT / "docker" / "entrypoint.sh").read_text()
-    assert "daphne" in entrypoint
-    assert "--proxy-headers" not in entrypoint
+    assert "exec uvicorn clinic.asgi:application" in entrypoint
+    assert "--no-proxy-headers" in entrypoint
+    assert " --proxy-headers" not in entrypoint

@@ -1,4 +1,4 @@
-"""A real server (Daphne, HTTP and WebSockets) and a real headless Chromium for UI tests.
+"""A real server (uvicorn, HTTP and WebSockets) and a real headless Chromium for UI tests.
 
 The server runs in a subprocess against the test database, so the data a test creates must be
 committed: browser tests use `django_db(transaction=True, serialized_rollback=True)`.
@@ -37,7 +37,8 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture
 def server_url(transactional_db: None, tmp_path: Path, settings: Any) -> Iterator[str]:
-    """Daphne serving clinic.asgi on a free port, reading the test database and recordings."""
+    """The production server (uvicorn) serving clinic.asgi on a free port, reading the test
+    database and recordings."""
     port = free_port()
     database = connection.settings_dict
     env = {
@@ -52,16 +53,19 @@ def server_url(transactional_db: None, tmp_path: Path, settings: Any) -> Iterato
         "AXES_ENABLED": "false",
         "DATABASE_CONN_MAX_AGE_S": "0",  # no connection outlives a request: the test db is dropped
     }
-    log = (tmp_path / "daphne.log").open("w")
+    log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "daphne",
-            "-b",
+            "uvicorn",
+            "--host",
             "127.0.0.1",
-            "-p",
+            "--port",
             str(port),
+            "--no-proxy-headers",
+            "--lifespan",
+            "off",
             "clinic.asgi:application",
         ],
         cwd=REPO_ROOT,
@@ -79,7 +83,7 @@ def server_url(transactional_db: None, tmp_path: Path, settings: Any) -> Iterato
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(
-                        "Daphne did not start: " + (tmp_path / "daphne.log").read_text()
+                        "The web server did not start: " + (tmp_path / "server.log").read_text()
                     ) from None
                 time.sleep(0.2)
         yield url
