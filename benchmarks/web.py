@@ -1,19 +1,22 @@
-"""Web benchmark: API latency with 1,000 analysed sessions in Postgres, under concurrent load.
+"""Web benchmark: API latency with 1,000 and 10,000 analysed sessions in Postgres, under load.
 
 Seeds its own database (`moodline_bench` on the local Postgres unless `DATABASE_URL` says
 otherwise) with one practice, one clinician and N sessions, each with a stored timeline; a
 few sessions are 60 minutes long, the rest 10 minutes (an hour of timeline is about a megabyte,
-so a thousand of them would make seeding, not serving, the benchmark). It then starts the ASGI
-server (daphne) on 127.0.0.1 and a load generator in a second process (benchmarks/_load.py),
-authenticated with an API token, and measures per endpoint p50/p95/p99 latency and requests/s:
+so thousands of them would make seeding, not serving, the benchmark). At each size it starts
+the web server two ways, one after the other, on 127.0.0.1:
 
-- the session list, the timeline overview and a zoomed 5-minute range of a 60-minute session,
-  and the session's FHIR R4 export;
-- the baseline, measured in the same run: `/healthz`, the floor of the stack (routing,
-  middleware, one database and one Redis round trip).
+- now: as docker/entrypoint.sh runs it, uvicorn with one process per core, each borrowing
+  database connections from its pool;
+- before (the baseline, in the same run): one Daphne process opening a database connection
+  for every request, as Moodline ran until the pool.
 
-It also reports the JSON payload size of a 60-minute timeline: overview, zoomed range, whole.
-Repeats (default 3) give each figure's spread. `--quick`: fewer requests, one repeat fewer.
+A load generator in a second process (benchmarks/_load.py, 8 keep-alive clients, an API token)
+measures per endpoint p50/p95/p99 latency and requests/s: the session list, a patient page, the
+timeline overview and a zoomed 5-minute range of a 60-minute session, and the session's FHIR
+R4 export; beside them `/healthz` (the stack's floor: routing, middleware and the readiness
+report, kept for HEALTH_CACHE_S). It also reports the JSON payload size of a 60-minute
+timeline. Repeats (default 3) give each figure's spread. `--quick`: fewer requests and repeats.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import argparse
 import datetime as dt
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -30,11 +32,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from benchmarks._server import free_port, start_server, stop_server
 from benchmarks.common import (
-    REPO_ROOT,
     Row,
     django_bench_env,
     ensure_database,
@@ -81,7 +82,7 @@ CLINICIAN_LINES = (
 
 @dataclass(frozen=True)
 class WebOptions:
-    sessions: int = 1000  # analysed sessions seeded in the database
+    levels: tuple[int, ...] = (1000, 10000)  # analysed sessions in the database, in turn
     requests: int = 200  # requests per endpoint per repeat (fewer if the time limit hits)
     concurrency: int = 8  # client connections kept open at once
     repeats: int = 3  # rounds over every endpoint; the spread comes from these
@@ -395,6 +396,12 @@ def seed(sessions: int) -> dict[str, Any]:
     return {
         "token": token.key,
         "long_sessions": [str(i) for i in long_ids],
+        "patients": [
+            str(i)
+            for i in Patient.objects.filter(care_team__clinician=clinician).values_list(
+                "id", flat=True
+            )[:LONG_SESSIONS]
+        ],
         "sessions": TherapySession.objects.filter(clinician=clinician).count(),
         "seeded_s": round(seeded_s, 1),
     }
@@ -417,54 +424,6 @@ def _overviews_fill(clinician: Any) -> None:
 # --- server and load -------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def start_server(port: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "daphne"),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "clinic.asgi:application",
-        ],
-        cwd=REPO_ROOT,
-        env={**os.environ, **_bench_env()},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(
-                f"daphne exited: {server.stderr.read().decode()[-2000:] if server.stderr else ''}"
-            )
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).read()
-            return server
-        except urllib.error.HTTPError:
-            return server  # answered (503 without a worker heartbeat is still an answer)
-        except OSError:
-            time.sleep(0.3)
-    server.kill()
-    raise RuntimeError("daphne did not answer within the start timeout")
-
-
-def stop_server(server: subprocess.Popen[bytes]) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=SERVER_STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:  # daphne waits for open keep-alive connections
-        server.kill()
-        server.wait()
-
-
 def fetch_size(url: str, token: str) -> int:
     request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"})  # noqa: S310
     with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - http on loopback
@@ -478,6 +437,7 @@ def endpoints(base: str, seeded: dict[str, Any]) -> dict[str, list[str]]:
     return {
         BASELINE_ENDPOINT: [f"{base}/healthz"],
         "session list": [f"{base}/api/v1/sessions/"],
+        "patient page": [f"{base}/api/v1/patients/{i}/" for i in seeded["patients"]],
         "timeline overview (60 min)": [f"{base}/api/v1/sessions/{i}/timeline/" for i in long_ids],
         "timeline zoom 5 min": [
             f"{base}/api/v1/sessions/{i}/timeline/?start_s={middle_s}&end_s={end_s}"
@@ -512,10 +472,42 @@ def load(
     return child.last_json()
 
 
-def measure(options: WebOptions) -> tuple[list[Row], dict[str, Any]]:
-    seeded = seed(options.sessions)
-    port = _free_port()
-    server = start_server(port)
+@dataclass(frozen=True)
+class ServerSetup:
+    """How the web process is run: as production runs it now, or as it ran before."""
+
+    name: str
+    server: str  # benchmarks._server: "uvicorn" or "daphne"
+    workers: int
+    env: dict[str, str]
+
+
+def server_setups() -> tuple[ServerSetup, ServerSetup]:
+    cores = os.cpu_count() or 1
+    return (
+        ServerSetup(
+            "before: daphne, 1 process, a connection per request",
+            "daphne",
+            1,
+            {"DATABASE_POOL": "false", "DATABASE_CONN_MAX_AGE_S": "0"},
+        ),
+        ServerSetup(
+            f"now: uvicorn, {cores} processes, connection pool",
+            "uvicorn",
+            cores,
+            {"DATABASE_POOL": "true"},
+        ),
+    )
+
+
+def measure_server(
+    setup: ServerSetup, seeded: dict[str, Any], options: WebOptions
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int]]:
+    """Every endpoint's load rounds against one server setup; and the payload sizes."""
+    port = free_port()
+    server = start_server(
+        setup.server, port, {**os.environ, **_bench_env(), **setup.env}, workers=setup.workers
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         targets = endpoints(base, seeded)
@@ -531,11 +523,13 @@ def measure(options: WebOptions) -> tuple[list[Row], dict[str, Any]]:
             ),
             "FHIR bundle": fetch_size(f"{base}/api/v1/sessions/{first_long}/fhir", seeded["token"]),
         }
-        # warm every path once (imports, connection pools) before timing
+        # warm every path of every process (imports, pools, decoded timelines) before timing
+        every_url = [u for urls in targets.values() for u in urls]
         load(
-            [u for urls in targets.values() for u in urls[:1]],
+            every_url,
             seeded["token"],
-            WebOptions(requests=len(targets), concurrency=1),
+            WebOptions(requests=len(every_url) * 2 * setup.workers, concurrency=2),
+            ok_status="200,503",
         )
         rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
         for _ in range(options.repeats):
@@ -545,28 +539,53 @@ def measure(options: WebOptions) -> tuple[list[Row], dict[str, Any]]:
                 rounds[name].append(load(urls, seeded["token"], options, ok_status))
     finally:
         stop_server(server)
-    return _rows(rounds, payload_bytes), {
-        "options": options.__dict__,
-        "sessions_in_database": seeded["sessions"],
-        "seeding_s": seeded["seeded_s"],
-        "payload_bytes_60_min": payload_bytes,
-        "server": "daphne (ASGI), one process, 127.0.0.1",
-        # MiB of decoded timelines the server process keeps (0: none; unset: the default)
-        "timeline_cache_mb": os.environ.get("MOODLINE_TIMELINE_CACHE_MB", "default"),
-        "per_round": {
-            name: [
-                {
-                    "p50_ms": round(percentile(r["latencies_ms"], 0.5), 2),
-                    "p95_ms": round(percentile(r["latencies_ms"], 0.95), 2),
-                    "p99_ms": round(percentile(r["latencies_ms"], 0.99), 2),
-                    "requests_per_s": round(len(r["latencies_ms"]) / r["wall_s"], 1),
-                    "failures": len(r["failures"]),
-                }
-                for r in rs
-            ]
-            for name, rs in rounds.items()
-        },
-    }
+    return rounds, payload_bytes
+
+
+def _round_figures(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "p50_ms": round(percentile(r["latencies_ms"], 0.5), 2),
+            "p95_ms": round(percentile(r["latencies_ms"], 0.95), 2),
+            "p99_ms": round(percentile(r["latencies_ms"], 0.99), 2),
+            "requests_per_s": round(len(r["latencies_ms"]) / r["wall_s"], 1),
+            "failures": len(r["failures"]),
+        }
+        for r in results
+    ]
+
+
+def measure(options: WebOptions) -> tuple[list[Row], dict[str, Any]]:
+    rows: list[Row] = []
+    details: dict[str, Any] = {"options": options.__dict__, "levels": {}}
+    before, now = server_setups()
+    for sessions in options.levels:
+        seeded = seed(sessions)
+        by_setup = {setup.name: measure_server(setup, seeded, options) for setup in (before, now)}
+        rows += _rows(
+            f"{sessions:,} sessions",
+            by_setup[now.name][0],
+            by_setup[before.name][0],
+            before.name,
+        )
+        payload_bytes = by_setup[now.name][1]
+        details["levels"][str(sessions)] = {
+            "sessions_in_database": seeded["sessions"],
+            "seeding_s": seeded["seeded_s"],
+            "payload_bytes_60_min": payload_bytes,
+            "per_round": {
+                setup_name: {name: _round_figures(rs) for name, rs in rounds.items()}
+                for setup_name, (rounds, _) in by_setup.items()
+            },
+        }
+    for kind, size in payload_bytes.items():
+        rows.append(
+            Row(case=f"60-min timeline payload: {kind}", metric="KiB", value=round(size / 1024, 1))
+        )
+    details["servers"] = {setup.name: setup.__dict__ for setup in (before, now)}
+    # MiB of decoded timelines each server process keeps (0: none; unset: the default)
+    details["timeline_cache_mb"] = os.environ.get("MOODLINE_TIMELINE_CACHE_MB", "default")
+    return rows, details
 
 
 # A fresh interpreter imports the web application and resolves every URL (importing every
@@ -608,8 +627,7 @@ def startup_memory() -> dict[str, float]:
     return found
 
 
-def _rows(rounds: dict[str, list[dict[str, Any]]], payload_bytes: dict[str, int]) -> list[Row]:
-    baseline_name = BASELINE_ENDPOINT
+def _figures(rounds: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     figures: dict[str, dict[str, Any]] = {}
     for name, results in rounds.items():
         figures[name] = {
@@ -618,42 +636,58 @@ def _rows(rounds: dict[str, list[dict[str, Any]]], payload_bytes: dict[str, int]
         }
         figures[name]["req/s"] = summarise([len(r["latencies_ms"]) / r["wall_s"] for r in results])
         figures[name]["failures"] = sum(len(r["failures"]) for r in results)
+    return figures
+
+
+def _rows(
+    level: str,
+    rounds: dict[str, list[dict[str, Any]]],
+    before_rounds: dict[str, list[dict[str, Any]]],
+    before_name: str,
+) -> list[Row]:
+    """Each endpoint as served now, beside the same endpoint as served before (same run);
+    the note gives /healthz, the stack's floor, measured against the same server."""
+    now, before = _figures(rounds), _figures(before_rounds)
+    floor = now[BASELINE_ENDPOINT]
     rows = []
-    for name, figure in figures.items():
+    for name, figure in now.items():
         for metric in ("p50", "p95", "p99", "req/s"):
             unit = "" if metric == "req/s" else " ms"
-            summary = figure[metric]
-            is_baseline = name == baseline_name
+            notes = []
+            if name != BASELINE_ENDPOINT:
+                notes.append(f"healthz {metric} {floor[metric].median:.1f}")
+            failed = figure["failures"] + before[name]["failures"]
+            if failed:
+                notes.append(f"{failed} failed requests")
             rows.append(
                 Row(
-                    case=name,
+                    case=f"{name}, {level}",
                     metric=f"{metric}{unit}",
-                    value=round(summary.median, 2),
-                    spread=summary.spread(),
-                    baseline="" if is_baseline else baseline_name,
-                    baseline_value=None
-                    if is_baseline
-                    else round(figures[baseline_name][metric].median, 2),
-                    note=f"{figure['failures']} failed requests" if figure["failures"] else "",
+                    value=round(figure[metric].median, 2),
+                    spread=figure[metric].spread(),
+                    baseline=before_name,
+                    baseline_value=round(before[name][metric].median, 2),
+                    note="; ".join(notes),
                 )
             )
-    for kind, size in payload_bytes.items():
-        rows.append(
-            Row(case=f"60-min timeline payload: {kind}", metric="KiB", value=round(size / 1024, 1))
-        )
     return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.web", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer requests and repeats")
-    parser.add_argument("--sessions", type=int, default=WebOptions.sessions)
+    parser.add_argument(
+        "--sessions",
+        type=int,
+        action="append",
+        help="analysed sessions in the database, repeatable (default: 1,000 and 10,000)",
+    )
     parser.add_argument("--requests", type=int, default=None, help="per endpoint per repeat")
     parser.add_argument("--concurrency", type=int, default=WebOptions.concurrency)
     parser.add_argument("--repeats", type=int, default=None)
     args = parser.parse_args(argv)
     options = WebOptions(
-        sessions=args.sessions,
+        levels=tuple(args.sessions or WebOptions.levels),
         requests=args.requests or (60 if args.quick else WebOptions.requests),
         concurrency=args.concurrency,
         repeats=args.repeats or (2 if args.quick else WebOptions.repeats),
@@ -670,7 +704,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     )
     details["startup_rss_mib"] = memory
-    print_rows("Web API under load (daphne, loopback)", rows)
+    print_rows("Web API under load (loopback, 8 clients)", rows)
     write_result("web", rows, details)
     return 0
 

@@ -1,8 +1,21 @@
-"""What /healthz checks: the database, Redis, and that at least one worker is alive."""
+"""What /healthz checks: the database, Redis, and that at least one worker is alive.
+
+A load balancer or orchestrator asks every few seconds from several places; the answer is
+kept for HEALTH_CACHE_S in each web process, so readiness checks cost the database and Redis
+one round trip each per process and period, however often they are asked. Liveness (is the
+process serving at all?) is `/livez`, answered before Django: see `LivenessProbe`.
+"""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
 import redis
+from django.conf import settings
 from django.db import DatabaseError, connection
 
 from clinic.heartbeat import heartbeat_workers, redis_client
@@ -34,9 +47,61 @@ def check_redis_and_worker() -> tuple[str, str]:
     return OK, OK
 
 
+_cache_lock = threading.Lock()
+_cached: tuple[float, dict[str, str]] | None = None
+
+
 def health_report() -> dict[str, str]:
-    redis_status, worker_status = check_redis_and_worker()
-    return {"database": check_database(), "redis": redis_status, "worker": worker_status}
+    """The latest report, at most HEALTH_CACHE_S old."""
+    global _cached
+    with _cache_lock:
+        now = time.monotonic()
+        if _cached is not None and now - _cached[0] < settings.HEALTH_CACHE_S:
+            return dict(_cached[1])
+        redis_status, worker_status = check_redis_and_worker()
+        report = {"database": check_database(), "redis": redis_status, "worker": worker_status}
+        _cached = (now, report)
+        return dict(report)
+
+
+def health_cache_clear() -> None:
+    global _cached
+    with _cache_lock:
+        _cached = None
+
+
+LIVENESS_PATH = "/livez"
+_LIVE_BODY = json.dumps({"status": "ok"}).encode()
+
+
+class LivenessProbe:
+    """ASGI middleware: `GET /livez` answers 200 from here, touching nothing (no middleware,
+    session, database or Redis): the process is up and its event loop turns."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http" or scope.get("path") != LIVENESS_PATH:
+            await self.app(scope, receive, send)
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(_LIVE_BODY)).encode()),
+                    (b"cache-control", b"no-store"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": _LIVE_BODY})
 
 
 def _first_line(error: Exception) -> str:

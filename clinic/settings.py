@@ -196,6 +196,18 @@ DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 DATABASES["default"]["HOST"] = unquote(DATABASES["default"].get("HOST", ""))
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE_S", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The web process (clinic/asgi.py turns it on) borrows connections from a pool per process: no
+# connect per request, and never more than DATABASE_POOL_MAX_SIZE connections per process.
+# Under ASGI a persistent connection belongs to a request's thread and outlives it unclosed,
+# so without the pool the web connects afresh for each request instead.
+DATABASE_POOL = env.bool("DATABASE_POOL", default=False)
+if DATABASE_POOL:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django must hand them back
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=8),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT_S", default=10.0),
+    }
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://...).")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -284,6 +296,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_IMPORTS = ("clinic.tasks_housekeeping",)
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# How long each web process keeps its /healthz report (readiness: database, Redis, worker).
+HEALTH_CACHE_S = env.float("HEALTH_CACHE_S", default=2.0)
 # How often a worker tells /healthz it is alive, and how long silence means it is down.
 WORKER_HEARTBEAT_INTERVAL_S = env.int("WORKER_HEARTBEAT_INTERVAL_S", default=10)
 WORKER_HEARTBEAT_TTL_S = env.int("WORKER_HEARTBEAT_TTL_S", default=3 * WORKER_HEARTBEAT_INTERVAL_S)
@@ -386,6 +400,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",  # the UI; CSRF enforced
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["clinic.api.renderers.FastJSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "clinic.api.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, cast
 
+import orjson
 from django import forms
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage, Storage
@@ -147,6 +148,9 @@ class EncryptedJSONField(models.TextField):
 def _decode(value: str | None) -> Any:
     if value is None:
         return None
-    if value_is_encrypted(value):
-        return json.loads(decrypt_value(value))
-    return json.loads(value)  # written before encryption at rest: still readable
+    # written before encryption at rest: still readable as plain JSON
+    plain = decrypt_value(value) if value_is_encrypted(value) else value
+    try:
+        return orjson.loads(plain)  # several times the standard library's speed
+    except orjson.JSONDecodeError:
+        return json.loads(plain)  # NaN or Infinity, which only the standard library reads

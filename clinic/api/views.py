@@ -12,7 +12,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,6 +29,7 @@ from clinic.api.errors import (
     NO_TIMELINE_MESSAGE,
     ApiError,
 )
+from clinic.api.renderers import FastJSONRenderer
 from clinic.api.serializers import (
     AnnotationSerializer,
     JobSerializer,
@@ -240,15 +240,14 @@ class SessionTimeline(APIView):
             request=_http(request),
             details={"timeline": str(timeline.id), "start_s": span.start_s, "end_s": span.end_s},
         )
-        body = view
-        body.update(
-            {
-                "session": str(session.id),
-                "recording": str(timeline.recording_id),
-                "job": str(timeline.job_id),
-                "created_at": timeline.created_at.isoformat(),
-            }
-        )
+        # a new dict: the view may be the process's cached overview, shared with other requests
+        body = {
+            **view,
+            "session": str(session.id),
+            "recording": str(timeline.recording_id),
+            "job": str(timeline.job_id),
+            "created_at": timeline.created_at.isoformat(),
+        }
         return Response(body)
 
 
@@ -264,7 +263,7 @@ def _timeline_view(
     return timeline_view(document=document, span=span, max_points=max_points)
 
 
-class FhirJSONRenderer(JSONRenderer):
+class FhirJSONRenderer(FastJSONRenderer):
     media_type = FHIR_CONTENT_TYPE
     format = "fhir"
 
@@ -272,7 +271,7 @@ class FhirJSONRenderer(JSONRenderer):
 class SessionFhirExport(APIView):
     """The session as a FHIR R4 Bundle (type collection). Clinician notes are never included."""
 
-    renderer_classes = (FhirJSONRenderer, JSONRenderer)
+    renderer_classes = (FhirJSONRenderer, FastJSONRenderer)
 
     @extend_schema(responses={(200, FHIR_CONTENT_TYPE): OpenApiTypes.OBJECT})
     def get(self, request: Request, session_id: str) -> Response:

@@ -44,12 +44,12 @@ BYTES_PER_MIB = 1024 * 1024
 # the JSON): 4.3 MiB of Python objects for the 1.66 MB stored of a 60-minute timeline.
 DECODED_BYTES_PER_STORED_BYTE = 2.7
 
-CacheKey = tuple[uuid.UUID, str]  # (timeline id, row version)
+CacheKey = tuple[uuid.UUID, str, str]  # (timeline id, row version, "document" or "overview")
 
 
 @dataclass(frozen=True)
 class _Entry:
-    document: dict[str, Any]
+    document: Any  # the decoded document or overview
     memory_bytes: float  # an estimate, what the budget counts
 
 
@@ -78,29 +78,41 @@ def timeline_document(*, timeline: TimelineResult) -> dict[str, Any] | None:
     """
     if "document" in timeline.__dict__:  # loaded with the row already
         return timeline.document
+    return _decoded(timeline, "document")
+
+
+def timeline_stored_overview(*, timeline: TimelineResult) -> Any:
+    """The stored overview of `timeline` as stored (None if there is none, or the row is gone),
+    decoded once per row version like the document: the review page opens with it."""
+    if "overview" in timeline.__dict__:
+        return timeline.overview
+    return _decoded(timeline, "overview")
+
+
+def _decoded(timeline: TimelineResult, column: str) -> Any:
     cache = _cache()
     version: str | None = getattr(timeline, "row_version", None)
     if cache is not None and version is not None:
         with _LOCK:
-            entry = cache.get((timeline.id, version))
+            entry = cache.get((timeline.id, version, column))
         if entry is not None:
             return entry.document
     row = (
         TimelineResult.objects.filter(id=timeline.id)
-        .annotate(row_version=timeline_row_version(), stored_bytes=_stored_size("document"))
-        .values_list("document", "row_version", "stored_bytes")
+        .annotate(row_version=timeline_row_version(), stored_bytes=_stored_size(column))
+        .values_list(column, "row_version", "stored_bytes")
         .first()
     )
     if row is None:
         return None
-    document, stored_version, stored_bytes = row
-    if cache is not None:
+    value, stored_version, stored_bytes = row
+    if cache is not None and value is not None:
         # Kept under the version just read with it, which may be newer than the caller's.
-        entry = _Entry(document, stored_bytes * DECODED_BYTES_PER_STORED_BYTE)
+        entry = _Entry(value, stored_bytes * DECODED_BYTES_PER_STORED_BYTE)
         # cachetools refuses (ValueError) a document larger than the whole budget: served, not kept
         with _LOCK, contextlib.suppress(ValueError):
-            cache[(timeline.id, stored_version)] = entry
-    return document
+            cache[(timeline.id, stored_version, column)] = entry
+    return value
 
 
 def _stored_size(column: str) -> Func:

@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from clinic.models import Recording, TherapySession, TimelineResult
-from clinic.selectors.timeline_documents import timelines_without_documents
+from clinic.selectors.timeline_documents import (
+    timeline_stored_overview,
+    timelines_without_documents,
+)
 
 OVERVIEW_MAX_POINTS = 300  # a chart a few hundred pixels wide shows no more than this
 OVERVIEW_MAX_POINTS_LIMIT = 2000  # the most an API client may ask for
@@ -68,8 +71,7 @@ def timeline_overview_of(document: dict[str, Any]) -> dict[str, Any]:
 def timeline_overview_stored(*, timeline: TimelineResult) -> dict[str, Any] | None:
     """The stored overview view of `timeline`; None when there is none yet, or it was made in
     another format or resolution (or the row is gone)."""
-    rows = TimelineResult.objects.filter(id=timeline.id).values_list("overview", flat=True)
-    stored = rows.first()
+    stored = timeline_stored_overview(timeline=timeline)
     if (
         not isinstance(stored, dict)
         or stored.get("format") != OVERVIEW_FORMAT

@@ -14,15 +14,25 @@ from typing import Any
 
 import pytest
 import redis
+from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
+from clinic.health import health_cache_clear
 from clinic.heartbeat import HEARTBEAT_KEY_PREFIX, heartbeat_beat, redis_client
 from clinic.settings import redis_addresses
 from tests.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_reports(settings: Any) -> None:
+    settings.HEALTH_CACHE_S = 0  # each request below must see the state it just set up
+    health_cache_clear()
 
 
 @pytest.fixture
@@ -129,3 +139,40 @@ def test_a_real_celery_worker_keeps_healthz_green_until_it_stops(
         worker.send_signal(signal.SIGTERM)  # a warm shutdown, as a deploy would do
         worker.wait(timeout=60)
     assert client.get("/healthz").json()["worker"].startswith("down")
+
+
+def test_the_report_is_kept_for_the_cache_period_then_read_afresh(
+    client: Client, no_heartbeats: redis.Redis, settings: Any
+) -> None:
+    settings.HEALTH_CACHE_S = 60
+    heartbeat_beat(no_heartbeats, "worker@test")
+    assert client.get("/healthz").status_code == 200
+    for key in no_heartbeats.scan_iter(f"{HEARTBEAT_KEY_PREFIX}*"):
+        no_heartbeats.delete(key)  # the worker goes away...
+
+    with CaptureQueriesContext(connection) as queries:
+        kept = client.get("/healthz")
+    assert kept.status_code == 200  # ...but the kept report is answered, with no query
+    assert len(queries) == 0
+
+    settings.HEALTH_CACHE_S = 0
+    assert client.get("/healthz").status_code == 503
+
+
+def test_liveness_answers_without_django_the_database_or_redis() -> None:
+    from clinic.asgi import application
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        raise AssertionError("liveness reads nothing")
+
+    async def send(event: dict[str, Any]) -> None:
+        sent.append(event)
+
+    scope = {"type": "http", "method": "GET", "path": "/livez", "headers": []}
+    with CaptureQueriesContext(connection) as queries:
+        async_to_sync(application)(scope, receive, send)
+    assert len(queries) == 0
+    assert sent[0]["status"] == 200
+    assert sent[1]["body"] == b'{"status": "ok"}'

@@ -51,7 +51,6 @@ def server_url(transactional_db: None, tmp_path: Path, settings: Any) -> Iterato
         "MOODLINE_ENV": "test",
         "DEBUG": "false",
         "AXES_ENABLED": "false",
-        "DATABASE_CONN_MAX_AGE_S": "0",  # no connection outlives a request: the test db is dropped
     }
     log = (tmp_path / "server.log").open("w")
     server = subprocess.Popen(
