@@ -31,7 +31,11 @@ class TherapySession(models.Model):
 
     class Meta:
         ordering = ["-date", "-created_at"]
-        indexes = [models.Index(fields=["patient", "-date"], name="session_patient_date")]
+        indexes = [
+            models.Index(fields=["patient", "-date"], name="session_patient_date"),
+            # the session list's order: its first page is read off the index, not sorted
+            models.Index(fields=["-date", "-created_at"], name="session_newest_first"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.patient} on {self.date.isoformat()}"
