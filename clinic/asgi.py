@@ -20,6 +20,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from clinic.body_limit import BodySizeLimit  # noqa: E402
 from clinic.health import LivenessProbe  # noqa: E402
+from clinic.heap import settle_heap  # noqa: E402
 from clinic.routing import websocket_urlpatterns  # noqa: E402
 from clinic.two_factor import RequireTwoFactorWebSocketMiddleware  # noqa: E402
 
@@ -33,3 +34,5 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+settle_heap()

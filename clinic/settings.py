@@ -96,7 +96,7 @@ if not MOODLINE_ENCRYPTION_KEYS:
             "python -c 'from clinic.crypto import new_master_key; print(new_master_key())'."
         )
     MOODLINE_ENCRYPTION_KEYS = _development_secret_key("development-encryption-key", 32)
-# Decoded timeline documents each web process keeps for repeated zooms and exports
+# Decrypted timeline documents each web process keeps for repeated zooms and exports
 # (clinic/selectors/timeline_documents.py): a memory budget in MiB (0 turns it off) and how long
 # one is kept. In this process's memory only, never in Redis: they are PHI.
 MOODLINE_TIMELINE_CACHE_MB = env.int("MOODLINE_TIMELINE_CACHE_MB", default=128)

@@ -146,10 +146,16 @@ class EncryptedJSONField(models.TextField):
 
 
 def _decode(value: str | None) -> Any:
-    if value is None:
-        return None
-    # written before encryption at rest: still readable as plain JSON
-    plain = decrypt_value(value) if value_is_encrypted(value) else value
+    return None if value is None else json_decode(json_plaintext(value))
+
+
+def json_plaintext(value: str) -> bytes:
+    """The JSON text an EncryptedJSONField column holds, decrypted (a value written before
+    encryption at rest is plain JSON already)."""
+    return decrypt_value(value) if value_is_encrypted(value) else value.encode("utf-8")
+
+
+def json_decode(plain: bytes) -> Any:
     try:
         return orjson.loads(plain)  # several times the standard library's speed
     except orjson.JSONDecodeError:

@@ -240,7 +240,6 @@ class SessionTimeline(APIView):
             request=_http(request),
             details={"timeline": str(timeline.id), "start_s": span.start_s, "end_s": span.end_s},
         )
-        # a new dict: the view may be the process's cached overview, shared with other requests
         body = {
             **view,
             "session": str(session.id),

@@ -1,8 +1,8 @@
 """Reading a long session quickly without ever showing a stale or someone else's timeline.
 
 Dr Rivera opens P-0042's session: the chart's overview comes from the overview stored with the
-timeline, never from the whole document. She zooms in twice: the document is decoded once and
-the second range comes from this process's memory. When the session is re-analysed, or a
+timeline, never from the whole document. She zooms in twice: the document is read and decrypted once
+and the second range comes from this process's memory. When the session is re-analysed, or a
 timeline row changes in place, or consent is withdrawn, what she reads next is the current
 row, never what was remembered. Dr Okafor, off the care team, gets a 404 whatever is remembered.
 """
