@@ -331,6 +331,8 @@ RECORDING_MAX_BYTES = env.int("RECORDING_MAX_BYTES", default=4 * 1024**3)
 # The largest body any other request may carry (forms, JSON); clinic.body_limit refuses more
 # from the Content-Length alone, before the body is read.
 REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=4 * 1024**2)
+# A consent's signed form (a scanned PDF or photo), over the API or in the admin.
+SIGNED_FORM_MAX_BYTES = env.int("SIGNED_FORM_MAX_BYTES", default=25 * 1024**2)
 RECORDINGS_STORAGE_BACKEND = env.str(
     "RECORDINGS_STORAGE_BACKEND", default="clinic.storage.EncryptedFileSystemStorage"
 )

@@ -109,6 +109,31 @@ def test_other_requests_have_the_smaller_limit(settings: Any) -> None:
     assert client.error["code"] == "request_too_large"
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/patients/5b0f2a56-61a4-4bd0-8a0e-7d4a3e0f1a11/consents/",
+        "/admin/clinic/consent/add/",
+    ],
+)
+def test_a_signed_consent_form_may_be_larger_than_other_bodies(settings: Any, path: str) -> None:
+    settings.REQUEST_BODY_MAX_BYTES = 1024 * 1024
+    settings.SIGNED_FORM_MAX_BYTES = 20 * 1024 * 1024
+    seen: list[str] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope["path"])
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    scanned_form = Client(chunks=1)
+    _call(BodySizeLimit(inner), _scope(path, 8 * 1024 * 1024), scanned_form)
+    assert (seen, scanned_form.status) == ([path], 201)
+    too_large = Client(chunks=1)
+    _call(BodySizeLimit(inner), _scope(path, 30 * 1024 * 1024), too_large)
+    assert too_large.status == 413
+
+
 @pytest.mark.parametrize("chunks", [1, 40])
 def test_a_body_within_the_limit_reaches_the_application_whole(settings: Any, chunks: int) -> None:
     settings.RECORDING_MAX_BYTES = 4 * 1024 * 1024
