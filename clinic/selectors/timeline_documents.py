@@ -8,7 +8,7 @@ within a memory budget (MOODLINE_TIMELINE_CACHE_MB) and for a while
 
 Why JSON text and not the decoded objects: an hour decodes to ~4.3 MiB of small Python objects,
 and every full garbage collection walks all of them. With 20 hours held, a web process under
-load paused 17-220 ms ten times in twelve seconds, which tripled the session list's p95. Bytes
+load paused 17-220 ms ten times in twelve seconds, and the session list's p95 doubled. Bytes
 are not tracked by the collector, take a quarter of the memory, and each request's decoded copy
 is its own: no request can change what another reads.
 
