@@ -19,20 +19,12 @@ The answer is the API's error shape, so an integrator branches on `recording_too
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
 from django.conf import settings
 
 from analysis.errors import ErrorCode
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[..., Awaitable[None]]  # Django's handler types its arguments more narrowly
+from clinic.asgi_answers import ASGIApp, Message, Receive, Scope, Send, send_json
 
 # The multipart envelope around an upload: boundaries, part headers and the small form fields.
 MULTIPART_ALLOWANCE_BYTES = 1024 * 1024
@@ -111,18 +103,6 @@ class BodySizeLimit:
 
 
 async def _refuse(send: Send, code: ErrorCode, message: str) -> None:
-    body = json.dumps({"error": {"code": str(code), "message": message, "fields": {}}}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"cache-control", b"no-store"),
-                # the client may still be sending; it must not reuse this connection
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    error = {"error": {"code": str(code), "message": message, "fields": {}}}
+    # the client may still be sending: it must not reuse this connection
+    await send_json(send, 413, error, close_connection=True)

@@ -8,16 +8,14 @@ process serving at all?) is `/livez`, answered before Django: see `LivenessProbe
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
 
 import redis
 from django.conf import settings
 from django.db import DatabaseError, connection
 
+from clinic.asgi_answers import ASGIApp, Receive, Scope, Send, send_json
 from clinic.heartbeat import heartbeat_workers, redis_client
 
 OK = "ok"
@@ -71,37 +69,20 @@ def health_cache_clear() -> None:
 
 
 LIVENESS_PATH = "/livez"
-_LIVE_BODY = json.dumps({"status": "ok"}).encode()
 
 
 class LivenessProbe:
     """ASGI middleware: `GET /livez` answers 200 from here, touching nothing (no middleware,
     session, database or Redis): the process is up and its event loop turns."""
 
-    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[Any]],
-        send: Callable[[Any], Awaitable[None]],
-    ) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") != LIVENESS_PATH:
             await self.app(scope, receive, send)
             return
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(_LIVE_BODY)).encode()),
-                    (b"cache-control", b"no-store"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": _LIVE_BODY})
+        await send_json(send, 200, {"status": "ok"})
 
 
 def _first_line(error: Exception) -> str:
