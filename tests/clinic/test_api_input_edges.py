@@ -109,3 +109,20 @@ def test_a_recording_over_the_limit_found_while_storing_is_a_413(
     )
     assert answer.status_code == 413
     assert answer.json()["error"]["code"] == "recording_too_large"
+
+
+def test_a_crash_under_the_api_answers_the_json_error(
+    dr_rivera: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clinic.api import views
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(views.PatientList, "get", crash)
+    client = Client(raise_request_exception=False)
+    client.force_login(dr_rivera)
+    answer = client.get("/api/v1/patients/")
+    assert answer.status_code == 500
+    assert answer["Content-Type"] == "application/json"
+    assert answer.json()["error"]["code"] == "internal_error"

@@ -8,7 +8,6 @@ the data, and the audit row.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,22 +58,22 @@ def test_each_read_costs_the_same_few_queries_at_any_size(
     _analysed_sessions(dr_rivera, patient, session_clip, 2)
     first = TherapySession.objects.filter(patient=patient).first()
     assert first is not None
-    reads: dict[str, Callable[[], str]] = {
-        "session list": lambda: "/api/v1/sessions/",
-        "patient page": lambda: f"/api/v1/patients/{patient.id}/",
-        "patient list": lambda: "/api/v1/patients/",
-        "timeline overview": lambda: f"/api/v1/sessions/{first.id}/timeline/",
-        "timeline zoom": lambda: f"/api/v1/sessions/{first.id}/timeline/?start_s=0&end_s=1",
-        "FHIR export": lambda: f"/api/v1/sessions/{first.id}/fhir",
+    reads = {
+        "session list": "/api/v1/sessions/",
+        "patient page": f"/api/v1/patients/{patient.id}/",
+        "patient list": "/api/v1/patients/",
+        "timeline overview": f"/api/v1/sessions/{first.id}/timeline/",
+        "timeline zoom": f"/api/v1/sessions/{first.id}/timeline/?start_s=0&end_s=1",
+        "FHIR export": f"/api/v1/sessions/{first.id}/fhir",
     }
-    few = {name: _queries(client, url()) for name, url in reads.items()}
+    few = {name: _queries(client, url) for name, url in reads.items()}
 
     others = PatientFactory.create_batch(4, organisation=patient.organisation)
     for other in others:
         CareTeamMembership.objects.create(patient=other, clinician=dr_rivera)
         _analysed_sessions(dr_rivera, other, session_clip, 6)
     assert sessions_visible_to(dr_rivera).count() == 26
-    many = {name: _queries(client, url()) for name, url in reads.items()}
+    many = {name: _queries(client, url) for name, url in reads.items()}
 
     assert many == few
     for name, count in many.items():
