@@ -365,3 +365,6 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+from clinic import admin_integrations  # noqa: E402, F401  (registers the integrations admin)

@@ -9,7 +9,15 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import models
 from django.http import HttpRequest
 
-from clinic.models import AnalysisJob, AuditEvent, Patient, Recording, TherapySession, User
+from clinic.models import (
+    AnalysisJob,
+    AuditEvent,
+    IntegrationKey,
+    Patient,
+    Recording,
+    TherapySession,
+    User,
+)
 
 USER_AGENT_MAX_CHARS = 300
 
@@ -30,6 +38,9 @@ def audit_record(
     event about them. `details` must not hold PHI beyond ids: the trail outlives purges.
     """
     user = actor if isinstance(actor, User) else None
+    credential = getattr(request, "auth", None) if request is not None else None
+    if isinstance(credential, IntegrationKey):  # which of an integration's keys made the call
+        details = {**(details or {}), "credential": f"mlk_{credential.prefix}"}
     patient_id = _patient_id(patient) if patient is not None else _patient_id_of(obj)
     organisation_id = user.organisation_id if user is not None else None
     if organisation_id is None and patient_id is not None:

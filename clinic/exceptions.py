@@ -44,3 +44,31 @@ class RecordingEmpty(DomainError):
 class NotAClinician(DomainError):
     code = ErrorCode.NOT_A_CLINICIAN
     message = "Only a clinician of the patient's practice can join the care team."
+
+
+class ClinicianNotOnCareTeam(DomainError):
+    code = ErrorCode.CLINICIAN_NOT_ON_CARE_TEAM
+    message = "The clinician is not on the patient's care team."
+
+
+class OutsideIntegrationCareTeams(DomainError):
+    code = ErrorCode.OUTSIDE_INTEGRATION_CARE_TEAMS
+    message = "This integration may only act for the care teams it was given."
+
+
+class TooManyLiveKeys(DomainError):
+    code = ErrorCode.TOO_MANY_LIVE_KEYS
+    message = (
+        "An integration holds at most two live keys (one in use, one rotating in): revoke one "
+        "before issuing another."
+    )
+
+
+class WebhookUrlRefused(DomainError):
+    code = ErrorCode.WEBHOOK_URL_REFUSED
+    message = "Webhook URLs must be https and reach a public address."
+
+
+class PseudonymTaken(DomainError):
+    code = ErrorCode.PSEUDONYM_TAKEN
+    message = "Another patient of the practice already has this pseudonym."

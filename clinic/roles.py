@@ -13,6 +13,9 @@ class Role(models.TextChoices):
     CLINICIAN = "clinician", "Clinician"
     ADMIN = "admin", "Practice administrator"
     AUDITOR = "auditor", "Auditor"
+    # The account an integration acts as (clinic.models.integrations): what it may do is its
+    # credential's scopes, not permissions of its own.
+    INTEGRATION = "integration", "Integration"
 
 
 # Permission codenames of the `clinic` app granted to each role.
@@ -57,12 +60,23 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "view_legalhold",
         "add_legalhold",
         "change_legalhold",
+        # The practice's EHR integrations, their credentials and webhooks.
+        "view_integration",
+        "add_integration",
+        "change_integration",
+        "view_integrationkey",
+        "add_integrationkey",
+        "change_integrationkey",
+        "view_webhookendpoint",
+        "change_webhookendpoint",
+        "view_webhookdelivery",
     ),
     Role.AUDITOR: (
         "view_auditevent",
         "view_analysisjob",
         "view_user",
     ),
+    Role.INTEGRATION: (),
 }
 
 

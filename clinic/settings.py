@@ -87,6 +87,14 @@ elif PRODUCTION and len(SECRET_KEY) < 50:
         "SECRET_KEY is too short for production: use at least 50 characters."
     )
 
+# The key of the keyed hash that stands for an EHR's patient identifier (clinic/services/
+# integrations.py). Changing it orphans every stored identifier: set it once, keep it secret.
+EXTERNAL_ID_KEY = _from_env_or_file("EXTERNAL_ID_KEY") or ""
+if not EXTERNAL_ID_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured("EXTERNAL_ID_KEY must be set in production.")
+    EXTERNAL_ID_KEY = _development_secret_key("development-external-id-key")
+
 # Master keys for encryption at rest (clinic/crypto.py): comma-separated, the first one active.
 MOODLINE_ENCRYPTION_KEYS = _from_env_or_file("MOODLINE_ENCRYPTION_KEYS") or ""
 if not MOODLINE_ENCRYPTION_KEYS:
@@ -122,6 +130,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "channels",
     "rest_framework",
     "rest_framework.authtoken",  # tokens for EHR integrators (docs/api.md)
@@ -240,6 +249,16 @@ def redis_addresses(url: str) -> dict[str, Any]:
 
 REDIS = redis_addresses(REDIS_URL)
 
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    # Counters every web process must share: the integrations' rate limits.
+    "shared": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS["client"],
+        "KEY_PREFIX": "moodline",
+    },
+}
+
 # --- Celery -----------------------------------------------------------------------------------
 
 # A session recording of an hour takes minutes to analyse on a CPU; the limits stop a stuck job.
@@ -291,10 +310,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "clinic.tasks_housekeeping.retention_purge_task",
         "schedule": crontab(hour="3", minute="15"),
     },
+    # Webhook deliveries whose retry message was lost (a broker restart) are sent again.
+    "webhook-deliveries-due": {
+        "task": "clinic.tasks_webhooks.webhook_deliveries_due",
+        "schedule": 60,
+    },
+    "idempotency-keys-expire": {
+        "task": "clinic.tasks_housekeeping.idempotency_keys_expire_task",
+        "schedule": 60 * 60,
+    },
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_IMPORTS = ("clinic.tasks_housekeeping",)
+CELERY_IMPORTS = ("clinic.tasks_housekeeping", "clinic.tasks_webhooks")
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # How long each web process keeps its /healthz report (readiness: database, Redis, worker).
@@ -333,6 +361,21 @@ RECORDING_MAX_BYTES = env.int("RECORDING_MAX_BYTES", default=4 * 1024**3)
 REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=4 * 1024**2)
 # A consent's signed form (a scanned PDF or photo), over the API or in the admin.
 SIGNED_FORM_MAX_BYTES = env.int("SIGNED_FORM_MAX_BYTES", default=25 * 1024**2)
+
+# --- Integrations -----------------------------------------------------------------------------
+
+# How long a retried write with the same Idempotency-Key gets the first answer again.
+IDEMPOTENCY_KEY_TTL_H = env.int("IDEMPOTENCY_KEY_TTL_H", default=24)
+# Webhook deliveries: attempts in all, the first retry's delay (doubling after each failure,
+# up to the cap), how long one attempt may take, and the window a receiver should accept a
+# signature's timestamp in (docs/api.md).
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_RETRY_BASE_S = env.float("WEBHOOK_RETRY_BASE_S", default=30.0)
+WEBHOOK_RETRY_MAX_S = env.float("WEBHOOK_RETRY_MAX_S", default=6 * 60 * 60.0)
+WEBHOOK_TIMEOUT_S = env.float("WEBHOOK_TIMEOUT_S", default=10.0)
+WEBHOOK_SIGNATURE_TOLERANCE_S = 300
+# Only for tests and a receiver on the same host: plain http and private addresses.
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=not PRODUCTION)
 RECORDINGS_STORAGE_BACKEND = env.str(
     "RECORDINGS_STORAGE_BACKEND", default="clinic.storage.EncryptedFileSystemStorage"
 )
@@ -398,11 +441,16 @@ MOODLINE_TRUSTED_PROXIES = env.list("MOODLINE_TRUSTED_PROXIES", default=[])
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        # Token first, so an anonymous call gets 401 with `WWW-Authenticate: Token`.
-        "rest_framework.authentication.TokenAuthentication",  # integrators: "Token <key>"
+        # Integration keys first, so an anonymous call gets 401 with `WWW-Authenticate: Bearer`.
+        "clinic.api.auth.IntegrationKeyAuthentication",  # EHRs: "Bearer mlk_..." (scoped)
+        "rest_framework.authentication.TokenAuthentication",  # a member of staff's own token
         "rest_framework.authentication.SessionAuthentication",  # the UI; CSRF enforced
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "clinic.api.auth.ScopeRequired",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": ["clinic.api.auth.IntegrationRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["clinic.api.renderers.FastJSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "clinic.api.errors.api_exception_handler",
@@ -417,6 +465,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "WebhookEventEnum": "clinic.scopes.WebhookEvent",
+        "ScopeEnum": "clinic.scopes.Scope",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "clinic.api.schema.document_error_responses",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from clinic.services.idempotency import idempotency_keys_expire
 from clinic.services.retention import retention_purge
 
 PURGE_TASK = "clinic.tasks_housekeeping.retention_purge_task"
@@ -17,3 +18,12 @@ PURGE_TASK = "clinic.tasks_housekeeping.retention_purge_task"
 def retention_purge_task(dry_run: bool = False) -> dict[str, object]:
     """Purge whatever retention allows now; returns the plan it carried out (ids only)."""
     return retention_purge(dry_run=dry_run).as_report()
+
+
+@shared_task(
+    name="clinic.tasks_housekeeping.idempotency_keys_expire_task",
+    queue="housekeeping",
+    ignore_result=True,
+)
+def idempotency_keys_expire_task() -> int:
+    return idempotency_keys_expire()

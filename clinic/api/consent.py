@@ -18,9 +18,12 @@ from rest_framework.views import APIView
 from analysis.errors import ErrorCode
 from analysis.modality import LEGACY_NAMES
 from clinic.access import access_consent, access_patient
+from clinic.api.auth import scoped
 from clinic.api.errors import ApiError
+from clinic.api.idempotency import idempotent
 from clinic.audit import audit_record
 from clinic.models import Consent, ConsentScope, User
+from clinic.scopes import Scope
 from clinic.selectors.consent import consents_of_patient
 from clinic.services.consent import consent_give, consent_revoke
 
@@ -90,6 +93,7 @@ def _staff(request: Request) -> User:
 
 class PatientConsents(APIView):
     parser_classes = (MultiPartParser, FormParser, JSONParser)
+    required_scopes = scoped(GET=Scope.CONSENT_READ, POST=Scope.CONSENT_WRITE)
 
     @extend_schema(responses=ConsentSerializer(many=True))
     def get(self, request: Request, patient_id: str) -> Response:
@@ -100,6 +104,7 @@ class PatientConsents(APIView):
         return Response(ConsentSerializer(consents_of_patient(patient=patient), many=True).data)
 
     @extend_schema(request=ConsentGiveSerializer, responses={201: ConsentSerializer})
+    @idempotent(patient_of=lambda answer: answer["patient"])
     def post(self, request: Request, patient_id: str) -> Response:
         patient = access_patient(request.user, patient_id)
         incoming = ConsentGiveSerializer(data=request.data)
@@ -111,7 +116,10 @@ class PatientConsents(APIView):
 
 
 class ConsentRevoke(APIView):
+    required_scopes = scoped(POST=Scope.CONSENT_WRITE)
+
     @extend_schema(request=ConsentRevokeSerializer, responses=ConsentSerializer)
+    @idempotent(patient_of=lambda answer: answer["patient"])
     def post(self, request: Request, consent_id: str) -> Response:
         consent = access_consent(request.user, consent_id)
         incoming = ConsentRevokeSerializer(data=request.data)

@@ -24,7 +24,9 @@ INVALID_REQUEST_MESSAGE = "Some fields are missing or invalid."
 MALFORMED_REQUEST = ErrorCode.MALFORMED_REQUEST
 MALFORMED_REQUEST_MESSAGE = "The request body could not be read."
 NOT_AUTHENTICATED = ErrorCode.NOT_AUTHENTICATED
-NOT_AUTHENTICATED_MESSAGE = "Sign in, or send an API token, to use the API."
+NOT_AUTHENTICATED_MESSAGE = "Sign in, or send an API key, to use the API."
+CREDENTIAL_INVALID = ErrorCode.CREDENTIAL_INVALID
+SCOPE_MISSING = ErrorCode.SCOPE_MISSING
 PERMISSION_DENIED = ErrorCode.PERMISSION_DENIED
 PERMISSION_DENIED_MESSAGE = "You may not do this."
 NOT_FOUND = ErrorCode.NOT_FOUND
@@ -93,17 +95,25 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     return response
 
 
+def _detail_code(exc: exceptions.APIException) -> str | None:
+    code = getattr(exc.detail, "code", None)
+    return str(code) if code is not None else None
+
+
 def _coded(exc: Exception, data: Any) -> dict[str, Any]:
     if isinstance(exc, exceptions.ValidationError):
         fields = data if isinstance(data, dict) else {"non_field_errors": data}
         return error_body(INVALID_REQUEST, INVALID_REQUEST_MESSAGE, fields)
     if isinstance(exc, exceptions.ParseError):
         return error_body(MALFORMED_REQUEST, MALFORMED_REQUEST_MESSAGE)
+    if isinstance(exc, exceptions.AuthenticationFailed) and _detail_code(exc) == CREDENTIAL_INVALID:
+        return error_body(CREDENTIAL_INVALID, str(exc.detail))
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         return error_body(NOT_AUTHENTICATED, NOT_AUTHENTICATED_MESSAGE)
     if isinstance(exc, exceptions.PermissionDenied):
         # CSRF failures arrive here too; their detail says what is wrong.
-        return error_body(PERMISSION_DENIED, str(getattr(exc, "detail", PERMISSION_DENIED_MESSAGE)))
+        code = SCOPE_MISSING if _detail_code(exc) == SCOPE_MISSING else PERMISSION_DENIED
+        return error_body(code, str(getattr(exc, "detail", PERMISSION_DENIED_MESSAGE)))
     codes = {
         exceptions.MethodNotAllowed: METHOD_NOT_ALLOWED,
         exceptions.UnsupportedMediaType: UNSUPPORTED_MEDIA_TYPE,

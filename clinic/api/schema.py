@@ -4,13 +4,16 @@ drf-spectacular documents the success of each view; the errors come from shared 
 (authentication, access checks, parsers, clinic.body_limit, the exception handler), so they are
 added here, once, by what an operation has: every operation can answer 401/403/406/429; one
 with a path id can answer 404; one with query parameters or a body can answer 400; one with a
-body can answer 413 and 415; the few that can conflict with the current state say 409. Each
+body can answer 413 and 415; the few that can conflict with the current state say 409, as
+does every POST (which takes an `Idempotency-Key`, and answers 422 when one is reused). Each
 is the one error shape, `Error`, whose `code` an integrator branches on (docs/api.md).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 from analysis.errors import ErrorCode
 
@@ -35,15 +38,33 @@ ERROR_SCHEMA: dict[str, Any] = {
     },
 }
 DESCRIPTIONS = {
-    "400": "Invalid or malformed request, or a rule of the clinic (see `code`).",
-    "401": "No or bad credentials.",
-    "403": "Not allowed (a role without this right, a missing CSRF token, no second factor).",
-    "404": "Missing, or not yours: the two are indistinguishable on purpose.",
-    "406": "The Accept header asks for a format this operation does not give.",
-    "409": "Conflicts with the current state (see `code`).",
-    "413": "The body is larger than this installation accepts.",
-    "415": "The body's content type is not one this operation reads.",
-    "429": "Too many requests; retry after the Retry-After header's seconds.",
+    "400": "Invalid or malformed request (`invalid_request`, `malformed_request`, "
+    "`idempotency_key_invalid`), or a rule of the clinic (`consent_required`, "
+    "`clinician_not_on_care_team`, ... : see `code`).",
+    "401": "No credentials (`not_authenticated`), or an unknown, expired or revoked API key "
+    "(`credential_invalid`).",
+    "403": "Not allowed: the API key lacks this operation's scope (`scope_missing`), or a role "
+    "without this right, a missing CSRF token, no second factor (`permission_denied`).",
+    "404": "Missing, or not yours: the two are indistinguishable on purpose (`not_found`).",
+    "406": "The Accept header asks for a format this operation does not give (`not_acceptable`).",
+    "409": "Conflicts with the current state (`job_already_active`, `job_not_active`, "
+    "`consent_already_revoked`), or a request with the same Idempotency-Key is still running "
+    "(`idempotency_key_in_flight`).",
+    "413": "The body is larger than this installation accepts (`request_too_large`, "
+    "`recording_too_large`).",
+    "415": "The body's content type is not one this operation reads (`unsupported_media_type`).",
+    "422": "The Idempotency-Key was used before for a different request "
+    "(`idempotency_key_reused`).",
+    "429": "Too many requests (`throttled`); retry after the Retry-After header's seconds.",
+}
+IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "A key of the caller's choosing (a UUID, say). A retry with the same key and "
+    "the same request gets the first answer again (header `Idempotent-Replayed: true`) "
+    "instead of doing the work twice; answers are kept 24 hours.",
 }
 # Operations whose request can conflict with the state of what it names.
 CONFLICTS = (
@@ -66,9 +87,11 @@ def error_statuses(method: str, path: str, operation: dict[str, Any]) -> list[st
         statuses.append("400")
     if has_body:
         statuses += ["413", "415"]
-    if (method, path) in CONFLICTS:
+    if (method, path) in CONFLICTS or method == "post":
         statuses.append("409")
-    return sorted(statuses)
+    if method == "post":
+        statuses.append("422")
+    return sorted(set(statuses))
 
 
 def document_error_responses(
@@ -81,6 +104,8 @@ def document_error_responses(
         for method, operation in operations.items():
             if method not in METHODS:
                 continue
+            if method == "post":  # every write is idempotent on request (clinic.api.idempotency)
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
             responses = operation.setdefault("responses", {})
             # an error is rendered as the operation renders its success (FHIR: fhir+json)
             media_types = {"application/json"} | {
@@ -95,3 +120,29 @@ def document_error_responses(
                     status, {"description": DESCRIPTIONS[status], "content": content}
                 )
     return result
+
+
+class IntegrationKeyScheme(OpenApiAuthenticationExtension):
+    """Integration keys in the schema: a bearer scheme, with the scope each operation needs
+    as the security requirement's scope list, so a generated client's docs say it."""
+
+    target_class = "clinic.api.auth.IntegrationKeyAuthentication"
+    name = "integrationKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "mlk_<prefix>_<secret>",
+            "description": "An integration's API key (docs/api.md, Credentials).",
+        }
+
+    def get_security_requirement(  # type: ignore[override]  # None leaves it out, as the base does
+        self, auto_schema: Any
+    ) -> dict[str, list[Any]] | None:
+        from clinic.api.auth import required_scope
+
+        scope = required_scope(auto_schema.view, auto_schema.method.upper())
+        if scope is None:
+            return None  # closed to integrations
+        return {self.name: [scope.value]}

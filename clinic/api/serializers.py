@@ -17,7 +17,7 @@ from clinic.selectors.timelines import OVERVIEW_MAX_POINTS, OVERVIEW_MAX_POINTS_
 class PatientSerializer(serializers.ModelSerializer[Patient]):
     class Meta:
         model = Patient
-        fields = ("id", "pseudonym", "display_name", "year_of_birth", "created_at")
+        fields: tuple[str, ...] = ("id", "pseudonym", "display_name", "year_of_birth", "created_at")
 
 
 class JobSerializer(serializers.ModelSerializer[AnalysisJob]):
@@ -79,11 +79,64 @@ class SessionSerializer(serializers.ModelSerializer[TherapySession]):
 
     patient = PatientSerializer(read_only=True)
     clinician = serializers.CharField(source="clinician.get_username", read_only=True)
+    clinician_id = serializers.UUIDField(source="clinician.public_id", read_only=True)
     recordings = RecordingSerializer(many=True, read_only=True)
 
     class Meta:
         model = TherapySession
-        fields = ("id", "date", "patient", "clinician", "recordings", "created_at")
+        fields = (
+            "id",
+            "date",
+            "patient",
+            "clinician",
+            "clinician_id",
+            "external_encounter_id",
+            "recordings",
+            "created_at",
+        )
+
+
+class PatientIdentifierSerializer(serializers.Serializer[None]):
+    """The EHR's own identifier of the patient (FHIR `Identifier`: system and value)."""
+
+    system = serializers.CharField(max_length=200, help_text="e.g. urn:oid:2.16.840.1.113883.4.1")
+    value = serializers.CharField(max_length=200)
+
+
+class PatientUpsertSerializer(serializers.Serializer[None]):
+    identifier = PatientIdentifierSerializer()
+    pseudonym = serializers.CharField(
+        max_length=64,
+        required=False,
+        help_text="generated (P-XXXXXXXX) for a new patient if absent",
+    )
+    display_name = serializers.CharField(max_length=120, required=False, allow_blank=True)
+    year_of_birth = serializers.IntegerField(min_value=1900, max_value=2100, required=False)
+    care_team = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        max_length=50,
+        help_text="clinicians (their ids) added to the patient's care team; none is removed",
+    )
+
+
+class PatientUpsertedSerializer(PatientSerializer):
+    created = serializers.BooleanField(read_only=True)
+
+    class Meta(PatientSerializer.Meta):
+        fields = (*PatientSerializer.Meta.fields, "created")
+
+
+class SessionBookSerializer(serializers.Serializer[None]):
+    patient = serializers.UUIDField()
+    clinician = serializers.UUIDField(help_text="the clinician's id; on the patient's care team")
+    date = serializers.DateField()
+    external_encounter_id = serializers.CharField(
+        max_length=128,
+        required=False,
+        default="",
+        help_text="the EHR's encounter: booking it again updates that session",
+    )
 
 
 class PatientFilterSerializer(serializers.Serializer[None]):

@@ -6,7 +6,8 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import IsAuthenticated
 
-from clinic.api import consent, views
+from clinic.api import consent, views, webhooks
+from clinic.api.schema import IntegrationKeyScheme  # noqa: F401  (registers it with the schema)
 
 urlpatterns = [
     # The schema maps every operation: for signed-in users and integrations only, as docs/api.md
@@ -78,4 +79,15 @@ urlpatterns = [
     ),
     path("v1/jobs/<uuid:job_id>/", views.JobDetail.as_view(), name="api-job-detail"),
     path("v1/jobs/<uuid:job_id>/cancel", views.JobCancel.as_view(), name="api-job-cancel"),
+    path("v1/webhooks/", webhooks.WebhookEndpoints.as_view(), name="api-webhook-list"),
+    path(
+        "v1/webhooks/<uuid:endpoint_id>/",
+        webhooks.WebhookEndpointDetail.as_view(),
+        name="api-webhook-detail",
+    ),
+    path(
+        "v1/webhooks/<uuid:endpoint_id>/deliveries/",
+        webhooks.WebhookDeliveries.as_view(),
+        name="api-webhook-deliveries",
+    ),
 ]

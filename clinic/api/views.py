@@ -24,18 +24,24 @@ from clinic.access import (
     access_recording,
     access_session,
 )
+from clinic.api.auth import scoped
 from clinic.api.errors import (
     NO_TIMELINE,
     NO_TIMELINE_MESSAGE,
     ApiError,
 )
+from clinic.api.idempotency import idempotent
+from clinic.api.pagination import ByPseudonym, NewestFirst
 from clinic.api.renderers import FastJSONRenderer
 from clinic.api.serializers import (
     AnnotationSerializer,
     JobSerializer,
     PatientFilterSerializer,
     PatientSerializer,
+    PatientUpsertedSerializer,
+    PatientUpsertSerializer,
     RecordingSerializer,
+    SessionBookSerializer,
     SessionFilterSerializer,
     SessionSerializer,
     TimelineQuerySerializer,
@@ -46,6 +52,7 @@ from clinic.audit import audit_record
 from clinic.exceptions import DomainError
 from clinic.fhir import FHIR_CONTENT_TYPE, session_fhir_bundle
 from clinic.models import Patient, TherapySession, TimelineResult, User
+from clinic.scopes import Scope
 from clinic.selectors import patients_visible_to, sessions_visible_to
 from clinic.selectors.jobs import recordings_with_latest_job
 from clinic.selectors.timeline_documents import timeline_document
@@ -62,6 +69,7 @@ from clinic.services.annotations import (
     annotation_update,
     annotations_of_session,
 )
+from clinic.services.ehr import PatientDetails, clinician_of_practice, patient_upsert, session_book
 from clinic.services.timelines import timeline_overview
 
 JOB_NOT_ACTIVE = ErrorCode.JOB_NOT_ACTIVE
@@ -79,9 +87,13 @@ def _http(request: Request) -> HttpRequest:
 
 
 class PatientList(generics.ListAPIView[Patient]):
-    """Patients the caller may see. `?q=` filters by pseudonym."""
+    """Patients the caller may see (`?q=` filters by pseudonym); POST creates or updates a
+    patient by the EHR's identifier."""
 
     serializer_class = PatientSerializer
+    pagination_class = ByPseudonym
+    parser_classes = (JSONParser,)
+    required_scopes = scoped(GET=Scope.PATIENTS_READ, POST=Scope.PATIENTS_WRITE)
 
     @extend_schema(parameters=[PatientFilterSerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -95,8 +107,51 @@ class PatientList(generics.ListAPIView[Patient]):
         query = filters.validated_data.get("q", "").strip()
         return patients.filter(pseudonym__icontains=query) if query else patients
 
+    @extend_schema(
+        request=PatientUpsertSerializer,
+        responses={200: PatientUpsertedSerializer, 201: PatientUpsertedSerializer},
+        description="Create the patient the EHR's identifier names, or update it: 201 when "
+        "created, 200 when it existed. The identifier is kept only as a keyed hash.",
+    )
+    @idempotent(patient_of=lambda answer: answer["id"])
+    def post(self, request: Request) -> Response:
+        incoming = PatientUpsertSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        user = _user(request)
+        organisation = user.organisation
+        if organisation is None:  # a platform operator belongs to no practice
+            raise ApiError(
+                ErrorCode.PERMISSION_DENIED,
+                "Only a practice's staff or integrations may create patients.",
+                status_code=403,
+            )
+        care_team = tuple(
+            clinician_of_practice(organisation, public_id)
+            for public_id in data.get("care_team", [])
+        )
+        patient, created = patient_upsert(
+            organisation=organisation,
+            system=data["identifier"]["system"],
+            value=data["identifier"]["value"],
+            details=PatientDetails(
+                pseudonym=data.get("pseudonym"),
+                display_name=data.get("display_name"),
+                year_of_birth=data.get("year_of_birth"),
+                care_team=care_team,
+            ),
+            acted_by=user,
+            visible=set(patients_visible_to(user).values_list("id", flat=True)),
+        )
+        return Response(
+            {**PatientSerializer(patient).data, "created": created},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
 
 class PatientDetail(APIView):
+    required_scopes = scoped(GET=Scope.PATIENTS_READ)
+
     @extend_schema(responses=PatientSerializer)
     def get(self, request: Request, patient_id: str) -> Response:
         patient = access_patient(request.user, patient_id)
@@ -107,9 +162,13 @@ class PatientDetail(APIView):
 
 
 class SessionList(generics.ListAPIView[TherapySession]):
-    """Sessions the caller may see, newest first; filter by patient and date range."""
+    """Sessions the caller may see, newest first; filter by patient and date range. POST books
+    a session (for the EHR's encounter, if given)."""
 
     serializer_class = SessionSerializer
+    pagination_class = NewestFirst
+    parser_classes = (JSONParser,)
+    required_scopes = scoped(GET=Scope.SESSIONS_READ, POST=Scope.SESSIONS_WRITE)
 
     @extend_schema(parameters=[SessionFilterSerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -135,8 +194,34 @@ class SessionList(generics.ListAPIView[TherapySession]):
         recordings = Prefetch("recordings", queryset=recordings_with_latest_job())
         return sessions.prefetch_related(recordings).order_by("-date", "-created_at")
 
+    @extend_schema(
+        request=SessionBookSerializer,
+        responses={200: SessionSerializer, 201: SessionSerializer},
+        description="Book a session: 201 when new, 200 when its external_encounter_id was "
+        "booked before (that session, moved to the given date and clinician).",
+    )
+    @idempotent(patient_of=lambda answer: answer["patient"]["id"])
+    def post(self, request: Request) -> Response:
+        incoming = SessionBookSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        patient = access_patient(request.user, data["patient"])
+        session, created = session_book(
+            patient=patient,
+            clinician=clinician_of_practice(patient.organisation_id, data["clinician"]),
+            date=data["date"],
+            external_encounter_id=data["external_encounter_id"],
+            booked_by=_user(request),
+        )
+        return Response(
+            SessionSerializer(session).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
 
 class SessionDetail(APIView):
+    required_scopes = scoped(GET=Scope.SESSIONS_READ)
+
     @extend_schema(responses=SessionSerializer)
     def get(self, request: Request, session_id: str) -> Response:
         session = access_session(request.user, session_id)
@@ -150,11 +235,13 @@ class RecordingUpload(APIView):
     """Upload a recording (multipart field `file`) and, by default, queue its analysis."""
 
     parser_classes = (MultiPartParser, FormParser)
+    required_scopes = scoped(POST=Scope.RECORDINGS_UPLOAD)
 
     @extend_schema(
         request={"multipart/form-data": UploadSerializer},
         responses={201: RecordingSerializer},
     )
+    @idempotent()
     def post(self, request: Request, session_id: str) -> Response:
         session = access_session(request.user, session_id)
         upload = UploadSerializer(data=request.data)
@@ -182,6 +269,8 @@ class RecordingUpload(APIView):
 
 
 class RecordingDetail(APIView):
+    required_scopes = scoped(GET=Scope.SESSIONS_READ)
+
     @extend_schema(responses=RecordingSerializer)
     def get(self, request: Request, recording_id: str) -> Response:
         recording = access_recording(request.user, recording_id)
@@ -194,7 +283,10 @@ class RecordingDetail(APIView):
 class RecordingAnalyse(APIView):
     """Queue (re-)analysis of a recording; 409 while one is queued or running."""
 
+    required_scopes = scoped(POST=Scope.ANALYSIS_WRITE)
+
     @extend_schema(request=None, responses={202: JobSerializer})
+    @idempotent()
     def post(self, request: Request, recording_id: str) -> Response:
         recording = access_recording(request.user, recording_id)
         job = analysis_request(recording=recording, requested_by=_user(request))
@@ -202,6 +294,8 @@ class RecordingAnalyse(APIView):
 
 
 class JobDetail(APIView):
+    required_scopes = scoped(GET=Scope.SESSIONS_READ)
+
     @extend_schema(responses=JobSerializer)
     def get(self, request: Request, job_id: str) -> Response:
         job = access_job(request.user, job_id)
@@ -209,7 +303,10 @@ class JobDetail(APIView):
 
 
 class JobCancel(APIView):
+    required_scopes = scoped(POST=Scope.ANALYSIS_WRITE)
+
     @extend_schema(request=None, responses={200: JobSerializer})
+    @idempotent()
     def post(self, request: Request, job_id: str) -> Response:
         job = access_job(request.user, job_id)
         if not job_cancel(job_id=job.id, cancelled_by=_user(request)):
@@ -220,6 +317,8 @@ class JobCancel(APIView):
 
 class SessionTimeline(APIView):
     """The session's timeline: the whole session downsampled, or `?start_s=&end_s=` in detail."""
+
+    required_scopes = scoped(GET=Scope.TIMELINES_READ)
 
     @extend_schema(parameters=[TimelineQuerySerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, session_id: str) -> Response:
@@ -271,6 +370,7 @@ class SessionFhirExport(APIView):
     """The session as a FHIR R4 Bundle (type collection). Clinician notes are never included."""
 
     renderer_classes = (FhirJSONRenderer, FastJSONRenderer)
+    required_scopes = scoped(GET=Scope.FHIR_READ)
 
     @extend_schema(responses={(200, FHIR_CONTENT_TYPE): OpenApiTypes.OBJECT})
     def get(self, request: Request, session_id: str) -> Response:
@@ -306,6 +406,7 @@ class SessionAnnotations(APIView):
         return Response(AnnotationSerializer(notes, many=True, context={"request": request}).data)
 
     @extend_schema(request=AnnotationSerializer, responses={201: AnnotationSerializer})
+    @idempotent(patient_of=lambda answer: None)
     def post(self, request: Request, session_id: str) -> Response:
         session = access_session(request.user, session_id)
         incoming = AnnotationSerializer(data=request.data)

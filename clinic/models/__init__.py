@@ -3,6 +3,15 @@
 from clinic.models.annotations import Annotation
 from clinic.models.audit import AuditEvent
 from clinic.models.consent import Consent, ConsentScope
+from clinic.models.integrations import (
+    ExternalPatientId,
+    IdempotentRequest,
+    Integration,
+    IntegrationKey,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from clinic.models.jobs import AnalysisJob, StageResult
 from clinic.models.organisations import Organisation, User
 from clinic.models.patients import CareTeamMembership, Patient
@@ -17,6 +26,10 @@ __all__ = [
     "CareTeamMembership",
     "Consent",
     "ConsentScope",
+    "ExternalPatientId",
+    "IdempotentRequest",
+    "Integration",
+    "IntegrationKey",
     "LegalHold",
     "Organisation",
     "Patient",
@@ -26,4 +39,7 @@ __all__ = [
     "TherapySession",
     "TimelineResult",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -53,3 +53,7 @@ class User(AbstractUser):
     @property
     def is_auditor(self) -> bool:
         return self.has_role(Role.AUDITOR)
+
+    @property
+    def is_integration(self) -> bool:
+        return self.has_role(Role.INTEGRATION)

@@ -24,6 +24,8 @@ class TherapySession(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="therapy_sessions"
     )
     date = models.DateField()
+    # The EHR's encounter this session belongs to, when an integration booked it.
+    external_encounter_id = models.CharField(max_length=128, blank=True)
     # The clinician's own notes: psychotherapy notes, never part of an EHR export.
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -35,6 +37,13 @@ class TherapySession(models.Model):
             models.Index(fields=["patient", "-date"], name="session_patient_date"),
             # the session list's order: its first page is read off the index, not sorted
             models.Index(fields=["-date", "-created_at"], name="session_newest_first"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "external_encounter_id"],
+                condition=~models.Q(external_encounter_id=""),
+                name="session_encounter_once_per_patient",
+            ),
         ]
 
     def __str__(self) -> str:

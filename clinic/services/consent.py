@@ -30,7 +30,9 @@ from clinic.models import (
     User,
 )
 from clinic.models.sessions import recordings_storage
+from clinic.scopes import WebhookEvent
 from clinic.services.jobs import job_cancel
+from clinic.services.webhooks import webhook_event_emit
 from clinic.storage import paths_delete_on_commit, stored_files_delete_on_commit
 
 # The stage outputs derived from each consent's modality: the stage that reads it and every
@@ -167,6 +169,12 @@ def consent_revoke(
             "deleted_timelines": deleted_timelines,
             "deleted_recordings": deleted_recordings,
         },
+    )
+    webhook_event_emit(
+        event=WebhookEvent.CONSENT_REVOKED,
+        organisation_id=consent.patient.organisation_id,
+        patient_id=consent.patient_id,
+        data={"consent": str(consent.id), "modality": modality},
     )
     return report
 

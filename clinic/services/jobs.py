@@ -23,7 +23,9 @@ from clinic.audit import audit_record
 from clinic.exceptions import JobAlreadyActive
 from clinic.models import AnalysisJob, Recording, StageResult, TimelineResult, User
 from clinic.progress import progress_publish_on_commit
+from clinic.scopes import WebhookEvent
 from clinic.selectors.timelines import timeline_overview_of
+from clinic.services.webhooks import webhook_job_event_emit
 
 Status = AnalysisJob.Status
 ACTIVE_JOB_CONSTRAINT = "one_active_job_per_recording"
@@ -115,6 +117,7 @@ def job_succeed(*, job_id: uuid.UUID | str, timeline: TimelineInput | None = Non
         timeline_store(job_id=job_id, timeline=timeline)
     _set_recording_status(job_id, Recording.Status.ANALYSED)
     progress_publish_on_commit(job_id=job_id)
+    webhook_job_event_emit(job_id=job_id, event=WebhookEvent.ANALYSIS_SUCCEEDED)
     return True
 
 
@@ -134,6 +137,7 @@ def job_fail(*, job_id: uuid.UUID | str, code: str, message: str) -> bool:
     if failed:
         _set_recording_status(job_id, Recording.Status.FAILED)
         progress_publish_on_commit(job_id=job_id)
+        webhook_job_event_emit(job_id=job_id, event=WebhookEvent.ANALYSIS_FAILED)
     return bool(failed)
 
 

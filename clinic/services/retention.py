@@ -24,6 +24,8 @@ from clinic.models import (
     Annotation,
     CareTeamMembership,
     Consent,
+    ExternalPatientId,
+    IdempotentRequest,
     LegalHold,
     Organisation,
     Patient,
@@ -35,8 +37,10 @@ from clinic.models import (
     User,
 )
 from clinic.models.sessions import recordings_storage
+from clinic.scopes import WebhookEvent
 from clinic.scratch import scratch_forget_jobs
 from clinic.services.jobs import job_cancel
+from clinic.services.webhooks import webhook_event_emit
 from clinic.storage import paths_delete_on_commit, stored_files_delete_on_commit
 
 DAYS_PER_YEAR = 365.25
@@ -205,6 +209,12 @@ def recording_media_purge(*, recording_id: uuid.UUID, purged_by: User | None = N
         return False
     name = str(recording.file.name)
     Recording.objects.filter(id=recording_id).update(file="")
+    webhook_event_emit(
+        event=WebhookEvent.RECORDING_PURGED,
+        organisation_id=recording.session.patient.organisation_id,
+        patient_id=recording.session.patient_id,
+        data={"session": str(recording.session_id), "recording": str(recording_id)},
+    )
     stored_files_delete_on_commit(recordings_storage(), [name])
     audit_record(
         actor=purged_by,
@@ -226,6 +236,13 @@ def patient_purge(*, patient_id: uuid.UUID, purged_by: User | None = None) -> di
     patient = Patient.objects.select_for_update().get(id=patient_id)
     if patient.id in _held_patient_ids():
         raise ValueError("The patient is on legal hold.")
+    # Told now, while the care team that decides who may be told still exists.
+    webhook_event_emit(
+        event=WebhookEvent.PATIENT_PURGED,
+        organisation_id=patient.organisation_id,
+        patient_id=patient.id,
+        data={},
+    )
     recordings = Recording.objects.filter(session__patient=patient)
     for job_id in AnalysisJob.objects.filter(
         recording__in=recordings, status__in=AnalysisJob.ACTIVE_STATUSES
@@ -251,6 +268,8 @@ def patient_purge(*, patient_id: uuid.UUID, purged_by: User | None = None) -> di
         "sessions": TherapySession.objects.filter(patient=patient).delete()[0],
         "consents": consents.delete()[0],
         "care_team": CareTeamMembership.objects.filter(patient=patient).delete()[0],
+        "external_ids": ExternalPatientId.objects.filter(patient=patient).delete()[0],
+        "idempotent_answers": IdempotentRequest.objects.filter(patient=patient).delete()[0],
     }
     patient.delete()
     stored_files_delete_on_commit(recordings_storage(), media + forms)

@@ -51,7 +51,7 @@ PERSONAS = (ANON, CARE, OUTSIDER, ADMIN, AUDITOR)
 
 BY_MODEL_PERMISSION = -1  # see the module docstring: admin pages follow model permissions
 HEALTH = frozenset({200, 503})  # 503 when no worker is running, which is fine in a test
-API_SIGNED_OUT = 401  # DRF asks for a token (WWW-Authenticate: Token)
+API_SIGNED_OUT = 401  # DRF asks for a key (WWW-Authenticate: Bearer)
 LOGIN_REDIRECT = 302
 
 Expected = int | frozenset[int]
@@ -125,6 +125,10 @@ URL_RULES: dict[str, Rule] = {
     "api-recording-analyse": care_team(frozenset({201, 202}), anon=API_SIGNED_OUT, method="POST"),
     "api-job-detail": care_team(200, anon=API_SIGNED_OUT),
     "api-job-cancel": care_team(409, anon=API_SIGNED_OUT, method="POST"),
+    # Webhooks belong to integrations (tests/clinic/test_integration_scopes.py): staff, 403.
+    "api-webhook-list": signed_in(403, anon=API_SIGNED_OUT),
+    "api-webhook-detail": signed_in(403, anon=API_SIGNED_OUT, method="DELETE"),
+    "api-webhook-deliveries": signed_in(403, anon=API_SIGNED_OUT),
     # Django admin: staff only, then model permissions.
     "admin:*": Rule(
         {
@@ -154,6 +158,7 @@ PARAMETERS = (
     "job_id",
     "annotation_id",
     "consent_id",
+    "endpoint_id",
 )
 
 WEBSOCKET_RULES: dict[str, Mapping[str, bool]] = {

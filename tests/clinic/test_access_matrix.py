@@ -23,6 +23,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from clinic.models import Annotation, Consent, ConsentScope, Patient, Recording, User
 from clinic.routing import websocket_urlpatterns
+from clinic.services.integrations import integration_create
+from clinic.services.webhooks import webhook_endpoint_register
 from tests.clinic.access_rules import (
     ADMIN,
     ANON,
@@ -120,6 +122,10 @@ def scenario(
     )
     alex_admin.is_staff = True
     alex_admin.save()
+    ehr = integration_create(organisation=patient.organisation, name="Northside EHR")
+    endpoint = webhook_endpoint_register(
+        integration=ehr, url="https://ehr.example.org/hooks", events=["analysis.succeeded"]
+    ).endpoint
     return {
         "users": {
             ANON: None,
@@ -135,6 +141,7 @@ def scenario(
             "job_id": job.id,
             "annotation_id": note.id,
             "consent_id": consents[ConsentScope.FACE].id,
+            "endpoint_id": endpoint.id,
         },
     }
 
