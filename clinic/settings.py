@@ -150,6 +150,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "clinic.response_headers.NoStoreMiddleware",  # after WhiteNoise: static files stay cacheable
+    # An ETag on every read, and 304 Not Modified for an If-None-Match that still matches: a
+    # poller re-reading an unchanged timeline gets no body (the read is audited all the same).
+    "django.middleware.http.ConditionalGetMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -465,6 +468,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Request bodies as components of their own (no read-only fields to fill in), which is
+    # what client generators need.
+    "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "WebhookEventEnum": "clinic.scopes.WebhookEvent",
         "ScopeEnum": "clinic.scopes.Scope",

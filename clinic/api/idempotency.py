@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import orjson
 from django.core.files.uploadedfile import UploadedFile
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -99,12 +99,14 @@ def idempotent(*, patient_of: PatientOf | None = None) -> Callable[[Handler], Ha
 def _fingerprint(request: Request) -> str:
     data = request.data
     body = {name: data.getlist(name) for name in data} if hasattr(data, "getlist") else data
-    canonical = orjson.dumps(
+    # The standard library's encoder, not orjson: it escapes lone surrogates, which a JSON body
+    # may hold and orjson refuses.
+    canonical = json.dumps(
         {"method": request.method, "path": request.path, "body": body},
         default=_plain,
-        option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+        sort_keys=True,
     )
-    return hashlib.sha256(canonical).hexdigest()
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
 def _plain(value: Any) -> Any:

@@ -16,6 +16,8 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 from analysis.errors import ErrorCode
+from clinic.api.errors import CONFLICT_ERRORS
+from clinic.exceptions import DomainError, RecordingTooLarge
 
 ERROR_COMPONENT = "Error"
 ERROR_SCHEMA: dict[str, Any] = {
@@ -37,10 +39,23 @@ ERROR_SCHEMA: dict[str, Any] = {
         }
     },
 }
+
+
+def _rules_of_the_clinic() -> str:
+    """The codes of the domain errors answered with 400 (clinic.api.errors), each in `...`."""
+    kinds: list[type[DomainError]] = [DomainError]
+    codes: set[str] = set()
+    while kinds:
+        kind = kinds.pop()
+        kinds.extend(kind.__subclasses__())
+        if not issubclass(kind, (*CONFLICT_ERRORS, RecordingTooLarge)):
+            codes.add(str(kind.code))
+    return ", ".join(f"`{code}`" for code in sorted(codes))
+
+
 DESCRIPTIONS = {
     "400": "Invalid or malformed request (`invalid_request`, `malformed_request`, "
-    "`idempotency_key_invalid`), or a rule of the clinic (`consent_required`, "
-    "`clinician_not_on_care_team`, ... : see `code`).",
+    "`idempotency_key_invalid`), or a rule of the clinic: " + _rules_of_the_clinic() + ".",
     "401": "No credentials (`not_authenticated`), or an unknown, expired or revoked API key "
     "(`credential_invalid`).",
     "403": "Not allowed: the API key lacks this operation's scope (`scope_missing`), or a role "
@@ -77,7 +92,7 @@ METHODS = ("get", "post", "put", "patch", "delete")
 
 def error_statuses(method: str, path: str, operation: dict[str, Any]) -> list[str]:
     parameters = operation.get("parameters", [])
-    has_query = any(p.get("in") == "query" for p in parameters)
+    has_query = any(p.get("in") in ("query", "header") for p in parameters)
     has_body = "requestBody" in operation
     statuses = ["401", "403", "406", "429"]
     # a path id that names nothing visible; a page number past the last page
@@ -104,6 +119,7 @@ def document_error_responses(
         for method, operation in operations.items():
             if method not in METHODS:
                 continue
+            _one_request_content_type(operation, result["components"]["schemas"])
             if method == "post":  # every write is idempotent on request (clinic.api.idempotency)
                 operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY_PARAMETER)
             responses = operation.setdefault("responses", {})
@@ -120,6 +136,31 @@ def document_error_responses(
                     status, {"description": DESCRIPTIONS[status], "content": content}
                 )
     return result
+
+
+def _one_request_content_type(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """Document one content type per request body: JSON, or multipart where a file is sent.
+
+    The views also read the form encodings (the browser and Django's test client send them),
+    but a schema offering three encodings of one body makes client generators emit code that
+    sends all three at once.
+    """
+    content = operation.get("requestBody", {}).get("content", {})
+    if len(content) < 2:
+        return
+    multipart = content.get("multipart/form-data", {}).get("schema", {})
+    reference = multipart.get("$ref", "")
+    if reference:
+        multipart = schemas.get(reference.rsplit("/", 1)[-1], {})
+    takes_file = any(
+        field.get("format") == "binary" for field in multipart.get("properties", {}).values()
+    )
+    keep = (
+        "multipart/form-data"
+        if takes_file or "application/json" not in content
+        else ("application/json")
+    )
+    operation["requestBody"]["content"] = {keep: content[keep]}
 
 
 class IntegrationKeyScheme(OpenApiAuthenticationExtension):

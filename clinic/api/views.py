@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -72,6 +73,7 @@ from clinic.services.annotations import (
 from clinic.services.ehr import PatientDetails, clinician_of_practice, patient_upsert, session_book
 from clinic.services.timelines import timeline_overview
 
+PATIENT_NOT_FOUND_MESSAGE = "No patient with this id is yours to see."
 JOB_NOT_ACTIVE = ErrorCode.JOB_NOT_ACTIVE
 JOB_NOT_ACTIVE_MESSAGE = "This job has already finished or was cancelled."
 
@@ -205,7 +207,10 @@ class SessionList(generics.ListAPIView[TherapySession]):
         incoming = SessionBookSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        patient = access_patient(request.user, data["patient"])
+        try:
+            patient = access_patient(request.user, data["patient"])
+        except Http404:
+            raise ValidationError({"patient": [PATIENT_NOT_FOUND_MESSAGE]}) from None
         session, created = session_book(
             patient=patient,
             clinician=clinician_of_practice(patient.organisation_id, data["clinician"]),

@@ -1,7 +1,8 @@
 """Requests generated from the live OpenAPI schema get only answers the schema documents.
 
-Schemathesis reads `/api/schema/` from the running application (as a signed-in clinician sees
-it) and, for every operation, generates requests that fit the schema and requests that break
+Schemathesis reads `/api/schema/` from the running application, once as a clinician with a
+staff token and once as an EHR integration whose key holds every scope, and, for every
+operation, generates requests that fit the schema and requests that break
 it: first with generated ids (which name nothing: the 404s), then, where the path names them,
 with the ids of a real analysed session, its recording, job, consents and a note (the
 successes, and the rules each write can break). Each answer must be no server error, a
@@ -28,8 +29,11 @@ from schemathesis import GenerationMode
 from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.core.result import Err
 
-from clinic.models import Consent, Recording, User
+from clinic.models import Consent, Integration, Recording, User
+from clinic.scopes import Scope
 from clinic.services.annotations import annotation_create
+from clinic.services.integrations import integration_key_issue
+from clinic.services.webhooks import webhook_endpoint_register
 from tests.clinic.timeline_factory import analysed
 
 pytestmark = pytest.mark.slow
@@ -58,15 +62,27 @@ def in_process_server() -> Iterator[Any]:
         request_finished.connect(close_old_connections)
 
 
+@pytest.mark.parametrize("caller", ["clinician", "integration"])
 def test_generated_requests_get_only_documented_answers(
+    caller: str,
     in_process_server: Any,
     dr_rivera: User,
     consents: dict[str, Consent],
     recording: Recording,
+    northside_ehr: Integration,
     settings: Any,
 ) -> None:
     settings.AXES_ENABLED = False
-    auth = {"Authorization": f"Token {Token.objects.create(user=dr_rivera).key}"}
+    if caller == "clinician":
+        auth = {"Authorization": f"Token {Token.objects.create(user=dr_rivera).key}"}
+    else:
+        # Its rate limit would answer most generated requests with 429 and test nothing.
+        Integration.objects.filter(id=northside_ehr.id).update(requests_per_minute=1_000_000)
+        key = integration_key_issue(integration=northside_ehr, scopes=list(Scope)).secret
+        auth = {"Authorization": f"Bearer {key}"}
+    endpoint = webhook_endpoint_register(
+        integration=northside_ehr, url="https://ehr.example.org/h", events=["consent.revoked"]
+    ).endpoint
     timeline = analysed(recording)
     note = annotation_create(
         session=recording.session, author=dr_rivera, t_s=1.0, text="Pauses before answering."
@@ -78,6 +94,7 @@ def test_generated_requests_get_only_documented_answers(
         "job_id": str(timeline.job_id),
         "annotation_id": str(note.id),
         "consent_id": str(consents["voice"].id),
+        "endpoint_id": str(endpoint.id),
     }
     schema = schemathesis.openapi.from_wsgi("/api/schema/", in_process_server, headers=auth)
     load_all_checks()
