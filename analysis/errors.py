@@ -48,6 +48,8 @@ class ErrorCode(StrEnum):
     # Integrations (clinic.services.integrations, clinic.services.webhooks)
     CLINICIAN_NOT_ON_CARE_TEAM = "clinician_not_on_care_team"
     PSEUDONYM_TAKEN = "pseudonym_taken"
+    UPLOAD_OFFSET_MISMATCH = "upload_offset_mismatch"
+    UPLOAD_INCOMPLETE = "upload_incomplete"
     OUTSIDE_INTEGRATION_CARE_TEAMS = "outside_integration_care_teams"
     TOO_MANY_LIVE_KEYS = "too_many_live_keys"
     WEBHOOK_URL_REFUSED = "webhook_url_refused"

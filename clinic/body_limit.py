@@ -7,8 +7,8 @@ of Django and
 
 - answers 413 from the `Content-Length` header alone, reading nothing, when it exceeds what the
   path accepts (a recording upload: RECORDING_MAX_BYTES plus room for the multipart framing; a
-  consent with its signed form, over the API or in the admin: SIGNED_FORM_MAX_BYTES; anything
-  else: REQUEST_BODY_MAX_BYTES);
+  consent with its signed form, over the API or in the admin: SIGNED_FORM_MAX_BYTES; a piece of
+  a resumable upload: UPLOAD_PIECE_MAX_BYTES; anything else: REQUEST_BODY_MAX_BYTES);
 - counts the bytes as they arrive when the header is absent (chunked) or lies, and stops at the
   limit: Django is told the client went away, so it abandons the body it spooled, and the
   client gets the same 413.
@@ -29,6 +29,7 @@ from clinic.asgi_answers import ASGIApp, Message, Receive, Scope, Send, send_jso
 # The multipart envelope around an upload: boundaries, part headers and the small form fields.
 MULTIPART_ALLOWANCE_BYTES = 1024 * 1024
 UPLOAD_PATHS = (re.compile(r"^/api/v1/sessions/[^/]+/recordings/?$"),)
+UPLOAD_PIECE_PATHS = (re.compile(r"^/api/v1/uploads/[^/]+/?$"),)
 SIGNED_FORM_PATHS = (
     re.compile(r"^/api/v1/patients/[^/]+/consents/?$"),
     re.compile(r"^/admin/clinic/consent/"),
@@ -43,6 +44,12 @@ def body_limit_of(path: str) -> tuple[int, ErrorCode, str]:
     if any(pattern.match(path) for pattern in UPLOAD_PATHS):
         limit = settings.RECORDING_MAX_BYTES + MULTIPART_ALLOWANCE_BYTES
         return limit, ErrorCode.RECORDING_TOO_LARGE, RECORDING_TOO_LARGE_MESSAGE
+    if any(pattern.match(path) for pattern in UPLOAD_PIECE_PATHS):
+        return (
+            settings.UPLOAD_PIECE_MAX_BYTES,
+            ErrorCode.REQUEST_TOO_LARGE,
+            REQUEST_TOO_LARGE_MESSAGE,
+        )
     if any(pattern.match(path) for pattern in SIGNED_FORM_PATHS):
         limit = settings.SIGNED_FORM_MAX_BYTES + MULTIPART_ALLOWANCE_BYTES
         return limit, ErrorCode.REQUEST_TOO_LARGE, REQUEST_TOO_LARGE_MESSAGE

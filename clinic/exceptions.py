@@ -72,3 +72,20 @@ class WebhookUrlRefused(DomainError):
 class PseudonymTaken(DomainError):
     code = ErrorCode.PSEUDONYM_TAKEN
     message = "Another patient of the practice already has this pseudonym."
+
+
+class UploadOffsetMismatch(DomainError):
+    code = ErrorCode.UPLOAD_OFFSET_MISMATCH
+    message = "This piece does not start where the upload stands: ask for its offset and resume."
+
+    def __init__(self, received_bytes: int) -> None:
+        super().__init__(
+            f"This piece does not start where the upload stands ({received_bytes} bytes "
+            "received): resume from there."
+        )
+        self.received_bytes = received_bytes
+
+
+class UploadIncomplete(DomainError):
+    code = ErrorCode.UPLOAD_INCOMPLETE
+    message = "Not all of the upload's bytes have arrived yet."

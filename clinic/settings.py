@@ -318,6 +318,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "clinic.tasks_webhooks.webhook_deliveries_due",
         "schedule": 60,
     },
+    "resumable-uploads-expire": {
+        "task": "clinic.tasks_housekeeping.uploads_expire_task",
+        "schedule": 60 * 60,
+    },
     "idempotency-keys-expire": {
         "task": "clinic.tasks_housekeeping.idempotency_keys_expire_task",
         "schedule": 60 * 60,
@@ -362,6 +366,10 @@ RECORDING_MAX_BYTES = env.int("RECORDING_MAX_BYTES", default=4 * 1024**3)
 # The largest body any other request may carry (forms, JSON); clinic.body_limit refuses more
 # from the Content-Length alone, before the body is read.
 REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=4 * 1024**2)
+# A resumable upload: the largest piece one request may carry, and how long an unfinished
+# upload is kept before its pieces are removed.
+UPLOAD_PIECE_MAX_BYTES = env.int("UPLOAD_PIECE_MAX_BYTES", default=64 * 1024**2)
+UPLOAD_EXPIRES_H = env.int("UPLOAD_EXPIRES_H", default=24)
 # A consent's signed form (a scanned PDF or photo), over the API or in the admin.
 SIGNED_FORM_MAX_BYTES = env.int("SIGNED_FORM_MAX_BYTES", default=25 * 1024**2)
 

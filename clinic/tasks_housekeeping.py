@@ -9,6 +9,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from clinic.services.idempotency import idempotency_keys_expire
+from clinic.services.resumable_uploads import uploads_expire
 from clinic.services.retention import retention_purge
 
 PURGE_TASK = "clinic.tasks_housekeeping.retention_purge_task"
@@ -27,3 +28,11 @@ def retention_purge_task(dry_run: bool = False) -> dict[str, object]:
 )
 def idempotency_keys_expire_task() -> int:
     return idempotency_keys_expire()
+
+
+@shared_task(
+    name="clinic.tasks_housekeeping.uploads_expire_task", queue="housekeeping", ignore_result=True
+)
+def uploads_expire_task() -> int:
+    """Unfinished resumable uploads past their time, with their pieces."""
+    return uploads_expire()

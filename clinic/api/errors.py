@@ -17,7 +17,13 @@ from rest_framework.views import exception_handler
 
 from analysis.errors import ErrorCode
 from clinic.access import NOT_FOUND_MESSAGE
-from clinic.exceptions import DomainError, JobAlreadyActive, RecordingTooLarge
+from clinic.exceptions import (
+    DomainError,
+    JobAlreadyActive,
+    RecordingTooLarge,
+    UploadIncomplete,
+    UploadOffsetMismatch,
+)
 
 INVALID_REQUEST = ErrorCode.INVALID_REQUEST
 INVALID_REQUEST_MESSAGE = "Some fields are missing or invalid."
@@ -45,7 +51,11 @@ INTERNAL_ERROR_MESSAGE = (
 )
 
 # DomainErrors that are a conflict with the current state rather than a bad request.
-CONFLICT_ERRORS: tuple[type[DomainError], ...] = (JobAlreadyActive,)
+CONFLICT_ERRORS: tuple[type[DomainError], ...] = (
+    JobAlreadyActive,
+    UploadOffsetMismatch,
+    UploadIncomplete,
+)
 
 
 class ApiError(exceptions.APIException):

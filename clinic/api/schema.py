@@ -63,7 +63,8 @@ DESCRIPTIONS = {
     "404": "Missing, or not yours: the two are indistinguishable on purpose (`not_found`).",
     "406": "The Accept header asks for a format this operation does not give (`not_acceptable`).",
     "409": "Conflicts with the current state (`job_already_active`, `job_not_active`, "
-    "`consent_already_revoked`), or a request with the same Idempotency-Key is still running "
+    "`consent_already_revoked`, `upload_offset_mismatch`, `upload_incomplete`), or a request "
+    "with the same Idempotency-Key is still running "
     "(`idempotency_key_in_flight`).",
     "413": "The body is larger than this installation accepts (`request_too_large`, "
     "`recording_too_large`).",
@@ -86,6 +87,7 @@ CONFLICTS = (
     ("post", "/api/v1/recordings/{recording_id}/analyse"),
     ("post", "/api/v1/jobs/{job_id}/cancel"),
     ("post", "/api/v1/consents/{consent_id}/revoke"),
+    ("patch", "/api/v1/uploads/{upload_id}"),
 )
 METHODS = ("get", "post", "put", "patch", "delete")
 

@@ -6,7 +6,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.permissions import IsAuthenticated
 
-from clinic.api import consent, views, webhooks
+from clinic.api import consent, resumable, views, webhooks
 from clinic.api.schema import IntegrationKeyScheme  # noqa: F401  (registers it with the schema)
 
 urlpatterns = [
@@ -36,6 +36,17 @@ urlpatterns = [
         "v1/sessions/<uuid:session_id>/recordings/",
         views.RecordingUpload.as_view(),
         name="api-recording-upload",
+    ),
+    path(
+        "v1/sessions/<uuid:session_id>/uploads/",
+        resumable.UploadStart.as_view(),
+        name="api-upload-start",
+    ),
+    path("v1/uploads/<uuid:upload_id>", resumable.UploadDetail.as_view(), name="api-upload"),
+    path(
+        "v1/uploads/<uuid:upload_id>/complete",
+        resumable.UploadComplete.as_view(),
+        name="api-upload-complete",
     ),
     path(
         "v1/sessions/<uuid:session_id>/timeline/",

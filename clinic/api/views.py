@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404, HttpRequest
 from django.urls import reverse
@@ -251,26 +252,36 @@ class RecordingUpload(APIView):
         session = access_session(request.user, session_id)
         upload = UploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
-        file = upload.validated_data["file"]
-        try:
-            media = upload_media(file)
-        except RefusedUpload as refused:
-            raise ApiError(
-                refused.code, refused.message, fields={"file": [refused.message]}
-            ) from None
-        user = _user(request)
-        recording = recording_create(
-            session=session, file=file, uploaded_by=user, content_type=media.media_type
+        body = recording_from_upload(
+            session=session,
+            file=upload.validated_data["file"],
+            user=_user(request),
+            analyse=upload.validated_data["analyse"],
         )
-        body = dict(RecordingSerializer(recording).data)
-        body["analysis_error"] = None
-        if upload.validated_data["analyse"]:
-            try:
-                job = analysis_request(recording=recording, requested_by=user)
-                body["latest_job"] = JobSerializer(job).data
-            except DomainError as error:  # the recording is kept; analysis can be asked again
-                body["analysis_error"] = {"code": error.code, "message": error.message}
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+def recording_from_upload(
+    *, session: TherapySession, file: UploadedFile, user: User, analyse: bool
+) -> dict[str, Any]:
+    """Store `file` as the session's recording once the demuxer accepts it, queue its analysis
+    if asked; the answer's body. A refused analysis keeps the recording and says why."""
+    try:
+        media = upload_media(file)
+    except RefusedUpload as refused:
+        raise ApiError(refused.code, refused.message, fields={"file": [refused.message]}) from None
+    recording = recording_create(
+        session=session, file=file, uploaded_by=user, content_type=media.media_type
+    )
+    body = dict(RecordingSerializer(recording).data)
+    body["analysis_error"] = None
+    if analyse:
+        try:
+            job = analysis_request(recording=recording, requested_by=user)
+            body["latest_job"] = JobSerializer(job).data
+        except DomainError as error:  # the recording is kept; analysis can be asked again
+            body["analysis_error"] = {"code": error.code, "message": error.message}
+    return body
 
 
 class RecordingDetail(APIView):

@@ -16,7 +16,7 @@ from clinic.models.jobs import AnalysisJob, StageResult
 from clinic.models.organisations import Organisation, User
 from clinic.models.patients import CareTeamMembership, Patient
 from clinic.models.retention import LegalHold, RetentionPolicy
-from clinic.models.sessions import Recording, TherapySession
+from clinic.models.sessions import Recording, ResumableUpload, TherapySession, UploadPiece
 from clinic.models.timelines import TimelineResult
 
 __all__ = [
@@ -34,10 +34,12 @@ __all__ = [
     "Organisation",
     "Patient",
     "Recording",
+    "ResumableUpload",
     "RetentionPolicy",
     "StageResult",
     "TherapySession",
     "TimelineResult",
+    "UploadPiece",
     "User",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -128,3 +128,52 @@ class Recording(models.Model):
 
     def __str__(self) -> str:
         return f"Recording {self.id} of {self.session}"
+
+
+class ResumableUpload(models.Model):
+    """A recording arriving in pieces (files of several GB over an unreliable link).
+
+    Each piece is stored encrypted as it arrives; once all `size_bytes` are in, the pieces are
+    joined into a Recording and removed. Abandoned uploads are removed when they expire.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    session = models.ForeignKey(
+        TherapySession, on_delete=models.CASCADE, related_name="uploads_in_progress"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    filename = models.CharField(max_length=255)
+    size_bytes = models.BigIntegerField()
+    received_bytes = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Upload {self.id} ({self.received_bytes} of {self.size_bytes} bytes)"
+
+    @property
+    def folder(self) -> str:
+        """Where its pieces are, in the recordings storage."""
+        return f"uploads/{self.id}"
+
+
+class UploadPiece(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    upload = models.ForeignKey(ResumableUpload, on_delete=models.CASCADE, related_name="pieces")
+    offset = models.BigIntegerField()
+    size_bytes = models.BigIntegerField()
+    name = models.CharField(max_length=255)  # in the recordings storage
+
+    class Meta:
+        ordering = ["upload", "offset"]
+        constraints = [
+            models.UniqueConstraint(fields=["upload", "offset"], name="upload_piece_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.upload_id} @ {self.offset}"

@@ -40,6 +40,7 @@ from clinic.models.sessions import recordings_storage
 from clinic.scopes import WebhookEvent
 from clinic.scratch import scratch_forget_jobs
 from clinic.services.jobs import job_cancel
+from clinic.services.resumable_uploads import uploads_discard_of_patient
 from clinic.services.webhooks import webhook_event_emit
 from clinic.storage import paths_delete_on_commit, stored_files_delete_on_commit
 
@@ -257,6 +258,8 @@ def patient_purge(*, patient_id: uuid.UUID, purged_by: User | None = None) -> di
     consents = Consent.objects.filter(patient=patient)
     forms = [name for name in consents.values_list("signed_form", flat=True) if name]
     counts = {
+        # Before the sessions: their deletion would take the rows but leave the pieces' files.
+        "uploads_in_progress": uploads_discard_of_patient(patient_id=patient.id),
         "stage_results": stage_results.delete()[0],
         "timelines": TimelineResult.objects.filter(recording__in=recordings).delete()[0],
         "jobs": AnalysisJob.objects.filter(recording__in=recordings).delete()[0],

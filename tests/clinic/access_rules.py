@@ -117,6 +117,10 @@ URL_RULES: dict[str, Rule] = {
     "api-session-list": signed_in(200, anon=API_SIGNED_OUT),
     "api-session-detail": care_team(200, anon=API_SIGNED_OUT),
     "api-recording-upload": care_team(400, anon=API_SIGNED_OUT, method="POST"),
+    # A resumable upload: started by the care team, then its starter's alone.
+    "api-upload-start": care_team(400, anon=API_SIGNED_OUT, method="POST"),
+    "api-upload": care_team(200, anon=API_SIGNED_OUT),
+    "api-upload-complete": care_team(409, anon=API_SIGNED_OUT, method="POST"),
     "api-session-timeline": care_team(200, anon=API_SIGNED_OUT),
     "api-session-fhir": care_team(200, anon=API_SIGNED_OUT),
     "api-annotation-list": care_team(200, anon=API_SIGNED_OUT),
@@ -159,6 +163,7 @@ PARAMETERS = (
     "annotation_id",
     "consent_id",
     "endpoint_id",
+    "upload_id",
 )
 
 WEBSOCKET_RULES: dict[str, Mapping[str, bool]] = {

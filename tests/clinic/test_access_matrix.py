@@ -24,6 +24,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from clinic.models import Annotation, Consent, ConsentScope, Patient, Recording, User
 from clinic.routing import websocket_urlpatterns
 from clinic.services.integrations import integration_create
+from clinic.services.resumable_uploads import upload_start
 from clinic.services.webhooks import webhook_endpoint_register
 from tests.clinic.access_rules import (
     ADMIN,
@@ -142,6 +143,9 @@ def scenario(
             "annotation_id": note.id,
             "consent_id": consents[ConsentScope.FACE].id,
             "endpoint_id": endpoint.id,
+            "upload_id": upload_start(
+                session=recording.session, filename="visit.mp4", size_bytes=10, started_by=dr_rivera
+            ).id,
         },
     }
 

@@ -193,6 +193,7 @@ def _production(**overrides: str) -> subprocess.CompletedProcess[str]:
         "SECRET_KEY": new_master_key() + new_master_key(),
         "ALLOWED_HOSTS": "moodline.example.org",
         "MOODLINE_ENCRYPTION_KEYS": new_master_key(),
+        "EXTERNAL_ID_KEY": new_master_key() + new_master_key(),
         "DATABASE_URL": os.environ.get(
             "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/moodline"
         ),
@@ -216,10 +217,11 @@ def test_manage_py_check_deploy_is_clean_with_production_settings() -> None:
     assert "no issues" in result.stdout
 
 
-def test_production_refuses_to_start_without_an_encryption_key() -> None:
-    result = _production(MOODLINE_ENCRYPTION_KEYS="")
+@pytest.mark.parametrize("key", ["MOODLINE_ENCRYPTION_KEYS", "EXTERNAL_ID_KEY"])
+def test_production_refuses_to_start_without_its_keys(key: str) -> None:
+    result = _production(**{key: ""})
     assert result.returncode != 0
-    assert "MOODLINE_ENCRYPTION_KEYS must be set in production" in result.stderr
+    assert f"{key} must be set in production" in result.stderr
 
 
 def _progress_socket(client: Client, session_id: object) -> WebsocketCommunicator:

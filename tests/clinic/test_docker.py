@@ -40,5 +40,6 @@ def test_the_env_example_names_every_production_setting() -> None:
         "REDIS_URL",
         "ALLOWED_HOSTS",
         "MOODLINE_ENCRYPTION_KEYS",
+        "EXTERNAL_ID_KEY",
     ):
         assert re.search(rf"^{variable}=", example, flags=re.MULTILINE), variable

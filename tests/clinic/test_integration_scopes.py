@@ -38,6 +38,7 @@ from clinic.services.integrations import (
     integration_key_issue,
     integration_key_revoke,
 )
+from clinic.services.resumable_uploads import upload_start
 from clinic.services.webhooks import webhook_endpoint_register
 from tests.clinic.integration_support import KeyClient, client_with
 from tests.factories import (
@@ -59,6 +60,7 @@ class World:
     clinician: User
     clip: Path
     endpoint_id: str = ""
+    upload_id: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -71,6 +73,7 @@ class Operation:
     ok: int
     body: Callable[[World], Any] | None = None
     multipart: bool = False
+    content_type: str = ""
 
 
 def _upload(world: World) -> dict[str, Any]:
@@ -158,6 +161,38 @@ OPERATIONS = (
         multipart=True,
     ),
     Operation(
+        "start a resumable upload",
+        "post",
+        lambda w: f"/api/v1/sessions/{w.recording.session_id}/uploads/",
+        Scope.RECORDINGS_UPLOAD,
+        201,
+        lambda w: {"filename": "visit.mp4", "size_bytes": w.clip.stat().st_size},
+    ),
+    Operation(
+        "ask where an upload stands",
+        "get",
+        lambda w: f"/api/v1/uploads/{w.upload_id}",
+        Scope.RECORDINGS_UPLOAD,
+        200,
+    ),
+    Operation(
+        "send a piece of an upload",
+        "patch",
+        lambda w: f"/api/v1/uploads/{w.upload_id}",
+        Scope.RECORDINGS_UPLOAD,
+        200,
+        lambda w: w.clip.read_bytes(),
+        content_type="application/offset+octet-stream",
+    ),
+    Operation(
+        "finish an upload",
+        "post",
+        lambda w: f"/api/v1/uploads/{w.upload_id}/complete",
+        Scope.RECORDINGS_UPLOAD,
+        409,  # nothing sent yet: `upload_incomplete`
+        lambda w: {"analyse": False},
+    ),
+    Operation(
         "cancel an analysis",
         "post",
         lambda w: f"/api/v1/jobs/{w.job.id}/cancel",
@@ -233,6 +268,13 @@ def world(
     endpoint = webhook_endpoint_register(
         integration=northside_ehr, url="https://ehr.example.org/hooks", events=["consent.revoked"]
     ).endpoint
+    # An upload is its starter's own: this one was started by the EHR.
+    upload = upload_start(
+        session=recording.session,
+        filename="visit.mp4",
+        size_bytes=session_clip.stat().st_size,
+        started_by=northside_ehr.account,
+    )
     return World(
         patient=patient,
         recording=recording,
@@ -241,6 +283,7 @@ def world(
         clinician=dr_rivera,
         clip=session_clip,
         endpoint_id=str(endpoint.id),
+        upload_id=str(upload.id),
     )
 
 
@@ -249,6 +292,10 @@ def _call(client: APIClient, operation: Operation, world: World) -> Any:
     send = getattr(client, operation.method)
     if body is None:
         return send(operation.path(world))
+    if operation.content_type:  # the bytes of a piece, with the offset they start at
+        return send(
+            operation.path(world), body, content_type=operation.content_type, HTTP_UPLOAD_OFFSET="0"
+        )
     return send(operation.path(world), body, format="multipart" if operation.multipart else "json")
 
 
