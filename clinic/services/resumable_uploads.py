@@ -146,10 +146,10 @@ def upload_discard(*, upload: ResumableUpload) -> None:
 def uploads_discard_of_patient(*, patient_id: uuid.UUID) -> int:
     uploads = ResumableUpload.objects.filter(session__patient_id=patient_id)
     folders = [upload.folder for upload in uploads]
-    deleted, _ = uploads.delete()
+    uploads.delete()
     for folder in folders:
         _folder_delete_on_commit(folder)
-    return deleted
+    return len(folders)
 
 
 def uploads_expire(*, at: dt.datetime | None = None) -> int:

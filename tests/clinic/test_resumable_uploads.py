@@ -86,7 +86,9 @@ def test_a_recording_sent_in_pieces_with_a_dropped_answer_arrives_whole_and_once
     assert recording.content_type == "video/mp4"
     # The upload and its pieces are gone; only the recording's own file is left.
     assert not ResumableUpload.objects.exists()
-    assert [path.name for path in _stored_files(recordings_dir)] == [Path(recording.file.name).name]
+    assert [path.name for path in _stored_files(recordings_dir)] == [
+        Path(str(recording.file.name)).name
+    ]
 
 
 def test_finishing_before_every_byte_arrived_is_refused(
@@ -189,7 +191,7 @@ def test_abandoned_uploads_expire_and_a_purge_takes_the_patient_s_with_it(
     assert _stored_files(recordings_dir) == []
 
     upload_piece_add(upload=kept, offset=0, body=io.BytesIO(b"0123456789"))
-    assert len(_stored_files(recordings_dir)) == 1
+    assert len(_stored_files(recordings_dir)) == 1, _stored_files(recordings_dir)
     with django_capture_on_commit_callbacks(execute=True):
         counts = patient_purge(patient_id=patient.id)
     assert counts["uploads_in_progress"] == 1
