@@ -28,7 +28,12 @@ from clinic.models import (
     TherapySession,
     User,
 )
-from clinic.selectors import patients_visible_to, recordings_visible_to, sessions_visible_to
+from clinic.selectors import (
+    patient_records_visible_to,
+    patients_visible_to,
+    recordings_visible_to,
+    sessions_visible_to,
+)
 
 NOT_FOUND_MESSAGE = "Not found."
 
@@ -37,6 +42,11 @@ M = TypeVar("M", bound=Model)
 
 def access_patient(user: User | AnonymousUser, patient_id: uuid.UUID | str) -> Patient:
     return _get_or_404(user, patients_visible_to(user), patient_id)
+
+
+def access_patient_record(user: User | AnonymousUser, patient_id: uuid.UUID | str) -> Patient:
+    """A patient whose clinical record the user may read (not a practice administrator)."""
+    return _get_or_404(user, patient_records_visible_to(user), patient_id)
 
 
 def access_session(user: User | AnonymousUser, session_id: uuid.UUID | str) -> TherapySession:

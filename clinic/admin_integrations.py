@@ -16,6 +16,8 @@ from clinic.models import (
     IdempotentRequest,
     Integration,
     IntegrationKey,
+    ResumableUpload,
+    UploadPiece,
     User,
     WebhookAttempt,
     WebhookDelivery,
@@ -237,3 +239,19 @@ class IdempotentRequestAdmin(ReadOnlyAdmin):
     practice_lookup = "caller__organisation"
     list_display = ("key", "caller", "status_code", "created_at")
     fields = ("key", "caller", "status_code", "created_at")
+
+
+@admin.register(ResumableUpload)
+class ResumableUploadAdmin(ReadOnlyAdmin):
+    """Recordings arriving in pieces; unfinished ones are removed when they expire."""
+
+    practice_lookup = "session__patient__organisation"
+    list_display = ("id", "session", "created_by", "received_bytes", "size_bytes", "expires_at")
+    fields = list_display
+
+
+@admin.register(UploadPiece)
+class UploadPieceAdmin(ReadOnlyAdmin):
+    practice_lookup = "upload__session__patient__organisation"
+    list_display = ("upload", "offset", "size_bytes")
+    fields = list_display

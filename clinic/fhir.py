@@ -27,7 +27,7 @@ from typing import Any
 from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
 
-from clinic.models import Consent, Recording, TherapySession, TimelineResult
+from clinic.models import Consent, Patient, Recording, TherapySession, TimelineResult
 from clinic.selectors.timeline_documents import timeline_document, timelines_without_documents
 
 FHIR_CONTENT_TYPE = "application/fhir+json"
@@ -62,6 +62,40 @@ def session_fhir_bundle(
     `recording_url(recording)` says where an authorised reader can fetch a recording; without
     it the Media carries no URL.
     """
+    return _bundle(_session_resources(session, recording_url))
+
+
+def patient_fhir_bundle(
+    *, patient: Patient, recording_url: Callable[[Recording], str] | None = None
+) -> dict[str, Any]:
+    """Everything exportable about the patient, every session in date order, as one Bundle
+    (in the manner of FHIR's `Patient/$everything`): each resource once."""
+    resources: dict[str, dict[str, Any]] = {}
+    sessions = patient.sessions.select_related("patient", "clinician").order_by(
+        "date", "created_at"
+    )
+    for session in sessions:
+        for resource in _session_resources(session, recording_url):
+            resources.setdefault(f"{resource['resourceType']}/{resource['id']}", resource)
+    return _bundle(list(resources.values()))
+
+
+def _bundle(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": _instant(timezone.now()),
+        "entry": [
+            {"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource}
+            for resource in resources
+        ],
+    }
+    return fhir_validate_bundle(bundle)
+
+
+def _session_resources(
+    session: TherapySession, recording_url: Callable[[Recording], str] | None
+) -> list[dict[str, Any]]:
     resources: list[dict[str, Any]] = [_code_system()]
     patient = session.patient
     patient_ref = f"urn:uuid:{patient.id}"
@@ -119,16 +153,7 @@ def session_fhir_bundle(
                     timeline, document, recording, patient_ref, encounter_ref, media_ref
                 )
             )
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "timestamp": _instant(timezone.now()),
-        "entry": [
-            {"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource}
-            for resource in resources
-        ],
-    }
-    return fhir_validate_bundle(bundle)
+    return resources
 
 
 def fhir_validate_bundle(bundle: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 1. `POST sessions/<id>/uploads/` with the file's name and size: 201 with the upload's id.
 2. `PATCH uploads/<id>` with `Upload-Offset: <n>` and the next bytes as the body
-   (`application/offset+octet-stream`, at most UPLOAD_PIECE_MAX_BYTES each): 200 with the
+   (`application/octet-stream`, at most UPLOAD_PIECE_MAX_BYTES each): 200 with the
    bytes received. A piece that does not start at the received count is refused (409,
    `upload_offset_mismatch`) and changes nothing.
 3. After a dropped connection, `GET uploads/<id>` says where to resume.
@@ -47,7 +47,7 @@ OFFSET_INVALID_MESSAGE = f"{OFFSET_HEADER} must be the number of bytes already r
 class PieceParser(BaseParser):
     """The body of a PATCH is the piece's bytes; the view reads them as a stream."""
 
-    media_type = "application/offset+octet-stream"
+    media_type = "application/octet-stream"
 
     def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
         return stream

@@ -28,6 +28,11 @@ urlpatterns = [
     path(
         "v1/patients/<uuid:patient_id>/", views.PatientDetail.as_view(), name="api-patient-detail"
     ),
+    path(
+        "v1/patients/<uuid:patient_id>/fhir",
+        views.PatientFhirExport.as_view(),
+        name="api-patient-fhir",
+    ),
     path("v1/sessions/", views.SessionList.as_view(), name="api-session-list"),
     path(
         "v1/sessions/<uuid:session_id>/", views.SessionDetail.as_view(), name="api-session-detail"

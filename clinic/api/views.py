@@ -23,6 +23,7 @@ from clinic.access import (
     access_annotation,
     access_job,
     access_patient,
+    access_patient_record,
     access_recording,
     access_session,
 )
@@ -52,7 +53,7 @@ from clinic.api.serializers import (
 from clinic.api.uploads import RefusedUpload, upload_media
 from clinic.audit import audit_record
 from clinic.exceptions import DomainError
-from clinic.fhir import FHIR_CONTENT_TYPE, session_fhir_bundle
+from clinic.fhir import FHIR_CONTENT_TYPE, patient_fhir_bundle, session_fhir_bundle
 from clinic.models import Patient, TherapySession, TimelineResult, User
 from clinic.scopes import Scope
 from clinic.selectors import patients_visible_to, sessions_visible_to
@@ -401,6 +402,32 @@ class SessionFhirExport(APIView):
             actor=_user(request),
             action="session.export_fhir",
             obj=session,
+            request=_http(request),
+            details={"resources": len(bundle.get("entry", []))},
+        )
+        return Response(bundle, content_type=FHIR_CONTENT_TYPE)
+
+
+class PatientFhirExport(APIView):
+    """Every session of the patient as one FHIR R4 Bundle, in the manner of `$everything`:
+    each resource once. Clinician notes are never included."""
+
+    renderer_classes = (FhirJSONRenderer, FastJSONRenderer)
+    required_scopes = scoped(GET=Scope.FHIR_READ)
+
+    @extend_schema(responses={(200, FHIR_CONTENT_TYPE): OpenApiTypes.OBJECT})
+    def get(self, request: Request, patient_id: str) -> Response:
+        patient = access_patient_record(request.user, patient_id)
+        bundle = patient_fhir_bundle(
+            patient=patient,
+            recording_url=lambda recording: request.build_absolute_uri(
+                reverse("recording-media", args=[recording.id])
+            ),
+        )
+        audit_record(
+            actor=_user(request),
+            action="patient.export_fhir",
+            obj=patient,
             request=_http(request),
             details={"resources": len(bundle.get("entry", []))},
         )

@@ -7,6 +7,7 @@ from clinic.selectors.consent import (
 )
 from clinic.selectors.jobs import job_active_for_recording, job_is_cancelled, timeline_latest
 from clinic.selectors.patients import (
+    patient_records_visible_to,
     patients_visible_to,
     recordings_visible_to,
     sessions_visible_to,
@@ -18,6 +19,7 @@ __all__ = [
     "consent_missing",
     "job_active_for_recording",
     "job_is_cancelled",
+    "patient_records_visible_to",
     "patients_visible_to",
     "recordings_visible_to",
     "sessions_visible_to",

@@ -70,3 +70,11 @@ def recordings_visible_to(user: User | AnonymousUser) -> QuerySet[Recording]:
     if not isinstance(user, User) or not _sees_clinical_data(user):
         return Recording.objects.none()
     return Recording.objects.filter(session__patient_id__in=_visible_patient_ids(user))
+
+
+def patient_records_visible_to(user: User | AnonymousUser) -> QuerySet[Patient]:
+    """Patients whose clinical record (sessions, timelines) the user may read: a practice
+    administrator sees the patient list, not this."""
+    if not isinstance(user, User) or not _sees_clinical_data(user):
+        return Patient.objects.none()
+    return Patient.objects.filter(id__in=_visible_patient_ids(user))

@@ -123,6 +123,8 @@ URL_RULES: dict[str, Rule] = {
     "api-upload-complete": care_team(409, anon=API_SIGNED_OUT, method="POST"),
     "api-session-timeline": care_team(200, anon=API_SIGNED_OUT),
     "api-session-fhir": care_team(200, anon=API_SIGNED_OUT),
+    # The whole record: the care team only (the administrator sees the list, not the record).
+    "api-patient-fhir": care_team(200, anon=API_SIGNED_OUT),
     "api-annotation-list": care_team(200, anon=API_SIGNED_OUT),
     "api-annotation-detail": care_team(200, anon=API_SIGNED_OUT, method="PATCH"),
     "api-recording-detail": care_team(200, anon=API_SIGNED_OUT),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -23,6 +24,7 @@ from clinic.models import AuditEvent, Consent, Recording, User
 from clinic.services import consent_revoke
 from clinic.services.annotations import annotation_create
 from tests.clinic.timeline_factory import analysed
+from tests.factories import TherapySessionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -141,3 +143,38 @@ def test_an_invalid_resource_is_refused_before_it_leaves() -> None:
     }
     with pytest.raises(ValidationError, match="status"):
         fhir_validate_bundle(broken)
+
+
+def test_the_patient_s_whole_record_is_one_bundle_of_every_session_each_resource_once(
+    dr_rivera: User, recording: Recording, consents: dict[str, Consent], alex_admin: User
+) -> None:
+    analysed(recording)
+    earlier = TherapySessionFactory.create(
+        patient=recording.session.patient, clinician=dr_rivera, date=dt.date(2026, 1, 5)
+    )
+    annotation_create(session=earlier, author=dr_rivera, t_s=1.0, text=PRIVATE_NOTE)
+    client = APIClient()
+    client.force_authenticate(dr_rivera)
+    url = reverse("api-patient-fhir", args=[recording.session.patient_id])
+    response = client.get(url, HTTP_ACCEPT=FHIR_CONTENT_TYPE)
+    assert response.status_code == 200
+    bundle = json.loads(response.content)
+    Bundle.model_validate(bundle)
+
+    resources = _by_type(bundle)
+    encounters = resources["Encounter"]
+    assert [e["period"]["start"] for e in encounters] == [
+        "2026-01-05",
+        recording.session.date.isoformat(),
+    ]
+    assert len(resources["Patient"]) == 1
+    assert len(resources["Practitioner"]) == 1
+    assert len(resources["Consent"]) == len(consents)  # the patient's, not once per session
+    full_urls = [entry["fullUrl"] for entry in bundle["entry"]]
+    assert len(full_urls) == len(set(full_urls))
+    assert PRIVATE_NOTE not in response.content.decode()
+    assert AuditEvent.objects.filter(action="patient.export_fhir", actor=dr_rivera).count() == 1
+
+    # The administrator manages the patient's consent and care team, not their record.
+    client.force_authenticate(alex_admin)
+    assert client.get(url).status_code == 404

@@ -182,7 +182,7 @@ OPERATIONS = (
         Scope.RECORDINGS_UPLOAD,
         200,
         lambda w: w.clip.read_bytes(),
-        content_type="application/offset+octet-stream",
+        content_type="application/octet-stream",
     ),
     Operation(
         "finish an upload",
@@ -220,6 +220,13 @@ OPERATIONS = (
         "export FHIR",
         "get",
         lambda w: f"/api/v1/sessions/{w.recording.session_id}/fhir",
+        Scope.FHIR_READ,
+        200,
+    ),
+    Operation(
+        "export the patient's record as FHIR",
+        "get",
+        lambda w: f"/api/v1/patients/{w.patient.id}/fhir",
         Scope.FHIR_READ,
         200,
     ),

@@ -22,7 +22,7 @@ from clinic.services.retention import patient_purge
 from tests.clinic.integration_support import KeyClient
 
 pytestmark = pytest.mark.django_db
-PIECE = "application/offset+octet-stream"
+PIECE = "application/octet-stream"
 
 
 def _start(client: APIClient, session: TherapySession, size: int) -> dict[str, Any]:

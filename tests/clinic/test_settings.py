@@ -19,6 +19,7 @@ PRODUCTION_ENV = {
     "REDIS_URL": "redis://redis.internal:6379/0",
     "ALLOWED_HOSTS": "moodline.example.org",
     "MOODLINE_ENCRYPTION_KEYS": "a2V5LWZvci10ZXN0aW5nLW9ubHktMzItYnl0ZXMhISE",
+    "EXTERNAL_ID_KEY": "e" * 64,
 }
 
 

@@ -1,7 +1,8 @@
 """An EHR vendor's engineer generates a Python client from Moodline's OpenAPI schema
 (openapi-python-client) and runs the whole integration with it against a live server: upsert
 the patient, book the session, record consent, upload the recording, be told by a signed
-webhook that the analysis is done, then read the timeline and the FHIR bundle.
+webhook that the analysis is done, then read the timeline and the FHIR bundle. The recording
+goes up resumably, in pieces, as a file of several GB would.
 
 Everything is real: the production server (uvicorn), a Celery worker process that analyses
 the recording and delivers the webhook, and an HTTP server on 127.0.0.1 as the EHR's endpoint.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import io
 import os
 import subprocess
 import sys
@@ -196,16 +198,32 @@ def test_an_ehr_runs_the_whole_integration_with_a_client_generated_from_the_sche
         assert isinstance(session, models.Session), session
         assert session.external_encounter_id == "ENC-5521"
 
+        # The recording, resumably, in two pieces, as a multi-GB file would go.
+        clip = session_clip.read_bytes()
+        upload = _module(api + "v1_sessions_uploads_create").sync(
+            session_id=session.id,
+            client=client,
+            body=models.UploadStartRequest(filename="visit.mp4", size_bytes=len(clip)),
+            idempotency_key="upload-5521",
+        )
+        assert isinstance(upload, models.UploadState), upload
         file_type = _module("types").File
-        with session_clip.open("rb") as clip:
-            recording = _module(api + "v1_sessions_recordings_create").sync(
-                session_id=session.id,
+        half = len(clip) // 2
+        for offset, piece in ((0, clip[:half]), (half, clip[half:])):
+            state = _module(api + "v1_uploads_partial_update").sync(
+                upload_id=upload.id,
                 client=client,
-                body=models.UploadRequest(
-                    file=file_type(payload=clip, file_name="visit.mp4", mime_type="video/mp4")
-                ),
-                idempotency_key="upload-5521",
+                body=file_type(payload=io.BytesIO(piece)),
+                upload_offset=offset,
             )
+            assert isinstance(state, models.UploadState), state
+        assert state.received_bytes == len(clip)
+        recording = _module(api + "v1_uploads_complete_create").sync(
+            upload_id=upload.id,
+            client=client,
+            body=models.UploadFinishRequest(analyse=True),
+            idempotency_key="upload-5521-complete",
+        )
         assert isinstance(recording, models.Recording), recording
         assert recording.latest_job.status == "queued"
 
