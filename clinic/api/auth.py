@@ -53,6 +53,13 @@ class IntegrationKeyAuthentication(authentication.BaseAuthentication):
         return f'{self.keyword} realm="api"'
 
 
+def caller(request: Request) -> User:
+    """Who made an authenticated request: a member of staff, or an integration's account."""
+    user = request.user
+    assert isinstance(user, User)  # IsAuthenticated has let only accounts through
+    return user
+
+
 def scoped(**by_method: Scope) -> Mapping[str, Scope]:
     """A view's `required_scopes`: `scoped(GET=Scope.PATIENTS_READ, POST=...)`."""
     return MappingProxyType(by_method)

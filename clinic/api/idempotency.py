@@ -22,8 +22,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analysis.errors import ErrorCode
+from clinic.api.auth import caller
 from clinic.api.errors import ApiError
-from clinic.models import User
 from clinic.services.idempotency import (
     ClaimState,
     idempotency_claim,
@@ -56,9 +56,9 @@ def idempotent(*, patient_of: PatientOf | None = None) -> Callable[[Handler], Ha
                 return handler(view, request, *args, **kwargs)
             if not (0 < len(key) <= KEY_MAX_CHARS and key.isascii() and key.isprintable()):
                 raise ApiError(ErrorCode.IDEMPOTENCY_KEY_INVALID, KEY_INVALID_MESSAGE)
-            caller = request.user
-            assert isinstance(caller, User)
-            claim = idempotency_claim(caller=caller, key=key, fingerprint=_fingerprint(request))
+            claim = idempotency_claim(
+                caller=caller(request), key=key, fingerprint=_fingerprint(request)
+            )
             if claim.state is ClaimState.REUSED:
                 raise ApiError(
                     ErrorCode.IDEMPOTENCY_KEY_REUSED, KEY_REUSED_MESSAGE, status_code=422

@@ -26,12 +26,12 @@ from rest_framework.views import APIView
 
 from analysis.errors import ErrorCode
 from clinic.access import NOT_FOUND_MESSAGE, access_session
-from clinic.api.auth import scoped
+from clinic.api.auth import caller, scoped
 from clinic.api.errors import ApiError
 from clinic.api.idempotency import idempotent
 from clinic.api.serializers import RecordingSerializer
 from clinic.api.views import recording_from_upload
-from clinic.models import ResumableUpload, User
+from clinic.models import ResumableUpload
 from clinic.scopes import Scope
 from clinic.services.resumable_uploads import (
     upload_discard,
@@ -70,16 +70,11 @@ class UploadFinishSerializer(serializers.Serializer[None]):
     analyse = serializers.BooleanField(default=True)
 
 
-def _user(request: Request) -> User:
-    assert isinstance(request.user, User)
-    return request.user
-
-
 def _upload(request: Request, upload_id: str) -> ResumableUpload:
     """The caller's own upload, to a session it may still see."""
     upload = (
         ResumableUpload.objects.select_related("session")
-        .filter(id=upload_id, created_by=_user(request))
+        .filter(id=upload_id, created_by=caller(request))
         .first()
     )
     if upload is None:
@@ -97,7 +92,9 @@ class UploadStart(APIView):
         session = access_session(request.user, session_id)
         incoming = UploadStartSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        upload = upload_start(session=session, started_by=_user(request), **incoming.validated_data)
+        upload = upload_start(
+            session=session, started_by=caller(request), **incoming.validated_data
+        )
         return Response(UploadStateSerializer(upload).data, status=status.HTTP_201_CREATED)
 
 
@@ -147,7 +144,7 @@ class UploadComplete(APIView):
                 store=lambda file: recording_from_upload(
                     session=upload.session,
                     file=file,
-                    user=_user(request),
+                    user=caller(request),
                     analyse=incoming.validated_data["analyse"],
                 ),
             )

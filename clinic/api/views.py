@@ -3,10 +3,11 @@ audit the PHI read, serialize. Nothing else happens here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Model, Prefetch, QuerySet
 from django.http import Http404, HttpRequest
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -54,7 +55,7 @@ from clinic.api.uploads import RefusedUpload, upload_media
 from clinic.audit import audit_record
 from clinic.exceptions import DomainError
 from clinic.fhir import FHIR_CONTENT_TYPE, patient_fhir_bundle, session_fhir_bundle
-from clinic.models import Patient, TherapySession, TimelineResult, User
+from clinic.models import Patient, Recording, TherapySession, TimelineResult, User
 from clinic.scopes import Scope
 from clinic.selectors import patients_visible_to, sessions_visible_to
 from clinic.selectors.jobs import recordings_with_latest_job
@@ -392,20 +393,8 @@ class SessionFhirExport(APIView):
     @extend_schema(responses={(200, FHIR_CONTENT_TYPE): OpenApiTypes.OBJECT})
     def get(self, request: Request, session_id: str) -> Response:
         session = access_session(request.user, session_id)
-        bundle = session_fhir_bundle(
-            session=session,
-            recording_url=lambda recording: request.build_absolute_uri(
-                reverse("recording-media", args=[recording.id])
-            ),
-        )
-        audit_record(
-            actor=_user(request),
-            action="session.export_fhir",
-            obj=session,
-            request=_http(request),
-            details={"resources": len(bundle.get("entry", []))},
-        )
-        return Response(bundle, content_type=FHIR_CONTENT_TYPE)
+        bundle = session_fhir_bundle(session=session, recording_url=_media_url(request))
+        return _fhir_answer(request, bundle, action="session.export_fhir", obj=session)
 
 
 class PatientFhirExport(APIView):
@@ -418,20 +407,26 @@ class PatientFhirExport(APIView):
     @extend_schema(responses={(200, FHIR_CONTENT_TYPE): OpenApiTypes.OBJECT})
     def get(self, request: Request, patient_id: str) -> Response:
         patient = access_patient_record(request.user, patient_id)
-        bundle = patient_fhir_bundle(
-            patient=patient,
-            recording_url=lambda recording: request.build_absolute_uri(
-                reverse("recording-media", args=[recording.id])
-            ),
-        )
-        audit_record(
-            actor=_user(request),
-            action="patient.export_fhir",
-            obj=patient,
-            request=_http(request),
-            details={"resources": len(bundle.get("entry", []))},
-        )
-        return Response(bundle, content_type=FHIR_CONTENT_TYPE)
+        bundle = patient_fhir_bundle(patient=patient, recording_url=_media_url(request))
+        return _fhir_answer(request, bundle, action="patient.export_fhir", obj=patient)
+
+
+def _media_url(request: Request) -> Callable[[Recording], str]:
+    """Where the bundle's Media says an authorised reader can fetch each recording."""
+    return lambda recording: request.build_absolute_uri(
+        reverse("recording-media", args=[recording.id])
+    )
+
+
+def _fhir_answer(request: Request, bundle: dict[str, Any], *, action: str, obj: Model) -> Response:
+    audit_record(
+        actor=_user(request),
+        action=action,
+        obj=obj,
+        request=_http(request),
+        details={"resources": len(bundle.get("entry", []))},
+    )
+    return Response(bundle, content_type=FHIR_CONTENT_TYPE)
 
 
 class SessionAnnotations(APIView):
