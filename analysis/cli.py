@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from analysis.errors import AnalysisError, MediaError
+from analysis.threads import apply_thread_budget
 
 # Modules that add commands: each defines `register(commands, evaluate_commands)`.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    apply_thread_budget()
     handler: Handler = args.handler
     try:
         return handler(args)

@@ -118,12 +118,17 @@ CASES = {
 def main(argv: list[str]) -> int:
     case, recording, *limit = argv
     from analysis.device import torch_device
+    from analysis.threads import apply_thread_budget
+
+    budget = apply_thread_budget()  # as a worker does at start (MOODLINE_* in the environment)
 
     if case == "naive-face" and limit:
         result = _naive_face(Path(recording), float(limit[0]))
     else:
         result = CASES[case](Path(recording))
     result["device"] = str(torch_device())
+    result["threads"] = budget.threads
+    result["torch_threads"] = torch.get_num_threads()
     print(json.dumps(result))
     return 0
 

@@ -31,13 +31,14 @@ from typing import Any
 
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_ready
+from celery.signals import worker_init, worker_process_init, worker_ready
 from django.db import transaction
 
 from analysis.errors import AnalysisError, Cancelled, ErrorCode
 from analysis.modality import Modality
 from analysis.pipeline import PipelineOptions, Stored, run_pipeline
 from analysis.stage_outputs import Json
+from analysis.threads import apply_thread_budget
 from clinic.errors import clinician_message
 from clinic.heartbeat import heartbeat_started, redis_client
 from clinic.models import AnalysisJob, Recording, StageResult
@@ -213,6 +214,15 @@ class JobReporter:
                 id=self._job_id, status=Status.RUNNING, worker=self._worker
             ).exists()
         return self._stop
+
+
+@worker_init.connect
+@worker_process_init.connect
+def _size_threads_at_start(**_: Any) -> None:
+    """This process's share of the cores for the analyses it runs (analysis/threads.py): set
+    once, before the first job loads a model."""
+    budget = apply_thread_budget()
+    logger.info("analysis threads: %s", budget.describe())
 
 
 @worker_ready.connect

@@ -11,7 +11,10 @@ case "${1:-web}" in
             --lifespan off --timeout-graceful-shutdown 20
         ;;
     worker)
-        # One analysis at a time per process: each already uses every core it is given.
+        # Each analysis sizes its thread pools to cores ÷ analyses sharing them
+        # (analysis/threads.py): this worker's concurrency, unless the machine runs several
+        # workers and says so with MOODLINE_CONCURRENT_ANALYSES.
+        export MOODLINE_CONCURRENT_ANALYSES="${MOODLINE_CONCURRENT_ANALYSES:-${WORKER_CONCURRENCY:-1}}"
         exec celery -A clinic worker \
             --queues "${CELERY_QUEUES:-analysis}" \
             --concurrency "${WORKER_CONCURRENCY:-1}" \

@@ -191,10 +191,14 @@ def _process_batch(
     for start in range(0, len(all_crops), CNN_BATCH_FACES):
         chunk = to_model_input(all_crops[start : start + CNN_BATCH_FACES])
         features, log_probs = model.encode(chunk)
+        # To the host once per batch (one transfer from a GPU, not three per face).
+        features_np = features.cpu().numpy()
+        log_probs_np = log_probs.cpu().numpy()
+        probs = [[round(p, 4) for p in row] for row in log_probs.exp().cpu().tolist()]
         for k, track in enumerate(owners[start : start + CNN_BATCH_FACES]):
-            track.features.append(features[k].cpu().numpy())
-            track.log_probs.append(log_probs[k].cpu().numpy())
-            track.result.frame_probs.append([round(float(p), 4) for p in log_probs[k].exp().cpu()])
+            track.features.append(features_np[k])
+            track.log_probs.append(log_probs_np[k])
+            track.result.frame_probs.append(probs[k])
 
 
 def _record_frame(

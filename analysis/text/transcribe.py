@@ -30,6 +30,7 @@ import numpy as np
 
 from analysis.device import torch_device
 from analysis.errors import ErrorCode, ModelError
+from analysis.threads import thread_budget
 from analysis.voice.regions import iter_region_audio
 from analysis.voice.vad import SpeechSegment
 from analysis.weights.registry import ModelSpec, get_spec
@@ -212,7 +213,8 @@ def _faster_whisper_model(spec_name: str, cpu_threads: int) -> Any:
 class FasterWhisperEngine:
     model: TranscriptModel = field(default_factory=get_transcript_model)
     name: str = "faster-whisper"
-    cpu_threads: int = 0  # 0 lets CTranslate2 decide (all cores)
+    # 0 lets CTranslate2 decide (every core); the budget is this analysis's share.
+    cpu_threads: int = field(default_factory=lambda: thread_budget().library_threads)
 
     @property
     def models(self) -> tuple[ModelSpec, ...]:

@@ -138,6 +138,26 @@ def test_the_pipeline_benchmark_runs_every_case_and_reports_the_device(tmp_path:
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_the_throughput_benchmark_runs_two_analyses_at_once_beside_the_old_settings(
+    tmp_path: Path,
+) -> None:
+    document = _run_benchmark("throughput", tmp_path, "--minutes", "0.25", "--naive-seconds", "5")
+    runs = document["details"]["runs"]
+    concurrent = runs["concurrent"]
+    assert [job["threads"] for job in concurrent["budget"]["jobs"]] == [1, 1]  # 2 cores ÷ 2
+    assert [job["threads"] for job in concurrent["old threads"]["jobs"]] == [0, 0]
+    assert [job["threads"] for job in runs["sequential"]["budget"]["jobs"]] == [
+        len(os.sched_getaffinity(0))
+    ] * 2
+    cases = {(row["case"], row["baseline"]) for row in document["rows"]}
+    assert ("two sessions, concurrent", "old thread settings") in cases
+    assert any(case == "face stage, two at once" for case, _ in cases)
+    for row in document["rows"]:
+        assert row["value"] > 0
+        assert row["baseline_value"] > 0
+
+
 def test_the_vad_benchmark_times_lanes_beside_frame_by_frame_reading(tmp_path: Path) -> None:
     document = _run_benchmark("vad", tmp_path, "--minutes", "0.5", "--repeats", "2")
 

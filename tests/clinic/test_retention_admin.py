@@ -47,7 +47,8 @@ def _changelist_action(client: Client, model: str, action: str, ids: list[Any]) 
 def test_the_admin_records_consent_with_its_form_and_revokes_it(
     admin_client: Client, alex_admin: User, patient: Patient
 ) -> None:
-    now = timezone.now()
+    # An hour ago, whatever the time of day: a consent given later than now is refused.
+    given = timezone.localtime() - dt.timedelta(hours=1)
     added = admin_client.post(
         "/admin/clinic/consent/add/",
         {
@@ -55,8 +56,8 @@ def test_the_admin_records_consent_with_its_form_and_revokes_it(
             "modality": ConsentScope.FACE,
             "form_version": "2026-03",
             "given_by": "patient",
-            "given_at_0": now.date().isoformat(),
-            "given_at_1": "09:00:00",
+            "given_at_0": given.date().isoformat(),
+            "given_at_1": given.strftime("%H:%M:%S"),
             "signed_form": SimpleUploadedFile("signed.pdf", b"%PDF signed"),
         },
     )

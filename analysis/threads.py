@@ -1,0 +1,107 @@
+"""How many threads one analysis may use: its share of the cores, set once per process.
+
+Production runs one analysis per core (docs/operations.md), but each library sizes its own
+pool from the whole machine when left alone: torch's intra-op pool, OpenMP and MKL under it,
+CTranslate2 (faster-whisper), ONNX Runtime and FFmpeg's decoder threads. Two analyses on two
+cores then run eight busy threads that preempt each other; measured, the batched face stage
+analysed fewer frames per second than a per-frame loop. The budget is
+
+    threads = cores available to this process ÷ analyses running at once on them
+
+(at least one), from `MOODLINE_CONCURRENT_ANALYSES` (default 1) or an explicit
+`MOODLINE_ANALYSIS_THREADS`; `MOODLINE_ANALYSIS_THREADS=0` leaves every library to size
+itself, as before the budget (the throughput benchmark's baseline). `thread_budget()` reads
+it; `apply_thread_budget()` sets the libraries that are set per process, once, at worker or
+command start. Stages that take a
+thread count (the transcript's CTranslate2 model, the decoder) ask `thread_budget()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from functools import cache
+
+CONCURRENT_VARIABLE = "MOODLINE_CONCURRENT_ANALYSES"
+THREADS_VARIABLE = "MOODLINE_ANALYSIS_THREADS"
+# Environment variables the OpenMP/BLAS runtimes read when they start (before torch or
+# numpy load them, which is why the worker sets them at its very start).
+RUNTIME_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class ThreadBudget:
+    cores: int  # cores this process may run on (CPU affinity, or the container's share)
+    concurrent: int  # analyses sharing them
+    threads: int  # what each analysis may use; 0: each library decides (no budget)
+
+    @property
+    def library_threads(self) -> int:
+        """For a library's own thread-count option, where 0 means "decide yourself"."""
+        return self.threads
+
+    def describe(self) -> str:
+        if self.threads == 0:
+            return "no thread budget: each library sizes its own pools"
+        return (
+            f"{self.threads} thread(s) per analysis "
+            f"({self.cores} core(s), {self.concurrent} analysis/analyses at once)"
+        )
+
+
+def available_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def budget_from(environ: dict[str, str] | os._Environ[str], cores: int) -> ThreadBudget:
+    concurrent = _count(environ.get(CONCURRENT_VARIABLE), CONCURRENT_VARIABLE, least=1) or 1
+    explicit = _count(environ.get(THREADS_VARIABLE), THREADS_VARIABLE, least=0)
+    threads = explicit if explicit is not None else max(1, cores // concurrent)
+    return ThreadBudget(cores=cores, concurrent=concurrent, threads=threads)
+
+
+@cache
+def thread_budget() -> ThreadBudget:
+    return budget_from(os.environ, available_cores())
+
+
+def _count(value: str | None, name: str, *, least: int) -> int | None:
+    if value is None or value.strip() == "":
+        return None
+    message = f"{name} must be a whole number of at least {least}, not {value!r}."
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(message) from None
+    if number < least:
+        raise ValueError(message)
+    return number
+
+
+def export_runtime_variables(budget: ThreadBudget | None = None) -> None:
+    """Tell OpenMP, MKL and OpenBLAS the budget, for runtimes not loaded yet."""
+    budget = budget or thread_budget()
+    if budget.threads == 0:
+        return
+    for name in RUNTIME_VARIABLES:
+        os.environ.setdefault(name, str(budget.threads))
+
+
+def apply_thread_budget(budget: ThreadBudget | None = None) -> ThreadBudget:
+    """Size torch's pools (and, through the environment, OpenMP's) to the budget."""
+    budget = budget or thread_budget()
+    if budget.threads == 0:
+        return budget
+    export_runtime_variables(budget)
+    import torch
+
+    torch.set_num_threads(budget.threads)
+    # One inter-op thread: the stages run their operators one after another. Refused once
+    # parallel work has started in this process, which then keeps its pool.
+    with contextlib.suppress(RuntimeError):
+        torch.set_num_interop_threads(1)
+    return budget

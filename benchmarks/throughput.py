@@ -1,0 +1,180 @@
+"""Throughput on shared cores: two analyses at once, as production runs them (one per core).
+
+Two `--minutes` session-like recordings (720p, 25 fps, a face, two voices) are analysed by two
+worker-like processes at the same time, and then one after the other, each way twice: with
+the thread budget (analysis/threads.py: each process sizes torch, OpenMP, CTranslate2 and the
+decoder to its share of the cores) and with the old settings (every library sizes itself from
+the whole machine), in the same run on the same files. Each process is its own child
+(benchmarks/_pipeline_child.py), as a Celery worker is.
+
+Reported: each job's real-time factor (its own processing time ÷ its media), the aggregate
+(wall time from the first start to the last end ÷ all the media), and the face stage's frames
+per second beside the naive per-frame loop's under the same contention (two at once).
+Targets: aggregate RTF <= 0.10 for two concurrent analyses; single-job RTF <= 0.08; face
+stage >= 3x the naive loop.
+
+    python -m benchmarks.throughput                 # two 10-minute sessions
+    python -m benchmarks.throughput --minutes 2     # quicker, noisier
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from benchmarks._recording import RecordingSpec, write_recording
+from benchmarks.common import (
+    ChildRun,
+    Row,
+    print_rows,
+    python_child,
+    run_child,
+    write_result,
+)
+
+TARGET_AGGREGATE_RTF = 0.10
+TARGET_SINGLE_RTF = 0.08
+TARGET_FACE_SPEEDUP = 3.0
+CHILD_TIMEOUT_S = 4 * 60 * 60
+SETTINGS = {
+    # The budget as production sets it: two analyses share the machine's cores.
+    "budget": {"MOODLINE_CONCURRENT_ANALYSES": "2"},
+    # What ran before: each library takes every core for itself.
+    "old threads": {"MOODLINE_ANALYSIS_THREADS": "0"},
+}
+SEQUENTIAL_SETTINGS = {
+    "budget": {"MOODLINE_CONCURRENT_ANALYSES": "1"},
+    "old threads": {"MOODLINE_ANALYSIS_THREADS": "0"},
+}
+
+
+def _child(case: str, recording: Path, env: dict[str, str], *extra: str) -> dict[str, Any]:
+    run: ChildRun = run_child(
+        python_child("benchmarks._pipeline_child", case, str(recording), *extra),
+        env=env,
+        timeout_s=CHILD_TIMEOUT_S,
+    )
+    if run.returncode != 0:
+        raise RuntimeError(f"{case} failed:\n{run.stderr[-3000:]}")
+    return {**run.last_json(), "wall_s": run.seconds, "peak_rss_mib": round(run.peak_rss_mib, 1)}
+
+
+def together(case: str, recordings: Sequence[Path], env: dict[str, str], *extra: str) -> Any:
+    """Start one child per recording at once; the wall time until the last has finished."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(len(recordings)) as pool:
+        jobs = [pool.submit(_child, case, path, env, *extra) for path in recordings]
+        results = [job.result() for job in jobs]
+    return {"wall_s": time.perf_counter() - started, "jobs": results}
+
+
+def one_after_another(recordings: Sequence[Path], env: dict[str, str]) -> dict[str, Any]:
+    started = time.perf_counter()
+    results = [_child("pipeline", path, env) for path in recordings]
+    return {"wall_s": time.perf_counter() - started, "jobs": results}
+
+
+def _face_fps(job: dict[str, Any], media_s: float) -> float:
+    return media_s * job["sample_fps"] / job["stage_s"]["face"]
+
+
+def rows_from(runs: dict[str, Any], media_s: float, naive_s: float) -> list[Row]:
+    rows: list[Row] = []
+    total_media = 2 * media_s
+    for mode in ("concurrent", "sequential"):
+        new, old = runs[mode]["budget"], runs[mode]["old threads"]
+        rows.append(
+            Row(
+                case=f"two sessions, {mode}",
+                metric="aggregate real-time factor",
+                value=round(new["wall_s"] / total_media, 4),
+                baseline="old thread settings",
+                baseline_value=round(old["wall_s"] / total_media, 4),
+                note=f"target <= {TARGET_AGGREGATE_RTF}" if mode == "concurrent" else "",
+            )
+        )
+        for index, (job, old_job) in enumerate(zip(new["jobs"], old["jobs"], strict=True)):
+            rows.append(
+                Row(
+                    case=f"two sessions, {mode}, job {index + 1}",
+                    metric="real-time factor",
+                    value=round(job["seconds"] / media_s, 4),
+                    baseline="old thread settings",
+                    baseline_value=round(old_job["seconds"] / media_s, 4),
+                    note=f"target <= {TARGET_SINGLE_RTF}" if mode == "sequential" else "",
+                )
+            )
+    naive = runs["naive face, concurrent"]["jobs"]
+    naive_fps = sum(job["frames"] / job["seconds"] for job in naive) / len(naive)
+    face_fps = [_face_fps(job, media_s) for job in runs["concurrent"]["budget"]["jobs"]]
+    rows.append(
+        Row(
+            case="face stage, two at once",
+            metric="frames/s per analysis",
+            value=round(sum(face_fps) / len(face_fps), 2),
+            baseline=f"naive per-frame loop, two at once (first {naive_s:g} s)",
+            baseline_value=round(naive_fps, 2),
+            note=f"target >= {TARGET_FACE_SPEEDUP}x",
+        )
+    )
+    old_face = [_face_fps(job, media_s) for job in runs["concurrent"]["old threads"]["jobs"]]
+    rows.append(
+        Row(
+            case="face stage, two at once",
+            metric="frames/s per analysis",
+            value=round(sum(face_fps) / len(face_fps), 2),
+            baseline="old thread settings",
+            baseline_value=round(sum(old_face) / len(old_face), 2),
+        )
+    )
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, help="length of each session (default 10)")
+    parser.add_argument(
+        "--naive-seconds", type=float, help="video the naive face loop runs on (default 60)"
+    )
+    parser.add_argument("--quick", action="store_true", help="two 1-minute sessions")
+    args = parser.parse_args(argv)
+    args.minutes = args.minutes or (1.0 if args.quick else 10.0)
+    args.naive_seconds = args.naive_seconds or (20.0 if args.quick else 60.0)
+    load_before = [round(load, 2) for load in os.getloadavg()]
+    with tempfile.TemporaryDirectory() as folder:
+        recordings = [
+            write_recording(
+                Path(folder) / f"session-{seed}.mp4", RecordingSpec(args.minutes, seed=seed)
+            )
+            for seed in (1, 2)
+        ]
+        runs: dict[str, Any] = {"concurrent": {}, "sequential": {}}
+        for name, env in SETTINGS.items():
+            runs["concurrent"][name] = together("pipeline", recordings, env)
+        for name, env in SEQUENTIAL_SETTINGS.items():
+            runs["sequential"][name] = one_after_another(recordings, env)
+        runs["naive face, concurrent"] = together(
+            "naive-face", recordings, SETTINGS["budget"], str(args.naive_seconds)
+        )
+    media_s = args.minutes * 60
+    rows = rows_from(runs, media_s, args.naive_seconds)
+    print_rows(f"Throughput: two {args.minutes:g}-minute sessions on this machine", rows)
+    details = {
+        "minutes": args.minutes,
+        "load_average_before": load_before,
+        "load_average_after": [round(load, 2) for load in os.getloadavg()],
+        "runs": runs,
+    }
+    path = write_result("throughput", rows, details)
+    print(f"written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
