@@ -146,7 +146,7 @@ class PatientList(generics.ListAPIView[Patient]):
                 care_team=care_team,
             ),
             acted_by=user,
-            visible=set(patients_visible_to(user).values_list("id", flat=True)),
+            visible=patients_visible_to(user),
         )
         return Response(
             {**PatientSerializer(patient).data, "created": created},

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils.crypto import salted_hmac
 
 from clinic.audit import audit_record
@@ -78,10 +79,10 @@ def patient_upsert(
     value: str,
     details: PatientDetails,
     acted_by: User,
-    visible: set[uuid.UUID] | None = None,
+    visible: QuerySet[Patient] | None = None,
 ) -> tuple[Patient, bool]:
     """The patient the EHR's identifier (`system`, `value`) names, created when new; True
-    when created. `visible`: the patient ids the caller may see, when it may not see all of
+    when created. `visible`: the patients the caller may see, when it may not see all of
     its practice; a patient outside them is not touched."""
     _check_confinement(acted_by, list(details.care_team))
     digest = external_id_digest(system, value)
@@ -106,7 +107,8 @@ def patient_upsert(
                 created = True
             else:
                 patient, created = link.patient, False
-                if visible is not None and patient.id not in visible and not details.care_team:
+                hidden = visible is not None and not visible.filter(id=patient.id).exists()
+                if hidden and not details.care_team:
                     raise OutsideIntegrationCareTeams()
                 changed = _apply(patient, details)
                 if changed:
