@@ -36,11 +36,6 @@ class ThreadBudget:
     concurrent: int  # analyses sharing them
     threads: int  # what each analysis may use; 0: each library decides (no budget)
 
-    @property
-    def library_threads(self) -> int:
-        """For a library's own thread-count option, where 0 means "decide yourself"."""
-        return self.threads
-
     def describe(self) -> str:
         if self.threads == 0:
             return "no thread budget: each library sizes its own pools"

@@ -214,7 +214,7 @@ class FasterWhisperEngine:
     model: TranscriptModel = field(default_factory=get_transcript_model)
     name: str = "faster-whisper"
     # 0 lets CTranslate2 decide (every core); the budget is this analysis's share.
-    cpu_threads: int = field(default_factory=lambda: thread_budget().library_threads)
+    cpu_threads: int = field(default_factory=lambda: thread_budget().threads)
 
     @property
     def models(self) -> tuple[ModelSpec, ...]:

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import orjson
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
@@ -30,6 +31,7 @@ from django.utils import timezone
 from clinic.audit import audit_record
 from clinic.exceptions import WebhookUrlRefused
 from clinic.models import (
+    AnalysisJob,
     CareTeamMembership,
     Integration,
     User,
@@ -158,8 +160,6 @@ def webhook_event_emit(
 
 def webhook_job_event_emit(*, job_id: uuid.UUID | str, event: WebhookEvent) -> None:
     """An analysis job's outcome, told to the integrations that may see its patient."""
-    from clinic.models import AnalysisJob
-
     job = (
         AnalysisJob.objects.filter(id=job_id)
         .values(
@@ -190,8 +190,6 @@ def webhook_job_event_emit(*, job_id: uuid.UUID | str, event: WebhookEvent) -> N
 
 def webhook_delivery_enqueue(delivery_id: uuid.UUID, countdown_s: float | None = None) -> None:
     # By name, so the web process needs no import of the task module.
-    from celery import current_app
-
     current_app.send_task(
         "clinic.tasks_webhooks.deliver_webhook",
         args=[str(delivery_id)],
