@@ -60,6 +60,7 @@ from clinic.models import Patient, Recording, TherapySession, TimelineResult, Us
 from clinic.scopes import Scope
 from clinic.selectors import patients_visible_to, sessions_visible_to
 from clinic.selectors.timeline_documents import timeline_document
+from clinic.selectors.timeline_ranges import timeline_range
 from clinic.selectors.timelines import (
     OVERVIEW_MAX_POINTS,
     TimelineRange,
@@ -366,9 +367,12 @@ class SessionTimeline(APIView):
 def _timeline_view(
     timeline: TimelineResult, span: TimelineRange, max_points: int
 ) -> dict[str, Any] | None:
-    # The overview the review page opens with is stored; anything else reads the document.
+    # The overview the review page opens with is stored; a range reads the items it overlaps;
+    # only the whole session at another resolution decodes the document.
     if span.is_whole and max_points == OVERVIEW_MAX_POINTS:
         return timeline_overview(timeline=timeline)
+    if not span.is_whole:
+        return timeline_range(timeline=timeline, span=span)
     document = timeline_document(timeline=timeline)
     if document is None:
         return None

@@ -5,6 +5,8 @@ zoom or a FHIR export costs. The review page asks for one range after another of
 session, so each process keeps the plaintext JSON of the documents (and overviews) it read last,
 within a memory budget (MOODLINE_TIMELINE_CACHE_MB) and for a while
 (MOODLINE_TIMELINE_CACHE_TTL_S), and each request decodes its own copy (orjson: ~6 ms an hour).
+What a read works out from a whole document (a range index, FHIR resources: `timeline_derived`)
+is kept the same way, under the same key and budget.
 
 Why JSON text and not the decoded objects: an hour decodes to ~4.3 MiB of small Python objects,
 and every full garbage collection walks all of them. With 20 hours held, a web process under
@@ -33,7 +35,8 @@ import contextlib
 import functools
 import threading
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar, cast
 
 from cachetools import TTLCache
 from django.conf import settings
@@ -48,7 +51,8 @@ from clinic.storage import json_decode, json_plaintext
 
 BYTES_PER_MIB = 1024 * 1024
 
-# (timeline id, row version, "document" or "overview") -> the column's plaintext JSON
+# (timeline id, row version, "document" or "overview") -> the column's plaintext JSON;
+# (timeline id, row version, kind) -> what `timeline_derived` built of that kind
 CacheKey = tuple[uuid.UUID, str, str]
 
 
@@ -93,14 +97,25 @@ def _decoded(timeline: TimelineResult, column: str) -> Any:
     return None if plaintext is None else json_decode(plaintext)
 
 
-def _plaintext(timeline: TimelineResult, column: str) -> bytes | None:
+def _plaintext(timeline: TimelineResult, column: str, *, keep: bool = True) -> bytes | None:
     cache = _cache()
     version: str | None = getattr(timeline, "row_version", None)
     if cache is not None and version is not None:
         with _LOCK:
             held = cache.get((timeline.id, version, column))
-        if held is not None:
+        if isinstance(held, bytes):
             return held
+    found = _stored_plaintext(timeline, column)
+    if found is None:
+        return None
+    plaintext, stored_version = found
+    if keep:
+        _keep((timeline.id, stored_version, column), plaintext)
+    return plaintext
+
+
+def _stored_plaintext(timeline: TimelineResult, column: str) -> tuple[bytes, str] | None:
+    """The column's plaintext as stored now, with the row version it was read at."""
     row = (
         TimelineResult.objects.filter(id=timeline.id)
         # the stored text itself, not the field's decoded value
@@ -111,19 +126,59 @@ def _plaintext(timeline: TimelineResult, column: str) -> bytes | None:
     if row is None or row[0] is None:
         return None
     stored, stored_version = row
-    plaintext = json_plaintext(stored)
-    if cache is not None:
-        # Kept under the version just read with it, which may be newer than the caller's.
-        # cachetools refuses (ValueError) a value larger than the whole budget: served, not kept
-        with _LOCK, contextlib.suppress(ValueError):
-            cache[(timeline.id, stored_version, column)] = plaintext
-    return plaintext
+    return json_plaintext(stored), stored_version
+
+
+class Derived(Protocol):
+    """Something worked out from a document and kept in its place (see `timeline_derived`)."""
+
+    @property
+    def nbytes(self) -> int: ...
+
+
+_Built = TypeVar("_Built", bound=Derived)
+
+
+def timeline_derived(
+    *, timeline: TimelineResult, kind: str, build: Callable[[bytes], _Built]
+) -> _Built | None:
+    """What `build` makes of `timeline`'s document plaintext, kept in this process under the
+    row's version like the document itself (None if the row was deleted since it was read).
+
+    `timeline` should come from `timelines_without_documents()`, after the access check. What is
+    kept is shared by the requests of this process: `build` must make something read-only. The
+    document it was built from is not kept beside it.
+    """
+    cache = _cache()
+    version: str | None = getattr(timeline, "row_version", None)
+    if cache is not None and version is not None:
+        with _LOCK:
+            held = cache.get((timeline.id, version, kind))
+        if held is not None and not isinstance(held, bytes):
+            return cast(_Built, held)
+    found = _stored_plaintext(timeline, "document")
+    if found is None:
+        return None
+    plaintext, stored_version = found
+    derived = build(plaintext)
+    _keep((timeline.id, stored_version, kind), derived)
+    return derived
+
+
+def _keep(key: CacheKey, value: bytes | Derived) -> None:
+    cache = _cache()
+    if cache is None:
+        return
+    # Kept under the version just read with it, which may be newer than the caller's.
+    # cachetools refuses (ValueError) a value larger than the whole budget: served, not kept
+    with _LOCK, contextlib.suppress(ValueError):
+        cache[key] = value
 
 
 _LOCK = threading.Lock()  # cachetools caches are not thread-safe
 
 
-def _cache() -> TTLCache[CacheKey, bytes] | None:
+def _cache() -> TTLCache[CacheKey, bytes | Derived] | None:
     budget_mib = int(settings.MOODLINE_TIMELINE_CACHE_MB)
     if budget_mib <= 0:
         return None
@@ -147,7 +202,11 @@ def _forget_deleted(sender: type[TimelineResult], instance: TimelineResult, **_:
     timeline_documents_forget({instance.id})
 
 
+def _size(value: bytes | Derived) -> int:
+    return len(value) if isinstance(value, bytes) else value.nbytes
+
+
 @functools.cache
-def _cache_for(max_bytes: int, ttl_s: int) -> TTLCache[CacheKey, bytes]:
+def _cache_for(max_bytes: int, ttl_s: int) -> TTLCache[CacheKey, bytes | Derived]:
     # Least recently used first out when the budget is full; none kept past its time to live.
-    return TTLCache(maxsize=max_bytes, ttl=ttl_s, getsizeof=len)
+    return TTLCache(maxsize=max_bytes, ttl=ttl_s, getsizeof=_size)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
+from benchmarks.web import timeline_document as hour_long_document
+from clinic.selectors.timeline_ranges import RangedTimeline
 from clinic.selectors.timelines import TimelineRange, timeline_view, windows_downsample
 from tests.clinic.timeline_factory import timeline_document
 
@@ -64,3 +67,45 @@ def test_silences_and_talk_ratio_come_from_the_transcript_and_speakers() -> None
     assert summary["silence_count"] == 3
     assert summary["longest_silence_s"] == 10.0
     assert summary["talk_time_s"] == {"client": 67.0, "clinician": 20.0}
+
+
+@pytest.mark.parametrize(
+    "span",
+    [
+        TimelineRange(1800.0, 2100.0),  # the review page's 5-minute zoom
+        TimelineRange(0.0, 0.0),
+        TimelineRange(69.0, 79.5),  # across the face gap
+        TimelineRange(None, 30.0),
+        TimelineRange(3500.0, None),
+        TimelineRange(5000.0, 6000.0),  # past the end: nothing
+        TimelineRange(31.0, 31.0),
+    ],
+)
+def test_a_range_read_item_by_item_answers_what_the_whole_document_does(
+    span: TimelineRange,
+) -> None:
+    document = hour_long_document(ONE_HOUR_S, seed=3)
+    ranged = RangedTimeline.of_plaintext(orjson.dumps(document))
+
+    spliced = orjson.loads(orjson.dumps(ranged.view(span)))
+
+    assert spliced == orjson.loads(orjson.dumps(timeline_view(document=document, span=span)))
+    assert ranged.nbytes > len(orjson.dumps(document["windows"]))
+
+
+def test_a_range_read_keeps_the_documents_order_of_lines_that_overlap() -> None:
+    document = timeline_document()
+    document["transcript"] = list(reversed(document["transcript"]))
+    ranged = RangedTimeline.of_plaintext(orjson.dumps(document))
+    span = TimelineRange(0.0, 200.0)
+
+    lines = orjson.loads(orjson.dumps(ranged.view(span)))["transcript"]
+
+    assert len(lines) > 1
+    assert lines == timeline_view(document=document, span=span)["transcript"]
+
+
+def test_the_whole_session_is_not_a_range() -> None:
+    ranged = RangedTimeline.of_plaintext(orjson.dumps(timeline_document()))
+    with pytest.raises(ValueError, match="overview"):
+        ranged.view(TimelineRange())
