@@ -20,15 +20,20 @@ Provenance); an invalid export raises rather than reaching an EHR.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from django.utils import timezone
+from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 
 from clinic.models import Consent, Patient, Recording, TherapySession, TimelineResult
-from clinic.selectors.timeline_documents import timeline_document, timelines_without_documents
+from clinic.selectors.timeline_documents import timeline_derived, timelines_without_documents
+from clinic.storage import json_decode
 
 FHIR_CONTENT_TYPE = "application/fhir+json"
 CODE_SYSTEM_URL = "https://moodline.example/fhir/CodeSystem/emotional-trajectory"
@@ -70,33 +75,85 @@ def patient_fhir_bundle(
 ) -> dict[str, Any]:
     """Everything exportable about the patient, every session in date order, as one Bundle
     (in the manner of FHIR's `Patient/$everything`): each resource once."""
-    resources: dict[str, dict[str, Any]] = {}
+    resources: dict[str, Resource] = {}
     sessions = patient.sessions.select_related("patient", "clinician").order_by(
         "date", "created_at"
     )
     for session in sessions:
         for resource in _session_resources(session, recording_url):
-            resources.setdefault(f"{resource['resourceType']}/{resource['id']}", resource)
+            resources.setdefault(_resource_key(resource), resource)
     return _bundle(list(resources.values()))
 
 
-def _bundle(resources: list[dict[str, Any]]) -> dict[str, Any]:
-    bundle = {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "timestamp": _instant(timezone.now()),
-        "entry": [
-            {"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource}
-            for resource in resources
-        ],
-    }
-    return fhir_validate_bundle(bundle)
+@dataclass(frozen=True)
+class ValidatedResource:
+    """A resource validated on its own, kept as its normalised JSON text."""
+
+    resource_type: str
+    id: str
+    text: bytes
+
+    @classmethod
+    def of(cls, resource: dict[str, Any]) -> ValidatedResource:
+        model = get_fhir_model_class(resource["resourceType"])
+        normalised = model.model_validate(resource).model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        )
+        return cls(resource["resourceType"], resource["id"], orjson.dumps(normalised))
+
+
+@dataclass(frozen=True)
+class TimelineResources:
+    """A timeline's Observations and Provenance, validated once per version of its row: they
+    are most of an export's size, and validating and building them most of its time."""
+
+    resources: tuple[ValidatedResource, ...]
+
+    @property
+    def nbytes(self) -> int:
+        return sum(len(resource.text) for resource in self.resources)
+
+
+# What a Bundle is made of: resources still to validate, and resources validated already.
+Resource = dict[str, Any] | ValidatedResource
+
+
+def _resource_key(resource: Resource) -> str:
+    if isinstance(resource, ValidatedResource):
+        return f"{resource.resource_type}/{resource.id}"
+    return f"{resource['resourceType']}/{resource['id']}"
+
+
+def _bundle(resources: list[Resource]) -> dict[str, Any]:
+    """The Bundle of `resources` in their order, validated: those still to validate as part of
+    the Bundle, the others as they were validated before."""
+    fresh = [resource for resource in resources if isinstance(resource, dict)]
+    bundle = fhir_validate_bundle(
+        {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "timestamp": _instant(timezone.now()),
+            "entry": [_entry(resource) for resource in fresh],
+        }
+    )
+    validated = iter(bundle["entry"])
+    bundle["entry"] = [
+        _entry(orjson.loads(resource.text))
+        if isinstance(resource, ValidatedResource)
+        else next(validated)
+        for resource in resources
+    ]
+    return bundle
+
+
+def _entry(resource: dict[str, Any]) -> dict[str, Any]:
+    return {"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource}
 
 
 def _session_resources(
     session: TherapySession, recording_url: Callable[[Recording], str] | None
-) -> list[dict[str, Any]]:
-    resources: list[dict[str, Any]] = [_code_system()]
+) -> list[Resource]:
+    resources: list[Resource] = [_code_system()]
     patient = session.patient
     patient_ref = f"urn:uuid:{patient.id}"
     practitioner_ref = f"urn:uuid:{session.clinician.public_id}"
@@ -137,7 +194,6 @@ def _session_resources(
         _consent(consent, patient_ref) for consent in patient.consents.order_by("given_at")
     )
     for recording in session.recordings.order_by("created_at"):
-        media_ref = f"urn:uuid:{recording.id}"
         url = recording_url(recording) if recording_url is not None else None
         resources.append(_media(recording, patient_ref, encounter_ref, url))
         timeline = (
@@ -146,14 +202,32 @@ def _session_resources(
             .order_by("-created_at")
             .first()
         )
-        document = timeline_document(timeline=timeline) if timeline is not None else None
-        if timeline is not None and document is not None:
-            resources.extend(
-                _timeline_resources(
-                    timeline, document, recording, patient_ref, encounter_ref, media_ref
-                )
-            )
+        if timeline is not None:
+            derived = _timeline_resources_of(timeline, recording, session)
+            resources.extend(derived.resources if derived is not None else ())
     return resources
+
+
+def _timeline_resources_of(
+    timeline: TimelineResult, recording: Recording, session: TherapySession
+) -> TimelineResources | None:
+    """The timeline's resources, worked out once per version of its row and kept in this
+    process (None if the row was deleted since it was found)."""
+
+    def build(plaintext: bytes) -> TimelineResources:
+        resources = _timeline_resources(
+            timeline,
+            json_decode(plaintext),
+            recording,
+            patient_ref=f"urn:uuid:{session.patient_id}",
+            encounter_ref=f"urn:uuid:{session.id}",
+            media_ref=f"urn:uuid:{recording.id}",
+        )
+        return TimelineResources(tuple(ValidatedResource.of(r) for r in resources))
+
+    # What they refer to is part of the key, though a timeline never changes recording.
+    kind = f"fhir:{session.patient_id}:{session.id}:{recording.id}"
+    return timeline_derived(timeline=timeline, kind=kind, build=build)
 
 
 def fhir_validate_bundle(bundle: dict[str, Any]) -> dict[str, Any]:
@@ -163,19 +237,23 @@ def fhir_validate_bundle(bundle: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _code_system() -> dict[str, Any]:
-    return {
-        "resourceType": "CodeSystem",
-        "id": "moodline-emotional-trajectory",
-        "url": CODE_SYSTEM_URL,
-        "name": "MoodlineEmotionalTrajectory",
-        "status": "active",
-        "content": "complete",
-        "concept": [
-            {"code": code, "display": display, "definition": definition}
-            for code, display, definition in TRAJECTORY_CONCEPTS
-        ],
-    }
+@functools.cache
+def _code_system() -> ValidatedResource:
+    """The local vocabulary, the same in every export: validated once per process."""
+    return ValidatedResource.of(
+        {
+            "resourceType": "CodeSystem",
+            "id": "moodline-emotional-trajectory",
+            "url": CODE_SYSTEM_URL,
+            "name": "MoodlineEmotionalTrajectory",
+            "status": "active",
+            "content": "complete",
+            "concept": [
+                {"code": code, "display": display, "definition": definition}
+                for code, display, definition in TRAJECTORY_CONCEPTS
+            ],
+        }
+    )
 
 
 def _concept(code: str) -> dict[str, Any]:
@@ -272,6 +350,7 @@ def _timeline_resources(
     timeline: TimelineResult,
     document: dict[str, Any],
     recording: Recording,
+    *,
     patient_ref: str,
     encounter_ref: str,
     media_ref: str,

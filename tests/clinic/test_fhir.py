@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
+import orjson
 import pytest
 from django.urls import reverse
 from fhir.resources.R4B.bundle import Bundle
@@ -13,6 +14,7 @@ from fhir.resources.R4B.observation import Observation
 from pydantic import ValidationError
 from rest_framework.test import APIClient
 
+from clinic import fhir
 from clinic.fhir import (
     CODE_SYSTEM_URL,
     FHIR_CONTENT_TYPE,
@@ -178,3 +180,35 @@ def test_the_patient_s_whole_record_is_one_bundle_of_every_session_each_resource
     # The administrator manages the patient's consent and care team, not their record.
     client.force_authenticate(alex_admin)
     assert client.get(url).status_code == 404
+
+
+def test_timeline_resources_validated_ahead_read_as_the_bundle_validated_at_once(
+    recording: Recording, consents: dict[str, Consent]
+) -> None:
+    timeline = analysed(recording)
+    session = recording.session
+    raw = [
+        orjson.loads(fhir._code_system().text),
+        *(r for r in fhir._session_resources(session, None) if isinstance(r, dict)),
+        *fhir._timeline_resources(
+            timeline,
+            timeline.document,
+            recording,
+            patient_ref=f"urn:uuid:{session.patient_id}",
+            encounter_ref=f"urn:uuid:{session.id}",
+            media_ref=f"urn:uuid:{recording.id}",
+        ),
+    ]
+    at_once = fhir_validate_bundle(
+        {"resourceType": "Bundle", "type": "collection", "entry": [fhir._entry(r) for r in raw]}
+    )
+
+    exported = session_fhir_bundle(session=session)
+
+    assert {e["fullUrl"]: e for e in exported["entry"]} == {
+        e["fullUrl"]: e for e in at_once["entry"]
+    }
+    assert [e["resource"]["resourceType"] for e in exported["entry"]][-2:] == [
+        "Observation",
+        "Provenance",
+    ]
