@@ -527,12 +527,16 @@ def measure_server(
             ),
             "FHIR bundle": fetch_size(f"{base}/api/v1/sessions/{first_long}/fhir", seeded["token"]),
         }
-        # warm every path of every process (imports, pools, decoded timelines) before timing
+        # Warm every path of every process (imports, pools, what each keeps of the timelines)
+        # before timing: as many connections as the rounds use, each walking every URL twice,
+        # so that no process meets a timeline for the first time while it is timed.
         every_url = [u for urls in targets.values() for u in urls]
         load(
             every_url,
             seeded["token"],
-            WebOptions(requests=len(every_url) * 2 * setup.workers, concurrency=2),
+            WebOptions(
+                requests=len(every_url) * 2 * options.concurrency, concurrency=options.concurrency
+            ),
             ok_status="200,503",
         )
         rounds: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}

@@ -454,7 +454,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Integration keys first, so an anonymous call gets 401 with `WWW-Authenticate: Bearer`.
         "clinic.api.auth.IntegrationKeyAuthentication",  # EHRs: "Bearer mlk_..." (scoped)
-        "rest_framework.authentication.TokenAuthentication",  # a member of staff's own token
+        "clinic.api.auth.StaffTokenAuthentication",  # a member of staff's own token
         "rest_framework.authentication.SessionAuthentication",  # the UI; CSRF enforced
     ],
     "DEFAULT_PERMISSION_CLASSES": [

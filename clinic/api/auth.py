@@ -8,8 +8,11 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.core.cache import caches
+from django.db.models import Value
 from rest_framework import authentication, exceptions, permissions, throttling
+from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 
 from analysis.errors import ErrorCode
@@ -51,6 +54,26 @@ class IntegrationKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return f'{self.keyword} realm="api"'
+
+
+class StaffTokenAuthentication(authentication.TokenAuthentication):
+    """`Authorization: Token <key>`, a member of staff's own token, as DRF reads it, with the
+    account's roles read in the same query: every request asks for them (the access checks,
+    the scope check), and a query of their own was one round trip in seven of a review read."""
+
+    def authenticate_credentials(self, key: str) -> tuple[User, Token]:
+        found = (
+            Token.objects.select_related("user")
+            .annotate(role_names=ArrayAgg("user__groups__name", default=Value([])))
+            .filter(key=key)
+            .first()
+        )
+        if found is None:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        if not found.user.is_active:
+            raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        found.user.role_names_known(name for name in found.role_names if name is not None)
+        return found.user, found
 
 
 def caller(request: Request) -> User:

@@ -25,3 +25,16 @@ class FastJSONRenderer(JSONRenderer):
         if data is None:
             return b""
         return orjson.dumps(data, default=_fallback, option=orjson.OPT_NON_STR_KEYS)
+
+
+def json_object_with(encoded: bytes, extra: Mapping[str, Any]) -> orjson.Fragment:
+    """The JSON object `encoded` with the keys of `extra` after its own, spliced as text: a
+    large object kept encoded is served without being decoded and encoded again."""
+    if not (encoded.startswith(b"{") and encoded.endswith(b"}")):
+        raise ValueError("not an encoded JSON object")
+    tail = orjson.dumps(extra, default=_fallback)
+    if tail == b"{}":
+        return orjson.Fragment(encoded)
+    if encoded == b"{}":  # orjson writes an empty object so
+        return orjson.Fragment(tail)
+    return orjson.Fragment(encoded[:-1] + b"," + tail[1:])

@@ -36,7 +36,7 @@ from clinic.api.errors import (
 )
 from clinic.api.idempotency import idempotent
 from clinic.api.pagination import ByPseudonym, NewestFirst
-from clinic.api.renderers import FastJSONRenderer
+from clinic.api.renderers import FastJSONRenderer, json_object_with
 from clinic.api.serializers import (
     AnnotationSerializer,
     JobSerializer,
@@ -75,7 +75,7 @@ from clinic.services.annotations import (
     annotations_of_session,
 )
 from clinic.services.ehr import PatientDetails, clinician_of_practice, patient_upsert, session_book
-from clinic.services.timelines import timeline_overview
+from clinic.services.timelines import timeline_overview, timeline_overview_encoded
 
 PATIENT_NOT_FOUND_MESSAGE = "No patient with this id is yours to see."
 JOB_NOT_ACTIVE = ErrorCode.JOB_NOT_ACTIVE
@@ -354,23 +354,25 @@ class SessionTimeline(APIView):
             request=_http(request),
             details={"timeline": str(timeline.id), "start_s": span.start_s, "end_s": span.end_s},
         )
-        body = {
-            **view,
+        which = {
             "session": str(session.id),
             "recording": str(timeline.recording_id),
             "job": str(timeline.job_id),
             "created_at": timeline.created_at.isoformat(),
         }
-        return Response(body)
+        if isinstance(view, bytes):
+            return Response(json_object_with(view, which))
+        return Response({**view, **which})
 
 
 def _timeline_view(
     timeline: TimelineResult, span: TimelineRange, max_points: int
-) -> dict[str, Any] | None:
-    # The overview the review page opens with is stored; a range reads the items it overlaps;
-    # only the whole session at another resolution decodes the document.
+) -> dict[str, Any] | bytes | None:
+    # The overview the review page opens with is stored, and served as the JSON it is kept as;
+    # a range reads the items it overlaps; only the whole session at another resolution
+    # decodes the document.
     if span.is_whole and max_points == OVERVIEW_MAX_POINTS:
-        return timeline_overview(timeline=timeline)
+        return timeline_overview_encoded(timeline=timeline)
     if not span.is_whole:
         return timeline_range(timeline=timeline, span=span)
     document = timeline_document(timeline=timeline)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -36,11 +37,16 @@ class User(AbstractUser):
 
     def has_role(self, role: Role) -> bool:
         # Group names are cached per instance: templates and access checks ask often.
-        cached: set[str] | None = getattr(self, "_role_names", None)
+        cached: frozenset[str] | None = getattr(self, "_role_names", None)
         if cached is None:
-            cached = set(self.groups.values_list("name", flat=True)) if self.pk else set()
-            self._role_names = cached
+            names = self.groups.values_list("name", flat=True) if self.pk else ()
+            cached = self.role_names_known(names)
         return str(role) in cached
+
+    def role_names_known(self, names: Iterable[str]) -> frozenset[str]:
+        """Say which groups this account is in, read with it (see StaffTokenAuthentication)."""
+        self._role_names = frozenset(names)
+        return self._role_names
 
     @property
     def is_clinician(self) -> bool:

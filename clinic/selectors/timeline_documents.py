@@ -140,14 +140,19 @@ _Built = TypeVar("_Built", bound=Derived)
 
 
 def timeline_derived(
-    *, timeline: TimelineResult, kind: str, build: Callable[[bytes], _Built]
+    *,
+    timeline: TimelineResult,
+    kind: str,
+    build: Callable[[bytes], _Built],
+    column: str = "document",
 ) -> _Built | None:
-    """What `build` makes of `timeline`'s document plaintext, kept in this process under the
-    row's version like the document itself (None if the row was deleted since it was read).
+    """What `build` makes of the plaintext of `timeline`'s document (or overview: `column`),
+    kept in this process under the row's version like the document itself (None if the row was
+    deleted since it was read, or the column is empty).
 
     `timeline` should come from `timelines_without_documents()`, after the access check. What is
     kept is shared by the requests of this process: `build` must make something read-only. The
-    document it was built from is not kept beside it.
+    plaintext it was built from is not kept beside it.
     """
     cache = _cache()
     version: str | None = getattr(timeline, "row_version", None)
@@ -156,7 +161,7 @@ def timeline_derived(
             held = cache.get((timeline.id, version, kind))
         if held is not None and not isinstance(held, bytes):
             return cast(_Built, held)
-    found = _stored_plaintext(timeline, "document")
+    found = _stored_plaintext(timeline, column)
     if found is None:
         return None
     plaintext, stored_version = found

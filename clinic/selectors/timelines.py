@@ -71,7 +71,11 @@ def timeline_overview_of(document: dict[str, Any]) -> dict[str, Any]:
 def timeline_overview_stored(*, timeline: TimelineResult) -> dict[str, Any] | None:
     """The stored overview view of `timeline`; None when there is none yet, or it was made in
     another format or resolution (or the row is gone)."""
-    stored = timeline_stored_overview(timeline=timeline)
+    return overview_view_of_stored(timeline_stored_overview(timeline=timeline))
+
+
+def overview_view_of_stored(stored: Any) -> dict[str, Any] | None:
+    """The view in a stored overview; None unless it is of today's format and resolution."""
     if (
         not isinstance(stored, dict)
         or stored.get("format") != OVERVIEW_FORMAT

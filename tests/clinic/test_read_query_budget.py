@@ -2,7 +2,7 @@
 
 Each read is made once with a few analysed sessions and once with many more; the number of
 queries must be the same both times (no query per row) and within the read's budget. The
-budget counts everything the request does: token lookup, the caller's roles, the access check,
+budget counts everything the request does: the token with the caller's roles, the access check,
 the data, and the audit row.
 """
 
@@ -25,12 +25,12 @@ from tests.factories import PatientFactory, RecordingFactory, TherapySessionFact
 pytestmark = pytest.mark.django_db
 
 BUDGETS = {
-    "session list": 7,
-    "patient page": 4,
-    "patient list": 5,
-    "timeline overview": 6,
-    "timeline zoom": 6,
-    "FHIR export": 9,
+    "session list": 6,
+    "patient page": 3,
+    "patient list": 4,
+    "timeline overview": 5,
+    "timeline zoom": 5,
+    "FHIR export": 8,
 }
 
 

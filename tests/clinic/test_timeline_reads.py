@@ -373,3 +373,17 @@ def test_the_admin_list_of_timelines_decrypts_no_document(
     assert '"clinic_timelineresult"."overview"' not in "".join(
         query["sql"] for query in queries.captured_queries
     )
+
+
+def test_opening_a_session_again_reads_its_overview_from_memory_not_from_the_row(
+    rivera_api: APIClient, recording: Recording
+) -> None:
+    analysed(recording)
+    first = rivera_api.get(_timeline_url(recording))
+
+    with CaptureQueriesContext(connection) as queries:
+        again = rivera_api.get(_timeline_url(recording))
+
+    assert not [q for q in queries if '"overview"' in q["sql"] and "::text" in q["sql"]]
+    assert again.content == first.content
+    assert again.json()["recording"] == str(recording.id)
