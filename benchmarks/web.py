@@ -55,6 +55,7 @@ SESSIONS_PER_PATIENT = 10
 LONG_SESSION_S = 60 * 60.0
 SHORT_SESSION_S = 10 * 60.0
 LONG_SESSIONS = 20  # the timeline endpoints are measured on these
+AUDIT_ROWS = 100_000  # the audit trail the reads add to
 WINDOW_S = 2.0
 ZOOM_SPAN_S = 5 * 60.0
 SERVER_START_TIMEOUT_S = 60.0
@@ -388,6 +389,7 @@ def seed(sessions: int) -> dict[str, Any]:
                 )
         seeded_s = time.perf_counter() - started
     _overviews_fill(clinician)
+    _audit_trail_fill(clinician, AUDIT_ROWS)
     # What autovacuum would have done after a bulk load: without it the planner still counts on
     # the empty tables it last saw, and scans 10,000 rows where an index finds 25.
     with connection.cursor() as cursor:
@@ -409,6 +411,35 @@ def seed(sessions: int) -> dict[str, Any]:
         "sessions": TherapySession.objects.filter(clinician=clinician).count(),
         "seeded_s": round(seeded_s, 1),
     }
+
+
+def _audit_trail_fill(clinician: Any, rows: int) -> None:
+    """A trail as long as a busy practice's (earlier reads by the clinician), so that each
+    measured read adds its audit row to an index of that size, as it would in production."""
+    from clinic.models import AuditEvent, TherapySession
+
+    missing = rows - AuditEvent.objects.count()
+    if missing <= 0:
+        return
+    sessions = list(
+        TherapySession.objects.filter(clinician=clinician).values_list("id", "patient_id")[:1000]
+    )
+    started = dt.datetime.now(dt.UTC) - dt.timedelta(days=365)
+    for first in range(0, missing, 5000):
+        AuditEvent.objects.bulk_create(
+            AuditEvent(
+                at=started + dt.timedelta(minutes=5 * i),
+                actor=clinician,
+                actor_label=clinician.username,
+                action="timeline.view",
+                object_type="therapysession",
+                object_id=str(sessions[i % len(sessions)][0]),
+                patient_id=sessions[i % len(sessions)][1],
+                organisation_id=clinician.organisation_id,
+                ip="127.0.0.1",
+            )
+            for i in range(first, min(first + 5000, missing))
+        )
 
 
 def _overviews_fill(clinician: Any) -> None:

@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from django.contrib.postgres.aggregates import ArrayAgg
+from django.contrib.auth.models import Group
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.cache import caches
-from django.db.models import Value
+from django.db.models import OuterRef
 from rest_framework import authentication, exceptions, permissions, throttling
 from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
@@ -64,7 +65,11 @@ class StaffTokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple[User, Token]:
         found = (
             Token.objects.select_related("user")
-            .annotate(role_names=ArrayAgg("user__groups__name", default=Value([])))
+            .annotate(
+                role_names=ArraySubquery(
+                    Group.objects.filter(user=OuterRef("user_id")).values("name")
+                )
+            )
             .filter(key=key)
             .first()
         )
@@ -72,7 +77,7 @@ class StaffTokenAuthentication(authentication.TokenAuthentication):
             raise exceptions.AuthenticationFailed("Invalid token.")
         if not found.user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        found.user.role_names_known(name for name in found.role_names if name is not None)
+        found.user.role_names_known(found.role_names)
         return found.user, found
 
 
