@@ -9,7 +9,6 @@ from pathlib import Path
 import orjson
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from clinic.api.renderers import FastJSONRenderer
@@ -18,12 +17,6 @@ from clinic.models import AnalysisJob, Patient, TherapySession, User
 from tests.factories import RecordingFactory, TherapySessionFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(user: User) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
 
 
 def test_each_listed_session_reads_as_the_serializer_writes_it(
@@ -47,7 +40,9 @@ def test_each_listed_session_reads_as_the_serializer_writes_it(
     )
     AnalysisJob.objects.create(recording=reanalysed, status=AnalysisJob.Status.QUEUED)
 
-    answer = _client(dr_rivera).get("/api/v1/sessions/")
+    client = APIClient()
+    client.force_authenticate(dr_rivera)
+    answer = client.get("/api/v1/sessions/")
 
     assert answer.status_code == 200
     listed = orjson.loads(answer.content)["results"]
