@@ -97,7 +97,7 @@ def _decoded(timeline: TimelineResult, column: str) -> Any:
     return None if plaintext is None else json_decode(plaintext)
 
 
-def _plaintext(timeline: TimelineResult, column: str, *, keep: bool = True) -> bytes | None:
+def _plaintext(timeline: TimelineResult, column: str) -> bytes | None:
     cache = _cache()
     version: str | None = getattr(timeline, "row_version", None)
     if cache is not None and version is not None:
@@ -109,8 +109,7 @@ def _plaintext(timeline: TimelineResult, column: str, *, keep: bool = True) -> b
     if found is None:
         return None
     plaintext, stored_version = found
-    if keep:
-        _keep((timeline.id, stored_version, column), plaintext)
+    _keep((timeline.id, stored_version, column), plaintext)
     return plaintext
 
 
