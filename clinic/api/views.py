@@ -179,7 +179,7 @@ class SessionList(generics.ListAPIView[TherapySession]):
     @extend_schema(parameters=[SessionFilterSerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         audit_record(actor=_user(request), action="session.list", request=_http(request))
-        # Rows, not instances: SessionSerializer's output at a tenth of the cost (session_rows).
+        # Rows, not model instances: SessionSerializer's output without building them.
         page = self.paginate_queryset(session_rows_of(self.get_queryset()))
         assert page is not None  # the view always paginates
         return self.get_paginated_response(session_rows(page))
