@@ -42,8 +42,8 @@ class JobSerializer(serializers.ModelSerializer[AnalysisJob]):
 
 @extend_schema_field(JobSerializer(allow_null=True))
 class LatestJobField(serializers.Field):
-    """A recording's newest job, or null. Its JobSerializer is built once per list, not once
-    per recording: building one per row cost a 25-row page of the session list ~7 ms."""
+    """A recording's newest job, or null. Its JobSerializer is built once with the field, not
+    once per recording it represents."""
 
     def __init__(self) -> None:
         super().__init__(source="*", read_only=True)

@@ -97,14 +97,20 @@ def _decoded(timeline: TimelineResult, column: str) -> Any:
     return None if plaintext is None else json_decode(plaintext)
 
 
-def _plaintext(timeline: TimelineResult, column: str) -> bytes | None:
+def _held(timeline: TimelineResult, kind: str) -> bytes | Derived | None:
+    """What this process keeps of `kind` for the row version `timeline` was read at."""
     cache = _cache()
     version: str | None = getattr(timeline, "row_version", None)
-    if cache is not None and version is not None:
-        with _LOCK:
-            held = cache.get((timeline.id, version, column))
-        if isinstance(held, bytes):
-            return held
+    if cache is None or version is None:
+        return None
+    with _LOCK:
+        return cache.get((timeline.id, version, kind))
+
+
+def _plaintext(timeline: TimelineResult, column: str) -> bytes | None:
+    held = _held(timeline, column)
+    if isinstance(held, bytes):
+        return held
     found = _stored_plaintext(timeline, column)
     if found is None:
         return None
@@ -153,13 +159,9 @@ def timeline_derived(
     kept is shared by the requests of this process: `build` must make something read-only. The
     plaintext it was built from is not kept beside it.
     """
-    cache = _cache()
-    version: str | None = getattr(timeline, "row_version", None)
-    if cache is not None and version is not None:
-        with _LOCK:
-            held = cache.get((timeline.id, version, kind))
-        if held is not None and not isinstance(held, bytes):
-            return cast(_Built, held)
+    held = _held(timeline, kind)
+    if held is not None and not isinstance(held, bytes):
+        return cast(_Built, held)
     found = _stored_plaintext(timeline, column)
     if found is None:
         return None

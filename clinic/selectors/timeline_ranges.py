@@ -25,11 +25,15 @@ import orjson
 
 from clinic.models import TimelineResult
 from clinic.selectors.timeline_documents import timeline_derived
-from clinic.selectors.timelines import TimelineRange, talk_summary
+from clinic.selectors.timelines import (
+    VIEW_FIXED_AFTER,
+    VIEW_FIXED_BEFORE,
+    TimelineRange,
+    timeline_view_fixed,
+)
 from clinic.storage import json_decode
 
 RANGED_LISTS = ("windows", "transcript", "moments", "gaps")
-_HEAD_FIELDS = ("schema", "notice", "duration_s", "window_s")
 _ARRAY_BYTES_PER_ITEM = 2 * 8  # a start and an end, float64
 _OBJECT_BYTES = 64  # what Python adds to each kept bytes object, roughly
 
@@ -69,19 +73,14 @@ class ItemsByTime:
 
 @dataclass(frozen=True)
 class RangedTimeline:
-    head: bytes  # JSON: what every range shows, whatever its span
+    head: bytes  # JSON: what every range shows, whatever its span (timeline_view_fixed)
     lists: dict[str, ItemsByTime]
 
     @classmethod
     def of_plaintext(cls, plaintext: bytes) -> RangedTimeline:
         document: dict[str, Any] = json_decode(plaintext)
-        head = {name: document.get(name) for name in _HEAD_FIELDS}
-        head["notice"] = document.get("notice", "")
-        head["speakers"] = document.get("speakers", [])
-        head["summary"] = talk_summary(document)
-        head["models"] = document.get("models", [])
         return cls(
-            head=orjson.dumps(head),
+            head=orjson.dumps(timeline_view_fixed(document)),
             lists={name: ItemsByTime.of(document.get(name, [])) for name in RANGED_LISTS},
         )
 
@@ -89,15 +88,13 @@ class RangedTimeline:
         """The range `span` (not the whole session: that is downsampled) as the chart reads it."""
         if span.is_whole:
             raise ValueError("the whole session is read through its overview, not a range")
-        head = orjson.loads(self.head)
+        fixed = orjson.loads(self.head)
         return {
-            **{name: head[name] for name in _HEAD_FIELDS},
+            **{name: fixed[name] for name in VIEW_FIXED_BEFORE},
             "range": {"start_s": span.start_s, "end_s": span.end_s},
             "downsampled": False,
             **{name: self.lists[name].overlapping(span) for name in RANGED_LISTS},
-            "speakers": head["speakers"],
-            "summary": head["summary"],
-            "models": head["models"],
+            **{name: fixed[name] for name in VIEW_FIXED_AFTER},
         }
 
     @property

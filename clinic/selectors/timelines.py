@@ -105,17 +105,31 @@ def timeline_view(
     windows = [w for w in document.get("windows", []) if span.overlaps(w["start_s"], w["end_s"])]
     if span.is_whole:
         windows = windows_downsample(windows, max_points=max_points)
+    fixed = timeline_view_fixed(document)
     return {
-        "schema": document.get("schema"),
-        "notice": document.get("notice", ""),
-        "duration_s": document.get("duration_s"),
-        "window_s": document.get("window_s"),
+        **{name: fixed[name] for name in VIEW_FIXED_BEFORE},
         "range": {"start_s": span.start_s, "end_s": span.end_s},
         "downsampled": span.is_whole and len(windows) < len(document.get("windows", [])),
         "windows": windows,
         "transcript": _in_range(document.get("transcript", []), span),
         "moments": _in_range(document.get("moments", []), span),
         "gaps": _in_range(document.get("gaps", []), span),
+        **{name: fixed[name] for name in VIEW_FIXED_AFTER},
+    }
+
+
+# What a view shows whatever its range, before and after the range's own fields.
+VIEW_FIXED_BEFORE = ("schema", "notice", "duration_s", "window_s")
+VIEW_FIXED_AFTER = ("speakers", "summary", "models")
+
+
+def timeline_view_fixed(document: dict[str, Any]) -> dict[str, Any]:
+    """The fields of `timeline_view` that do not depend on the range (VIEW_FIXED_*)."""
+    return {
+        "schema": document.get("schema"),
+        "notice": document.get("notice", ""),
+        "duration_s": document.get("duration_s"),
+        "window_s": document.get("window_s"),
         "speakers": document.get("speakers", []),
         "summary": talk_summary(document),
         "models": document.get("models", []),
