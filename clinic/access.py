@@ -26,6 +26,7 @@ from clinic.models import (
     Patient,
     Recording,
     TherapySession,
+    TimelineResult,
     User,
 )
 from clinic.selectors import (
@@ -34,6 +35,7 @@ from clinic.selectors import (
     recordings_visible_to,
     sessions_visible_to,
 )
+from clinic.selectors.timelines import timeline_for_session
 
 NOT_FOUND_MESSAGE = "Not found."
 
@@ -51,6 +53,22 @@ def access_patient_record(user: User | AnonymousUser, patient_id: uuid.UUID | st
 
 def access_session(user: User | AnonymousUser, session_id: uuid.UUID | str) -> TherapySession:
     return _get_or_404(user, sessions_visible_to(user).select_related("patient"), session_id)
+
+
+def access_session_timeline(
+    user: User | AnonymousUser, session_id: uuid.UUID | str
+) -> TimelineResult | None:
+    """The newest timeline of a session `user` may see, found with the access check in one
+    query (the review reads open with this); None when the session has no timeline yet, and
+    Http404, audited, when the session is missing or not theirs."""
+    with contextlib.suppress(ValueError):  # not an id: the refusal below says so
+        key = session_id if isinstance(session_id, uuid.UUID) else uuid.UUID(str(session_id))
+        visible = sessions_visible_to(user).filter(pk=key)
+        found = timeline_for_session(session=visible)
+        if found is not None:
+            return found
+    access_session(user, session_id)  # refuses (and audits) unless the session is theirs
+    return None
 
 
 def access_recording(user: User | AnonymousUser, recording_id: uuid.UUID | str) -> Recording:

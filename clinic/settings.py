@@ -221,6 +221,15 @@ if DATABASE_POOL:
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=8),
         "timeout": env.float("DATABASE_POOL_TIMEOUT_S", default=10.0),
     }
+# Parameters bound by the server, and a statement run twice on a connection kept prepared: the
+# review reads repeat a handful of statements, and planning them afresh cost Postgres more than
+# running them (0.4 ms against 0.08 for the timeline's). Turn off behind a pooler that hands out
+# a server connection per transaction (PgBouncer's transaction mode), where a statement prepared
+# on one may be missing on the next.
+if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=2
+    )
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgres://...).")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

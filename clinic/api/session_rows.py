@@ -10,15 +10,19 @@ schema and the single-session answer; a test holds the two to the same output, f
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
+from psycopg import sql
 from rest_framework import serializers
 
 from clinic.api.serializers import JobSerializer, PatientSerializer, RecordingSerializer
 from clinic.models import AnalysisJob, Recording, TherapySession
+from clinic.sql_names import column, columns_as, table
 
 # The session's own columns, then its patient's and clinician's under these names.
 _SESSION_COLUMNS = ("id", "date", "external_encounter_id", "created_at")
@@ -30,6 +34,7 @@ _RECORDING_COLUMNS = tuple(
     name for name in RecordingSerializer.Meta.fields if name not in ("session", "latest_job")
 )
 _JOB_COLUMNS = tuple(name for name in JobSerializer.Meta.fields if name != "recording")
+_JOB_PREFIX = "job_"
 
 # DRF's own field formatting, so a date or instant reads exactly as the serializers write it;
 # in UTC, the API's only time zone (settings.TIME_ZONE), named here rather than looked up for
@@ -64,34 +69,51 @@ def session_rows(page: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _recordings_by_session(session_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
-    rows = list(
-        Recording.objects.filter(session_id__in=list(session_ids))
-        .order_by("-created_at")
-        .values("session_id", *_RECORDING_COLUMNS)
-    )
-    jobs = _latest_job_by_recording(row["id"] for row in rows)
+    with connection.cursor() as cursor:
+        cursor.execute(_recordings_with_latest_job_sql(), [list(session_ids)])
+        names = [c.name for c in cursor.description or ()]
+        rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
     by_session: dict[uuid.UUID, list[Any]] = {}
     for row in rows:
-        row["session"], row["latest_job"] = row["session_id"], jobs.get(row["id"])
+        row["latest_job"] = _job_of(row)
         recording = {name: _json_value(row[name]) for name in RecordingSerializer.Meta.fields}
-        by_session.setdefault(row["session_id"], []).append(recording)
+        by_session.setdefault(row["session"], []).append(recording)
     return by_session
 
 
-def _latest_job_by_recording(recording_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    newest_first = (
-        AnalysisJob.objects.filter(recording_id__in=list(recording_ids))
-        .order_by("recording_id", "-created_at")
-        .distinct("recording_id")  # Postgres's DISTINCT ON: the first row of each recording
-        .values("recording_id", *_JOB_COLUMNS)
+def _job_of(row: dict[str, Any]) -> dict[str, Any] | None:
+    if row[f"{_JOB_PREFIX}id"] is None:  # never analysed
+        return None
+    job = {name: row[_JOB_PREFIX + name] for name in _JOB_COLUMNS}
+    job["recording"] = row["id"]
+    return {name: _json_value(job[name]) for name in JobSerializer.Meta.fields}
+
+
+@functools.cache
+def _recordings_with_latest_job_sql() -> str:
+    """The sessions' recordings, newest first, each with its newest job's columns (all null
+    when it has none): one round trip, where the ORM needs one query for each."""
+    return (
+        sql.SQL(
+            "SELECT {recording_columns}, {job_columns} FROM {recordings} "
+            "LEFT JOIN LATERAL (SELECT * FROM {jobs} WHERE {job_recording} = {recording_id} "
+            "ORDER BY {job_created} DESC LIMIT 1) {job} ON TRUE "
+            "WHERE {recording_session} = ANY(%s) ORDER BY {recording_created} DESC"
+        )
+        .format(
+            recording_columns=columns_as("recording", Recording, ("session", *_RECORDING_COLUMNS)),
+            job_columns=columns_as("job", AnalysisJob, _JOB_COLUMNS, prefix=_JOB_PREFIX),
+            recordings=table(Recording, "recording"),
+            jobs=table(AnalysisJob, "newest"),
+            job_recording=column("newest", AnalysisJob, "recording"),
+            recording_id=column("recording", Recording, "id"),
+            job_created=column("newest", AnalysisJob, "created_at"),
+            job=sql.Identifier("job"),
+            recording_session=column("recording", Recording, "session"),
+            recording_created=column("recording", Recording, "created_at"),
+        )
+        .as_string()
     )
-    latest = {}
-    for row in newest_first:
-        row["recording"] = row["recording_id"]
-        latest[row["recording_id"]] = {
-            name: _json_value(row[name]) for name in JobSerializer.Meta.fields
-        }
-    return latest
 
 
 def _json_value(value: Any) -> Any:

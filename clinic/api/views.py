@@ -27,6 +27,7 @@ from clinic.access import (
     access_patient_record,
     access_recording,
     access_session,
+    access_session_timeline,
 )
 from clinic.api.auth import scoped
 from clinic.api.errors import (
@@ -337,10 +338,9 @@ class SessionTimeline(APIView):
 
     @extend_schema(parameters=[TimelineQuerySerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request: Request, session_id: str) -> Response:
-        session = access_session(request.user, session_id)
+        timeline = access_session_timeline(request.user, session_id)
         query = TimelineQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        timeline = timeline_for_session(session=session)
         if timeline is None:
             raise ApiError(NO_TIMELINE, NO_TIMELINE_MESSAGE, status_code=404)
         span = TimelineRange(query.validated_data.get("start_s"), query.validated_data.get("end_s"))
@@ -355,7 +355,7 @@ class SessionTimeline(APIView):
             details={"timeline": str(timeline.id), "start_s": span.start_s, "end_s": span.end_s},
         )
         which = {
-            "session": str(session.id),
+            "session": str(timeline.recording.session_id),
             "recording": str(timeline.recording_id),
             "job": str(timeline.job_id),
             "created_at": timeline.created_at.isoformat(),

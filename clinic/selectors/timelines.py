@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Q, QuerySet
+
 from clinic.models import Recording, TherapySession, TimelineResult
 from clinic.selectors.timeline_documents import (
     timeline_stored_overview,
@@ -46,12 +48,21 @@ class TimelineRange:
         )
 
 
-def timeline_for_session(*, session: TherapySession) -> TimelineResult | None:
+def timeline_for_session(
+    *, session: TherapySession | QuerySet[TherapySession]
+) -> TimelineResult | None:
     """The newest timeline of the session's newest analysed recording, if any, without its
-    document and overview: read those with `timeline_document` or the overview services."""
+    document and overview: read those with `timeline_document` or the overview services.
+    `session` may be a query for at most one session (an access check), read in the same query.
+    """
+    of_session = (
+        Q(recording__session__in=session)
+        if isinstance(session, QuerySet)
+        else Q(recording__session=session)
+    )
     return (
         timelines_without_documents()
-        .filter(recording__session=session)
+        .filter(of_session)
         .select_related("recording__session", "job")
         .order_by("-created_at")
         .first()

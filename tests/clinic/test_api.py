@@ -223,6 +223,25 @@ def test_the_timeline_overview_is_downsampled_and_a_range_is_in_full_detail(
     )
 
 
+def test_an_analysed_session_off_the_care_team_reads_as_missing_not_as_unanalysed(
+    okafor_api: APIClient, dr_okafor: User, recording: Recording
+) -> None:
+    analysed(recording)
+    url = reverse("api-session-timeline", args=[recording.session_id])
+
+    forbidden = okafor_api.get(url)
+    missing = okafor_api.get(reverse("api-session-timeline", args=[uuid.uuid4()]))
+    not_an_id = okafor_api.get("/api/v1/sessions/not-a-session/timeline/")
+
+    for answer in (forbidden, missing, not_an_id):
+        assert answer.status_code == 404
+        assert answer.json()["error"]["code"] == "not_found"
+    denied = AuditEvent.objects.filter(actor=dr_okafor, outcome=AuditEvent.Outcome.DENIED)
+    assert denied.filter(object_id=str(recording.session_id)).count() == 1
+    assert denied.count() == 2  # the session and the unknown id; the URL refuses a non-id
+    assert not AuditEvent.objects.filter(actor=dr_okafor, action="timeline.view").exists()
+
+
 def test_a_backwards_range_and_a_session_without_analysis_get_coded_errors(
     rivera_api: APIClient, recording: Recording
 ) -> None:

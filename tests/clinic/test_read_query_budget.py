@@ -25,11 +25,11 @@ from tests.factories import PatientFactory, RecordingFactory, TherapySessionFact
 pytestmark = pytest.mark.django_db
 
 BUDGETS = {
-    "session list": 6,
+    "session list": 4,
     "patient page": 3,
     "patient list": 4,
-    "timeline overview": 5,
-    "timeline zoom": 5,
+    "timeline overview": 4,
+    "timeline zoom": 4,
     "FHIR export": 8,
 }
 
