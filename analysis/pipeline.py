@@ -19,11 +19,15 @@ shape) is recomputed, never half-read.
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -32,6 +36,7 @@ from analysis.errors import Cancelled, ErrorCode, MediaError
 from analysis.pipeline_options import PipelineOptions
 from analysis.stage_outputs import Json, OutputVersionError, StageOutput, TimelineOutput
 from analysis.stages import STAGE_NAMES, STAGES, Stage, StageContext, StageInputs
+from analysis.threads import sharing_threads, stages_side_by_side
 
 __all__ = [
     "STAGES",
@@ -217,47 +222,172 @@ def run_pipeline(
     store: StageStore,
     reporter: Reporter | None = None,
 ) -> PipelineRun:
-    """Run (or resume) every stage; raises Cancelled when the reporter says stop."""
+    """Run (or resume) every stage; raises Cancelled when the reporter says stop.
+
+    Stages that do not read each other's output run side by side when the thread budget
+    allows (analysis/threads.py), each on its share of the threads; the reporter is only ever
+    called from this thread.
+    """
     path = Path(path)
     if not path.is_file():
         raise MediaError(ErrorCode.NOT_MEDIA, f"no such file: {path}")
-    fingerprints = stage_fingerprints(path, options)
-    report = reporter or CallbackReporter()
-    total = sum(stage.weight for stage in STAGES)
-    done = 0.0
-    inputs = StageInputs()
-    seconds: dict[str, float] = {}
-    for stage in STAGES:
-        if report.should_stop(at_boundary=True):
-            raise Cancelled()
-        reused, output = _reuse(store, stage, fingerprints[stage.name])
-        if reused:
-            seconds[stage.name] = 0.0
-        else:
-            started = time.perf_counter()
-            stage_progress = _within_stage(report, stage.name, done / total, stage.weight / total)
-            stage_progress(0.0)
-            output = stage.run(
-                StageContext(
-                    path=path,
-                    options=options,
-                    inputs=inputs,
-                    progress=stage_progress,
-                    should_stop=report.should_stop,
-                )
-            )
-            seconds[stage.name] = round(time.perf_counter() - started, 3)
-            encoded = None if output is None else output.to_json()
-            store.save(stage.name, fingerprints[stage.name], encoded, seconds[stage.name])
-            # Read back as a resumed run would, so a fresh and a reused output are the same.
-            output = None if encoded is None else stage.output.from_json(encoded)
-        inputs = inputs.with_output(stage.name, output)
-        done += stage.weight
-        report.progress(stage.name, min(1.0, done / total))
-    log.info("pipeline %s: stage seconds %s (0 = reused)", path.name, seconds)
+    run = _Run(path, options, store, reporter or CallbackReporter())
+    width = stages_side_by_side()
+    if width == 1:
+        run.one_after_another()
+    else:
+        with sharing_threads(width):
+            run.side_by_side(width)
+    inputs = run.inputs
+    log.info("pipeline %s: stage seconds %s (0 = reused)", path.name, run.seconds)
     if inputs.fusion is None:
         raise RuntimeError("the fusion stage returned nothing")
-    return PipelineRun(timeline=inputs.fusion, outputs=inputs, seconds=seconds)
+    return PipelineRun(timeline=inputs.fusion, outputs=inputs, seconds=dict(run.seconds))
+
+
+STAGE_LABEL_SEPARATOR = " + "
+
+
+def stage_label(running: list[Stage]) -> str:
+    """What the reporter is told runs: one stage's name, or those running side by side, in
+    pipeline order ("face + transcript")."""
+    return STAGE_LABEL_SEPARATOR.join(s.name for s in sorted(running, key=STAGES.index))
+
+
+def stages_in_label(label: str) -> list[str]:
+    """The stage names in a label the reporter was given."""
+    return label.split(STAGE_LABEL_SEPARATOR)
+
+
+# How often the loop asks the reporter whether to stop, and tells it the progress, while
+# stages run side by side (the worker's reporter asks the database at most twice a second).
+POLL_S = 0.25
+
+
+class _Run:
+    """One run's state: the outputs so far, each stage's seconds, and the progress. The store
+    and the reporter are only used from the thread that called `run_pipeline` (the worker's
+    talk to the database, whose connections belong to a thread); the stages' own threads only
+    run stages."""
+
+    def __init__(
+        self, path: Path, options: PipelineOptions, store: StageStore, report: Reporter
+    ) -> None:
+        self.path, self.options, self.store, self.report = path, options, store, report
+        self.fingerprints = stage_fingerprints(path, options)
+        self.total = sum(stage.weight for stage in STAGES)
+        self.inputs = StageInputs()
+        self.seconds: dict[str, float] = {}  # of the stages finished; 0 when reused
+        self.done = 0.0  # weight of the stages finished
+        self.fractions: dict[str, float] = {}  # each running stage's own 0..1
+        self.lock = threading.Lock()  # over `fractions`, which the stages' threads write
+        self.stop = threading.Event()  # set by the loop, read by the stages' threads
+
+    def one_after_another(self) -> None:
+        for stage in STAGES:
+            if self.report.should_stop(at_boundary=True):
+                raise Cancelled()
+            if self._reused(stage):
+                continue
+            progress = _within_stage(
+                self.report, stage.name, self.done / self.total, stage.weight / self.total
+            )
+            output, seconds = self._compute(stage, progress, self.report.should_stop)
+            self._keep(stage, output, seconds)
+
+    def side_by_side(self, width: int) -> None:
+        pending = list(STAGES)
+        running: dict[Future[tuple[StageOutput | None, float]], Stage] = {}
+        with ThreadPoolExecutor(max_workers=width, thread_name_prefix="stage") as pool:
+            try:
+                while pending or running:
+                    for stage in self._ready(pending, len(running), width):
+                        if self.report.should_stop(at_boundary=True):
+                            raise Cancelled()
+                        pending.remove(stage)
+                        if self._reused(stage):
+                            continue
+                        self.fractions[stage.name] = 0.0
+                        context = contextvars.copy_context()  # carries the share of threads
+                        running[
+                            pool.submit(
+                                context.run,
+                                self._compute,
+                                stage,
+                                functools.partial(self._note, stage.name),
+                                self.stop.is_set,
+                            )
+                        ] = stage
+                    if not running:
+                        continue
+                    finished, _ = wait(running, timeout=POLL_S, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        self._keep(running.pop(future), *future.result())
+                    if self.report.should_stop():
+                        raise Cancelled()
+                    self._report_running(list(running.values()))
+            except BaseException:
+                self.stop.set()  # the other stages stop at their next check; their end is moot
+                raise
+
+    def _ready(self, pending: list[Stage], running: int, width: int) -> list[Stage]:
+        """Pending stages whose inputs are all there, while there is room; in pipeline order."""
+        ready: list[Stage] = []
+        for stage in pending:
+            if running + len(ready) >= width:
+                break
+            if all(name in self.seconds for name in stage.reads):
+                ready.append(stage)
+        return ready
+
+    def _reused(self, stage: Stage) -> bool:
+        reused, output = _reuse(self.store, stage, self.fingerprints[stage.name])
+        if reused:
+            self._finish(stage, output, 0.0)
+        return reused
+
+    def _compute(
+        self, stage: Stage, progress: Callable[[float], None], should_stop: Callable[[], bool]
+    ) -> tuple[StageOutput | None, float]:
+        """Run `stage` on the outputs it reads (in whichever thread): its output and seconds."""
+        started = time.perf_counter()
+        progress(0.0)
+        output = stage.run(
+            StageContext(
+                path=self.path,
+                options=self.options,
+                inputs=self.inputs,
+                progress=progress,
+                should_stop=should_stop,
+            )
+        )
+        return output, round(time.perf_counter() - started, 3)
+
+    def _keep(self, stage: Stage, output: StageOutput | None, seconds: float) -> None:
+        encoded = None if output is None else output.to_json()
+        self.store.save(stage.name, self.fingerprints[stage.name], encoded, seconds)
+        # Read back as a resumed run would, so a fresh and a reused output are the same.
+        self._finish(stage, None if encoded is None else stage.output.from_json(encoded), seconds)
+
+    def _finish(self, stage: Stage, output: StageOutput | None, seconds: float) -> None:
+        self.inputs = self.inputs.with_output(stage.name, output)
+        self.seconds[stage.name] = seconds
+        with self.lock:
+            self.fractions.pop(stage.name, None)
+        self.done += stage.weight
+        self.report.progress(stage.name, min(1.0, self.done / self.total))
+
+    def _note(self, stage: str, fraction: float) -> None:
+        """A stage's own progress, from its thread; the loop tells the reporter."""
+        with self.lock:
+            self.fractions[stage] = max(self.fractions.get(stage, 0.0), min(1.0, fraction))
+
+    def _report_running(self, running: list[Stage]) -> None:
+        if not running:
+            return
+        with self.lock:
+            partial = sum(s.weight * self.fractions.get(s.name, 0.0) for s in running)
+        self.report.progress(stage_label(running), min(1.0, (self.done + partial) / self.total))
 
 
 def analyse_file(

@@ -13,18 +13,27 @@ analysed fewer frames per second than a per-frame loop. The budget is
 itself, as before the budget (the throughput benchmark's baseline). `thread_budget()` reads
 it; `apply_thread_budget()` sets the libraries that are set per process, once, at worker or
 command start. Stages that take a
-thread count (the transcript's CTranslate2 model, the decoder) ask `thread_budget()`.
+thread count (the transcript's CTranslate2 model, the decoder) ask `stage_threads()`.
+
+Two stages that do not read each other's output (the face stage, and the ingest and transcript
+stages) run side by side when the budget has two threads or more, each on half of it
+(`stages_side_by_side`, `sharing_threads`): neither the face stage nor the transcript ran much
+faster on two threads than on one, so one analysis on two cores used them poorly in turn.
+`MOODLINE_STAGES_SIDE_BY_SIDE=0` runs them one after the other.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 
 CONCURRENT_VARIABLE = "MOODLINE_CONCURRENT_ANALYSES"
 THREADS_VARIABLE = "MOODLINE_ANALYSIS_THREADS"
+SIDE_BY_SIDE_VARIABLE = "MOODLINE_STAGES_SIDE_BY_SIDE"
 # Environment variables the OpenMP/BLAS runtimes read when they start (before torch or
 # numpy load them, which is why the worker sets them at its very start).
 RUNTIME_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -100,3 +109,44 @@ def apply_thread_budget(budget: ThreadBudget | None = None) -> ThreadBudget:
     with contextlib.suppress(RuntimeError):
         torch.set_num_interop_threads(1)
     return budget
+
+
+# The threads of the stage running in this context, while stages share the budget.
+_shared_threads: ContextVar[int | None] = ContextVar("shared_threads", default=None)
+
+
+def stage_threads() -> int:
+    """Threads the running stage may give a library: its share of the budget while stages run
+    side by side, else the whole budget (0: no budget, the library decides)."""
+    shared = _shared_threads.get()
+    return thread_budget().threads if shared is None else shared
+
+
+def stages_side_by_side(budget: ThreadBudget | None = None) -> int:
+    """How many independent stages may run at once: two when the budget has two threads or
+    more (unless turned off), else one."""
+    budget = budget or thread_budget()
+    if budget.threads < 2:
+        return 1
+    if os.environ.get(SIDE_BY_SIDE_VARIABLE, "1").strip().lower() in ("0", "false", "no", "off"):
+        return 1
+    return 2
+
+
+@contextlib.contextmanager
+def sharing_threads(stages: int, budget: ThreadBudget | None = None) -> Iterator[int]:
+    """Split the budget between `stages` stages running at once: `stage_threads()` answers the
+    share in this context (and in contexts copied from it), and torch's pool is sized to it for
+    the duration. Yields the share."""
+    budget = budget or thread_budget()
+    share = max(1, budget.threads // stages)
+    token = _shared_threads.set(share)
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(share)
+    try:
+        yield share
+    finally:
+        torch.set_num_threads(before)
+        _shared_threads.reset(token)

@@ -30,7 +30,7 @@ import numpy as np
 
 from analysis.device import torch_device
 from analysis.errors import ErrorCode, ModelError
-from analysis.threads import thread_budget
+from analysis.threads import stage_threads
 from analysis.voice.regions import iter_region_audio
 from analysis.voice.vad import SpeechSegment
 from analysis.weights.registry import ModelSpec, get_spec
@@ -214,7 +214,7 @@ class FasterWhisperEngine:
     model: TranscriptModel = field(default_factory=get_transcript_model)
     name: str = "faster-whisper"
     # 0 lets CTranslate2 decide (every core); the budget is this analysis's share.
-    cpu_threads: int = field(default_factory=lambda: thread_budget().threads)
+    cpu_threads: int = field(default_factory=stage_threads)
 
     @property
     def models(self) -> tuple[ModelSpec, ...]:

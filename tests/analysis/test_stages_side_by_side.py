@@ -1,0 +1,106 @@
+"""Stages that do not read each other's output run side by side when the thread budget has two
+threads or more, each on its share: the same timeline as one after the other, the progress
+still only moves forward, and a stop reaches every running stage."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from analysis.errors import Cancelled
+from analysis.pipeline import MemoryStageStore, PipelineOptions, run_pipeline, stages_in_label
+from analysis.threads import sharing_threads, stage_threads, thread_budget
+from tests.analysis.test_pipeline import talking_clip
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return talking_clip(tmp_path_factory.mktemp("clips") / "session.mp4")
+
+
+@pytest.fixture
+def two_threads(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("MOODLINE_ANALYSIS_THREADS", "2")
+    thread_budget.cache_clear()
+    yield
+    thread_budget.cache_clear()
+
+
+class _Recorder:
+    """A reporter that notes what it hears, from which thread, and stops once `stop` says so."""
+
+    def __init__(self, stop: Callable[[], bool] = lambda: False) -> None:
+        self.reports: list[tuple[str, float]] = []
+        self.threads: set[int] = set()
+        self.stop = stop
+
+    def progress(self, stage: str, fraction: float) -> None:
+        self.threads.add(threading.get_ident())
+        self.reports.append((stage, fraction))
+
+    def should_stop(self, *, at_boundary: bool = False) -> bool:
+        self.threads.add(threading.get_ident())
+        return self.stop()
+
+
+def _without_timings(document: dict) -> dict:
+    return {k: v for k, v in document.items() if k not in ("created_at", "analysis_seconds")}
+
+
+def test_side_by_side_gives_the_timeline_one_after_the_other_gives(
+    clip: Path, two_threads: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    torch_threads = torch.get_num_threads()
+    side_by_side = _Recorder()
+    together = run_pipeline(
+        clip, options=PipelineOptions(), store=MemoryStageStore(), reporter=side_by_side
+    )
+    monkeypatch.setenv("MOODLINE_STAGES_SIDE_BY_SIDE", "0")
+    in_turn = run_pipeline(clip, options=PipelineOptions(), store=MemoryStageStore())
+
+    assert _without_timings(together.document) == _without_timings(in_turn.document)
+    fractions = [fraction for _, fraction in side_by_side.reports]
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0
+    labels = [label for label, _ in side_by_side.reports]
+    # two ran at once (the face stage beside the ingest, then the transcript), and it was said
+    assert any(len(stages_in_label(label)) == 2 for label in labels)
+    assert {name for label in labels for name in stages_in_label(label)} == set(together.seconds)
+    # The reporter (the worker's talks to the database) is only called from the caller's thread.
+    assert side_by_side.threads == {threading.get_ident()}
+    assert torch.get_num_threads() == torch_threads  # the share was handed back
+
+
+def test_a_stop_while_stages_run_side_by_side_reaches_each_and_saves_nothing_after(
+    clip: Path, two_threads: None
+) -> None:
+    store = MemoryStageStore()
+    threads_before = threading.active_count()
+
+    with pytest.raises(Cancelled):
+        run_pipeline(
+            clip,
+            options=PipelineOptions(),
+            store=store,
+            reporter=_Recorder(stop=lambda: "ingest" in store.saved),
+        )
+
+    assert "ingest" in store.saved
+    assert not {"voice", "transcript", "fusion"} & set(store.saved)
+    assert threading.active_count() == threads_before  # no stage left running
+    resumed = run_pipeline(clip, options=PipelineOptions(), store=store)
+    assert resumed.seconds["ingest"] == 0.0  # kept from the stopped run
+
+
+def test_two_stages_side_by_side_each_get_half_of_the_threads(two_threads: None) -> None:
+    torch_threads = torch.get_num_threads()
+    with sharing_threads(2) as share:
+        assert share == stage_threads() == torch.get_num_threads() == 1
+    assert stage_threads() == 2
+    assert torch.get_num_threads() == torch_threads
