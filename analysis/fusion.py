@@ -251,8 +251,8 @@ def _face_modality(
     for track in face.tracks:
         times = track.times_s
         is_scored = roles.get(str(track.track_id)) in scored
-        if times:
-            modality.present.append((times[0], times[-1], is_scored))
+        if len(times):
+            modality.present.append((float(times[0]), float(times[-1]), is_scored))
         if not is_scored:
             continue
         against_rest = track.baseline is not None and track.baseline.reliable
@@ -385,8 +385,8 @@ def build_timeline(
     tracks = [
         {
             "id": str(t.track_id),
-            "start_s": t.times_s[0] if t.times_s else 0.0,
-            "end_s": t.times_s[-1] if t.times_s else 0.0,
+            "start_s": float(t.times_s[0]) if len(t.times_s) else 0.0,
+            "end_s": float(t.times_s[-1]) if len(t.times_s) else 0.0,
             "frames": len(t.times_s),
             **({"baseline": asdict(t.baseline)} if t.baseline is not None else {}),
         }

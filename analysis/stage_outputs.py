@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Protocol, Self
 
+import numpy as np
+
 from analysis.labels import EMOTIONS
 from analysis.text.transcribe import Utterance
 from analysis.voice.prosody import ProsodyFeatures
@@ -131,24 +133,70 @@ class FaceBaseline:
     reliable: bool  # enough frames; otherwise fusion uses the raw reading
 
 
-@dataclass(frozen=True)
+# A face track's per-frame columns: (name, decimals kept in JSON, numpy type, shape of one row).
+# Kept as arrays, not lists of floats: an hour of one face is 18,000 sampled frames, about 2 MB
+# this way against some 25 MB as Python floats, several times over while the output is saved.
+FACE_FRAME_COLUMNS: tuple[tuple[str, int, type[np.floating[Any]], tuple[int, ...]], ...] = (
+    ("times_s", 3, np.float64, ()),
+    ("boxes", 1, np.float32, (4,)),  # x1, y1, x2, y2 in displayed pixels
+    ("landmarks", 1, np.float32, (5, 2)),  # eyes (left, right), nose, mouth corners
+    ("det_scores", 4, np.float32, ()),
+    ("frame_probs", 4, np.float32, (len(EMOTIONS),)),  # EMOTIONS order
+    ("mouth_motion", 4, np.float32, ()),  # 0..1; 0 after a gap
+)
+
+
+@dataclass(frozen=True, eq=False)
 class FaceTrack:
+    """One face followed through the video: per sampled frame (the arrays, one row each) and
+    per window."""
+
     track_id: int
-    times_s: list[float]
-    boxes: list[list[float]]  # x1, y1, x2, y2 in displayed pixels
-    landmarks: list[list[list[float]]]  # 5 x (x, y)
-    det_scores: list[float]
-    frame_probs: list[list[float]]  # 7 per frame, EMOTIONS order
-    mouth_motion: list[float]  # 0..1; 0 after a gap
+    times_s: np.ndarray  # (n,) float64
+    boxes: np.ndarray  # (n, 4) float32
+    landmarks: np.ndarray  # (n, 5, 2) float32
+    det_scores: np.ndarray  # (n,) float32
+    frame_probs: np.ndarray  # (n, 7) float32
+    mouth_motion: np.ndarray  # (n,) float32
     windows: tuple[FaceWindow, ...]
     baseline: FaceBaseline | None = None
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FaceTrack):
+            return NotImplemented
+        return (
+            (self.track_id, self.windows, self.baseline)
+            == (other.track_id, other.windows, other.baseline)
+        ) and all(
+            np.array_equal(getattr(self, name), getattr(other, name))
+            for name, _, _, _ in FACE_FRAME_COLUMNS
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable arrays inside
+
+    def to_json(self) -> Json:
+        # Rounded in float64, so a float32 0.1234 is written 0.1234, as it was computed.
+        columns = {
+            name: np.round(getattr(self, name).astype(np.float64), decimals).tolist()
+            for name, decimals, _, _ in FACE_FRAME_COLUMNS
+        }
+        return {
+            "track_id": self.track_id,
+            **columns,
+            "windows": [asdict(w) for w in self.windows],
+            "baseline": asdict(self.baseline) if self.baseline is not None else None,
+        }
+
     @classmethod
     def from_json(cls, data: Json) -> FaceTrack:
-        fields = {k: v for k, v in data.items() if k not in ("windows", "baseline")}
         baseline = data.get("baseline")
+        columns = {
+            name: np.asarray(data[name], dtype=dtype).reshape(-1, *shape)
+            for name, _, dtype, shape in FACE_FRAME_COLUMNS
+        }
         return cls(
-            **fields,
+            track_id=data["track_id"],
+            **columns,
             windows=tuple(FaceWindow.from_json(w) for w in data["windows"]),
             baseline=FaceBaseline(**baseline) if baseline else None,
         )
@@ -166,7 +214,17 @@ class FaceOutput:
     labels: tuple[str, ...] = EMOTIONS
 
     def to_json(self) -> Json:
-        return _envelope(self, asdict(self))
+        return _envelope(
+            self,
+            {
+                "sample_fps": self.sample_fps,
+                "duration_s": self.duration_s,
+                "no_face": self.no_face,
+                "tracks": [track.to_json() for track in self.tracks],
+                "models": list(self.models),
+                "labels": list(self.labels),
+            },
+        )
 
     @classmethod
     def from_json(cls, data: Json) -> Self:

@@ -163,6 +163,7 @@ def _face(ctx: StageContext) -> FaceOutput | None:
 
 def _face_depends_on(options: PipelineOptions) -> Json:
     from analysis.face.loading import face_model_digests
+    from analysis.face.onnx_engine import face_engine
 
     return {
         "face": options.allows(Modality.FACE),
@@ -170,6 +171,7 @@ def _face_depends_on(options: PipelineOptions) -> Json:
         "window_s": options.window_s,
         # The weights' digests: a changed face model redoes the face stage and what reads it.
         "models": face_model_digests(options.face_checkpoint),
+        "engine": face_engine(),  # the two agree within rounding; an output says which ran
     }
 
 

@@ -106,6 +106,20 @@ def register(commands: Any, evaluate_commands: Any) -> None:
     )
     faces.set_defaults(handler=_evaluate_faces)
 
+    engine = evaluate_commands.add_parser(
+        "face-engine",
+        help="whether ONNX Runtime gives torch's answers for the face networks (FER+ valid)",
+    )
+    engine.add_argument(
+        "ferplus",
+        type=Path,
+        nargs="?",
+        default=Path(""),
+        help="the FER+ folder or .npz (default shared/data/ferplus)",
+    )
+    engine.add_argument("--limit", type=int, default=None, help="the first N faces only")
+    engine.set_defaults(handler=_evaluate_face_engine)
+
 
 def _train_face(args: argparse.Namespace) -> int:
     from analysis.face.clips import load_clips
@@ -211,6 +225,17 @@ def _train_face_cnn(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _evaluate_face_engine(args: argparse.Namespace) -> int:
+    from analysis.face.engine_agreement import ferplus_engine_agreement
+    from analysis.face.ferplus import load_ferplus
+
+    valid = load_ferplus(_ferplus_root(args.ferplus))["valid"]
+    faces = valid.images[: args.limit] if args.limit else valid.images
+    report = ferplus_engine_agreement(faces)
+    print(json.dumps(report))
+    return 0 if report["met"] else 1
 
 
 def _evaluate_faces(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from analysis.device import torch_device
 from analysis.face.geometry import apply_offsets, batched_nms, box_patches, square
-from analysis.face.loading import load_mtcnn
+from analysis.face.loading import mtcnn_networks
 
 PNET_STRIDE_PX = 2
 PNET_CELL_PX = 12
@@ -67,7 +67,7 @@ def frames_to_tensor(frames: list[np.ndarray] | np.ndarray) -> torch.Tensor:
 class FaceDetector:
     def __init__(self, options: DetectorOptions | None = None) -> None:
         self.options = options or DetectorOptions()
-        self.pnet, self.rnet, self.onet = load_mtcnn()
+        self.pnet, self.rnet, self.onet = mtcnn_networks()
 
     def pyramid_scales(self, height: int, width: int) -> list[float]:
         scale = PNET_CELL_PX / self.options.min_face_px

@@ -10,6 +10,7 @@ comparison). Each comes with the temporal head trained over its own features.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
@@ -18,9 +19,10 @@ from torch import nn
 
 from analysis.device import torch_device
 from analysis.errors import ErrorCode, ModelError
-from analysis.face.expression import mini_xception_from_hdf5
+from analysis.face.expression import INPUT_SIZE_PX, mini_xception_from_hdf5
 from analysis.face.expression_cnn import Calibration, ExpressionCnn, expression_cnn_from_checkpoint
 from analysis.face.mtcnn_nets import ONet, PNet, RNet
+from analysis.face.onnx_engine import TORCH, Export, Network, exported, face_engine, ort_network
 from analysis.labels import EMOTIONS
 from analysis.weights.face import (
     FACE_CNN_HEADS,
@@ -52,6 +54,56 @@ def _load_mtcnn_net(net: nn.Module, spec: ModelSpec) -> nn.Module:
     state = torch.load(weights_path(spec), map_location="cpu", weights_only=True)
     net.load_state_dict(state, strict=True)
     return net.to(torch_device()).eval()
+
+
+def mtcnn_networks() -> tuple[Network, Network, Network]:
+    """P-Net, R-Net and O-Net as the face engine runs them (analysis.face.onnx_engine)."""
+    pnet, rnet, onet = load_mtcnn()
+    if face_engine() == TORCH:
+        return pnet, rnet, onet
+    p, r, o = (
+        ort_network(net, export)
+        for net, export in zip((pnet, rnet, onet), _mtcnn_exports(), strict=True)
+    )
+    return p, r, o
+
+
+def expression_network(cnn: ExpressionCnn) -> Network:
+    """The selected expression CNN as the face engine runs it: faces in, (features, logits)."""
+    if face_engine() == TORCH:
+        return cnn
+    return ort_network(cnn, _cnn_export())
+
+
+def face_network_exports() -> Iterator[tuple[str, Path, bool]]:
+    """Export every face network ONNX Runtime runs, unless cached, one at a time: each one's
+    name, file and whether it was exported now (`python -m analysis prepare-models`)."""
+    pairs: list[tuple[nn.Module, Export]] = [
+        *zip(load_mtcnn(), _mtcnn_exports(), strict=True),
+        (load_expression_cnn(), _cnn_export()),
+    ]
+    for module, export in pairs:
+        fresh = not export.path.is_file()
+        yield export.name, exported(module, export), fresh
+
+
+def _mtcnn_exports() -> tuple[Export, Export, Export]:
+    # P-Net reads whole images of any size; R-Net and O-Net crops of a fixed size.
+    return (
+        Export(
+            MTCNN_PNET.name, MTCNN_PNET.sha256, torch.zeros(1, 3, 40, 56), ("p", "box"), (0, 2, 3)
+        ),
+        Export(MTCNN_RNET.name, MTCNN_RNET.sha256, torch.zeros(1, 3, 24, 24), ("p", "box")),
+        Export(
+            MTCNN_ONET.name, MTCNN_ONET.sha256, torch.zeros(1, 3, 48, 48), ("p", "box", "points")
+        ),
+    )
+
+
+def _cnn_export() -> Export:
+    spec = expression_cnn_spec()
+    example = torch.zeros(1, 1, INPUT_SIZE_PX, INPUT_SIZE_PX)
+    return Export(spec.name, spec.sha256, example, ("features", "logits"))
 
 
 @cache

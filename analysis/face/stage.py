@@ -14,21 +14,25 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from analysis.errors import Cancelled
 from analysis.face.align import aligned_grey_faces, mouth_motion
 from analysis.face.baseline import relative_to_rest, rest_baseline
 from analysis.face.detect import DetectorOptions, FaceDetector, frames_to_tensor
 from analysis.face.expression import to_model_input
-from analysis.face.loading import face_model_specs
+from analysis.face.loading import expression_network, face_model_specs
+from analysis.face.onnx_engine import Network
 from analysis.face.sequence import FaceSequenceModel, load_head_model
 from analysis.face.track import FaceTracker, TrackedFace, TrackerOptions
 from analysis.labels import EMOTIONS, valence_arousal
 from analysis.media import VideoFrame, iter_video_frames, probe, require_video
 from analysis.stage_outputs import (
+    FACE_FRAME_COLUMNS,
     AttentionFrame,
     FaceBaseline,
     FaceOutput,
@@ -53,43 +57,84 @@ class FaceOptions:
     attention_top_k: int = 3  # frames per window kept as attention evidence
 
 
-@dataclass
-class _TrackResult:
-    """A face track's per-frame record while the video streams (FaceTrack once complete)."""
+class _Rows:
+    """Rows of one shape, appended one sampled frame at a time, kept in numpy blocks: a long
+    recording's per-frame results grow by a few bytes a frame, not by a Python list's."""
 
-    track_id: int
-    times_s: list[float] = field(default_factory=list)
-    boxes: list[list[float]] = field(default_factory=list)  # x1, y1, x2, y2
-    landmarks: list[list[list[float]]] = field(default_factory=list)  # 5 x (x, y)
-    det_scores: list[float] = field(default_factory=list)
-    frame_probs: list[list[float]] = field(default_factory=list)  # 7 per frame, EMOTIONS order
-    mouth_motion: list[float] = field(default_factory=list)  # 0..1; 0 after a gap
-    windows: list[FaceWindow] = field(default_factory=list)
-    baseline: FaceBaseline | None = None
+    BLOCK_ROWS = 1024
 
-    def frozen(self) -> FaceTrack:
-        return FaceTrack(
-            track_id=self.track_id,
-            times_s=self.times_s,
-            boxes=self.boxes,
-            landmarks=self.landmarks,
-            det_scores=self.det_scores,
-            frame_probs=self.frame_probs,
-            mouth_motion=self.mouth_motion,
-            windows=tuple(sorted(self.windows, key=lambda w: w.start_s)),
-            baseline=self.baseline,
-        )
+    def __init__(self, shape: tuple[int, ...], dtype: type[np.floating[Any]]) -> None:
+        self._shape, self._dtype = shape, dtype
+        self._blocks: list[np.ndarray] = []
+        self._count = 0
+
+    def append(self, row: Any) -> None:
+        at = self._count % self.BLOCK_ROWS
+        if at == 0:
+            self._blocks.append(np.empty((self.BLOCK_ROWS, *self._shape), self._dtype))
+        self._blocks[-1][at] = row
+        self._count += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def array(self) -> np.ndarray:
+        if not self._blocks:
+            return np.empty((0, *self._shape), self._dtype)
+        return np.concatenate(self._blocks)[: self._count]
 
 
 @dataclass
 class _TrackFrames:
-    """Everything kept per face per sampled frame while the video streams."""
+    """Everything kept per face per sampled frame while the video streams: the output's
+    columns (FACE_FRAME_COLUMNS) and the CNN's embedding and log-probabilities for the head."""
 
-    result: _TrackResult
-    features: list[np.ndarray] = field(default_factory=list)  # (128,) each
-    log_probs: list[np.ndarray] = field(default_factory=list)  # (7,) each
+    track_id: int
+    feature_dim: int
+    columns: dict[str, _Rows] = field(init=False)
+    features: _Rows = field(init=False)  # (D,) each
+    log_probs: _Rows = field(init=False)  # (7,) each
     last_index: int = -2
     last_crop: torch.Tensor | None = None  # (64, 64) uint8
+
+    def __post_init__(self) -> None:
+        self.columns = {name: _Rows(shape, dtype) for name, _, dtype, shape in FACE_FRAME_COLUMNS}
+        self.features = _Rows((self.feature_dim,), np.float32)
+        self.log_probs = _Rows((len(EMOTIONS),), np.float32)
+
+    def __len__(self) -> int:
+        return len(self.columns["times_s"])
+
+
+@dataclass
+class _Track:
+    """A finished track's arrays, as the temporal head reads them."""
+
+    columns: dict[str, np.ndarray]
+    features: np.ndarray  # (n, D)
+    log_probs: np.ndarray  # (n, 7)
+    windows: list[FaceWindow] = field(default_factory=list)
+    baseline: FaceBaseline | None = None
+
+    @property
+    def times_s(self) -> np.ndarray:
+        return self.columns["times_s"]
+
+    @classmethod
+    def of(cls, frames: _TrackFrames) -> _Track:
+        return cls(
+            {name: rows.array() for name, rows in frames.columns.items()},
+            frames.features.array(),
+            frames.log_probs.array(),
+        )
+
+    def frozen(self, track_id: int) -> FaceTrack:
+        return FaceTrack(
+            track_id=track_id,
+            **self.columns,
+            windows=tuple(sorted(self.windows, key=lambda w: w.start_s)),
+            baseline=self.baseline,
+        )
 
 
 def run_face_stage(
@@ -102,6 +147,7 @@ def run_face_stage(
     info = probe(path)
     require_video(info)
     model = load_head_model(options.checkpoint)
+    cnn = expression_network(model.encoder)
     detector = FaceDetector(DetectorOptions(min_face_px=options.min_face_px))
     tracker = FaceTracker(TrackerOptions(keep_score=detector.options.onet_threshold))
     tracks: dict[int, _TrackFrames] = {}
@@ -113,7 +159,7 @@ def run_face_stage(
         if should_cancel is not None and should_cancel():
             raise Cancelled()
         scale = (info.width or batch[0].rgb.shape[1]) / batch[0].rgb.shape[1]
-        _process_batch(batch, options, detector, tracker, model, tracks)
+        _process_batch(batch, options, detector, tracker, (cnn, model), tracks)
         if progress is not None:
             progress(min(1.0, (batch[-1].t_s + 1 / options.sample_fps) / info.duration_s))
         batch.clear()
@@ -129,17 +175,17 @@ def run_face_stage(
     if batch:
         flush()
 
-    kept = [t for t in tracks.values() if len(t.result.times_s) >= options.min_track_frames]
+    kept = [_Track.of(t) for t in tracks.values() if len(t) >= options.min_track_frames]
+    tracks.clear()
     _summarise_windows(kept, options, model)
     reference = model.encoder.rest_reference
     if reference is not None:
         for track in kept:
-            _read_against_rest(track.result, np.asarray(reference))
+            _read_against_rest(track, np.asarray(reference))
     results = []
-    for new_id, track in enumerate(sorted(kept, key=lambda t: t.result.times_s[0])):
-        track.result.track_id = new_id
-        _to_display_pixels(track.result, scale)
-        results.append(track.result.frozen())
+    for new_id, track in enumerate(sorted(kept, key=lambda t: float(t.times_s[0]))):
+        _to_display_pixels(track, scale)
+        results.append(track.frozen(new_id))
     if progress is not None:
         progress(1.0)
     models = [spec.to_provenance() for spec in face_model_specs(options.checkpoint)]
@@ -158,9 +204,10 @@ def _process_batch(
     options: FaceOptions,
     detector: FaceDetector,
     tracker: FaceTracker,
-    model: FaceSequenceModel,
+    models: tuple[Network, FaceSequenceModel],  # the engine's CNN; the head, for its sizes
     tracks: dict[int, _TrackFrames],
 ) -> None:
+    cnn, model = models
     images = frames_to_tensor([frame.rgb for frame in batch])  # (B, 3, H, W)
     detect_rows = [i for i, f in enumerate(batch) if f.index % options.detect_every_k == 0]
     detected = (
@@ -181,7 +228,10 @@ def _process_batch(
             torch.from_numpy(np.stack([f.landmarks for f in faces])).to(images.device),
         )
         for face, crop in zip(faces, face_crops, strict=True):
-            track = tracks.setdefault(face.track_id, _TrackFrames(_TrackResult(face.track_id)))
+            track = tracks.get(face.track_id)
+            if track is None:
+                feature_dim = model.head.config.feature_dim
+                track = tracks[face.track_id] = _TrackFrames(face.track_id, feature_dim)
             _record_frame(track, frame, face, crop)
             owners.append(track)
         crops.append(face_crops)
@@ -190,45 +240,45 @@ def _process_batch(
     all_crops = torch.cat(crops)
     for start in range(0, len(all_crops), CNN_BATCH_FACES):
         chunk = to_model_input(all_crops[start : start + CNN_BATCH_FACES])
-        features, log_probs = model.encode(chunk)
+        features, logits = cnn(chunk)
+        log_probs = F.log_softmax(logits, dim=-1)
         # To the host once per batch (one transfer from a GPU, not three per face).
         features_np = features.cpu().numpy()
         log_probs_np = log_probs.cpu().numpy()
-        probs = [[round(p, 4) for p in row] for row in log_probs.exp().cpu().tolist()]
+        probs = np.round(np.exp(log_probs_np.astype(np.float64)), 4)
         for k, track in enumerate(owners[start : start + CNN_BATCH_FACES]):
             track.features.append(features_np[k])
             track.log_probs.append(log_probs_np[k])
-            track.result.frame_probs.append(probs[k])
+            track.columns["frame_probs"].append(probs[k])
 
 
 def _record_frame(
     track: _TrackFrames, frame: VideoFrame, face: TrackedFace, crop: torch.Tensor
 ) -> None:
-    result = track.result
-    result.times_s.append(round(frame.t_s, 3))
-    result.boxes.append([float(v) for v in face.box])
-    result.landmarks.append([[float(x), float(y)] for x, y in face.landmarks])
-    result.det_scores.append(round(face.score, 4))
+    columns = track.columns
+    columns["times_s"].append(round(frame.t_s, 3))
+    columns["boxes"].append(face.box)
+    columns["landmarks"].append(face.landmarks)
+    columns["det_scores"].append(round(face.score, 4))
     consecutive = track.last_crop is not None and track.last_index == frame.index - 1
     motion = (
         float(mouth_motion(track.last_crop[None], crop[None])[0])
         if (consecutive and track.last_crop is not None)
         else 0.0
     )
-    result.mouth_motion.append(round(motion, 4))
+    columns["mouth_motion"].append(round(motion, 4))
     track.last_crop, track.last_index = crop, frame.index
 
 
 @torch.inference_mode()
 def _summarise_windows(
-    tracks: list[_TrackFrames], options: FaceOptions, model: FaceSequenceModel
+    tracks: list[_Track], options: FaceOptions, model: FaceSequenceModel
 ) -> None:
     """Run the temporal head on every (track, window) with frames, in padded batches."""
     device = next(model.parameters()).device
-    jobs: list[tuple[_TrackFrames, int, np.ndarray]] = []  # track, window number, frame rows
+    jobs: list[tuple[_Track, int, np.ndarray]] = []  # track, window number, frame rows
     for track in tracks:
-        times = np.asarray(track.result.times_s)
-        numbers = np.floor(times / options.window_s + 1e-9).astype(int)
+        numbers = np.floor(track.times_s / options.window_s + 1e-9).astype(int)
         for number in np.unique(numbers):
             jobs.append((track, int(number), np.nonzero(numbers == number)[0]))
     expected_frames = options.window_s * options.sample_fps
@@ -239,10 +289,8 @@ def _summarise_windows(
         log_probs = torch.zeros(len(chunk), steps, model.head.config.n_classes)
         mask = torch.zeros(len(chunk), steps, dtype=torch.bool)
         for b, (track, _, rows) in enumerate(chunk):
-            features[b, : len(rows)] = torch.from_numpy(np.stack([track.features[r] for r in rows]))
-            log_probs[b, : len(rows)] = torch.from_numpy(
-                np.stack([track.log_probs[r] for r in rows])
-            )
+            features[b, : len(rows)] = torch.from_numpy(track.features[rows])
+            log_probs[b, : len(rows)] = torch.from_numpy(track.log_probs[rows])
             mask[b, : len(rows)] = True
         logits, attention = model.head(features.to(device), log_probs.to(device), mask.to(device))
         probs = torch.softmax(logits, dim=-1).cpu().numpy()
@@ -251,11 +299,11 @@ def _summarise_windows(
             window = _window_result(
                 track, number, rows, probs[b], attention_np[b], options, expected_frames
             )
-            track.result.windows.append(window)
+            track.windows.append(window)
 
 
 def _window_result(
-    track: _TrackFrames,
+    track: _Track,
     number: int,
     rows: np.ndarray,
     probs: np.ndarray,
@@ -265,7 +313,7 @@ def _window_result(
 ) -> FaceWindow:
     entropy = -float(np.sum(probs * np.log(np.clip(probs, 1e-12, 1.0))))
     certainty = 1.0 - entropy / math.log(len(EMOTIONS))
-    detection = float(np.mean([track.result.det_scores[r] for r in rows]))
+    detection = float(np.mean(track.columns["det_scores"][rows], dtype=np.float64))
     coverage = min(1.0, len(rows) / expected_frames)
     valence, arousal = valence_arousal(probs)
     top = np.argsort(-attention[: len(rows)])[: options.attention_top_k]
@@ -277,25 +325,25 @@ def _window_result(
         arousal=round(arousal, 4),
         confidence=round(certainty * detection * coverage, 4),
         attention=tuple(
-            AttentionFrame(t_s=track.result.times_s[rows[i]], weight=round(float(attention[i]), 4))
+            AttentionFrame(t_s=float(track.times_s[rows[i]]), weight=round(float(attention[i]), 4))
             for i in top
         ),
     )
 
 
-def _read_against_rest(result: _TrackResult, reference: np.ndarray) -> None:
+def _read_against_rest(track: _Track, reference: np.ndarray) -> None:
     """Add the track's rest baseline and each window's reading relative to it."""
-    baseline = rest_baseline(result.frame_probs)
-    result.baseline = FaceBaseline(
+    baseline = rest_baseline(track.columns["frame_probs"])
+    track.baseline = FaceBaseline(
         probs={k: round(float(p), 4) for k, p in zip(EMOTIONS, baseline.probs, strict=True)},
         frames=baseline.frames,
         reliable=baseline.reliable,
     )
-    for i, window in enumerate(result.windows):
+    for i, window in enumerate(track.windows):
         probs = np.array([window.probs[label] for label in EMOTIONS])
         relative = relative_to_rest(probs, baseline, reference)
         valence, arousal = valence_arousal(relative)
-        result.windows[i] = replace(
+        track.windows[i] = replace(
             window,
             relative_probs={k: round(float(p), 4) for k, p in zip(EMOTIONS, relative, strict=True)},
             relative_valence=round(valence, 4),
@@ -303,9 +351,8 @@ def _read_against_rest(result: _TrackResult, reference: np.ndarray) -> None:
         )
 
 
-def _to_display_pixels(result: _TrackResult, scale: float) -> None:
-    result.boxes = [[round(v * scale, 1) for v in box] for box in result.boxes]
-    result.landmarks = [
-        [[round(x * scale, 1), round(y * scale, 1)] for x, y in points]
-        for points in result.landmarks
-    ]
+def _to_display_pixels(track: _Track, scale: float) -> None:
+    # In float64, then kept to the tenth of a pixel the output is written with.
+    for name in ("boxes", "landmarks"):
+        pixels = track.columns[name].astype(np.float64) * scale
+        track.columns[name] = np.round(pixels, 1).astype(np.float32)

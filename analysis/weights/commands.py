@@ -64,6 +64,20 @@ def prepare_models() -> Iterator[dict[str, str]]:
             "seconds": f"{time.perf_counter() - started:.2f}",
             "path": where,
         }
+    # The face networks as ONNX Runtime runs them, exported once from the verified weights.
+    from analysis.face.loading import face_network_exports
+    from analysis.face.onnx_engine import ONNX_RUNTIME, face_engine
+
+    if face_engine() == ONNX_RUNTIME:
+        started = time.perf_counter()
+        for name, path, fresh in face_network_exports():
+            yield {
+                "model": f"{name} (onnx)",
+                "status": "exported" if fresh else "cached",
+                "seconds": f"{time.perf_counter() - started:.2f}",
+                "path": str(path),
+            }
+            started = time.perf_counter()
 
 
 def _prepare_models(args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ from analysis.face.clips import FaceClip, FaceCropper
 from analysis.face.detect import FaceDetector, FrameFaces, frames_to_tensor
 from analysis.face.evaluate import clip_probabilities
 from analysis.face.expression import MiniXception
+from analysis.face.onnx_engine import ENGINE_VARIABLE, TORCH
 from analysis.face.sequence import load_head_model, load_sequence_model
 from analysis.labels import EMOTIONS
 from analysis.pipeline import PipelineOptions, analyse_file
@@ -149,6 +150,9 @@ def models_on(device: torch.device) -> Iterator[None]:
     """MOODLINE_DEVICE resolves to `device` inside, and every model loads onto it afresh."""
     resolve = analysis.device.torch_device
     with pytest.MonkeyPatch.context() as patch:
+        # Torch on both sides: an accelerator always runs the face networks through torch, so
+        # the CPU reference does too, and the two compare exactly.
+        patch.setenv(ENGINE_VARIABLE, TORCH)
         for name, module in list(sys.modules.items()):
             if name.split(".")[0] in ("analysis", "benchmarks") and (
                 getattr(module, "torch_device", None) is resolve
@@ -207,7 +211,9 @@ def test_face_detection_on_the_accelerator_finds_what_the_cpu_finds(
     nobody = detector.detect(frames_to_tensor([empty_room]))[0]  # no proposal at all
     tracked = detector.refine(frames_to_tensor([faces.astronaut()]), [astronaut.boxes])[0]
 
-    assert _on_accelerator(detector.pnet, detector.rnet, detector.onet)
+    networks = face_weights.load_mtcnn()
+    assert (detector.pnet, detector.rnet, detector.onet) == networks  # torch, on a GPU
+    assert _on_accelerator(*networks)
     assert len(astronaut) == 1
     assert len(nobody) == 0
     np.testing.assert_array_equal(astronaut.boxes, cpu_faces.boxes)
@@ -217,8 +223,14 @@ def test_face_detection_on_the_accelerator_finds_what_the_cpu_finds(
 
 @pytest.mark.slow
 def test_the_whole_pipeline_on_the_accelerator_gives_the_cpu_timeline(
-    accelerator: StandIn, cpu_timeline: dict[str, Any], session_clip: Path, tmp_path: Path
+    accelerator: StandIn,
+    cpu_timeline: dict[str, Any],
+    session_clip: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The stand-in lives in this thread's dispatch mode, so the stages run in this thread.
+    monkeypatch.setenv("MOODLINE_STAGES_SIDE_BY_SIDE", "0")
     document = analyse_file(
         session_clip,
         options=PipelineOptions(transcript_engine="openai-whisper"),

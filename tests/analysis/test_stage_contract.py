@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from analysis.labels import EMOTIONS
 from analysis.modality import Modality
 from analysis.pipeline import (
     STAGE_NAMES,
@@ -17,7 +19,7 @@ from analysis.pipeline import (
     run_pipeline,
     stage_fingerprints,
 )
-from analysis.stage_outputs import IngestOutput, MediaSummary, OutputVersionError
+from analysis.stage_outputs import FaceOutput, IngestOutput, MediaSummary, OutputVersionError
 from analysis.stages import STAGES
 from analysis.voice.vad import SpeechSegment
 from tests.analysis.speech_factory import join, silence, speak, write_wav
@@ -92,3 +94,35 @@ def test_a_stage_without_its_modality_is_saved_as_nothing_to_do(speech: Path, tm
     assert face.output is None
     assert transcript is not None
     assert transcript.output is None
+
+
+def test_a_face_track_keeps_its_frames_as_arrays_and_writes_them_as_computed() -> None:
+    frames = {
+        "track_id": 0,
+        "times_s": [0.2, 0.4, 0.6],
+        "boxes": [[10.1, 20.2, 110.3, 140.4]] * 3,
+        "landmarks": [[[30.5, 40.5]] * 5] * 3,
+        "det_scores": [0.9987, 0.9991, 0.9979],
+        "frame_probs": [[0.1234, 0.0, 0.5, 0.1, 0.0766, 0.1, 0.1]] * 3,
+        "mouth_motion": [0.0, 0.0312, 0.0457],
+        "windows": [],
+        "baseline": None,
+    }
+    document = {
+        "version": FaceOutput.VERSION,
+        "sample_fps": 5.0,
+        "duration_s": 0.8,
+        "no_face": False,
+        "tracks": [frames],
+        "models": [],
+        "labels": list(EMOTIONS),
+    }
+
+    output = FaceOutput.from_json(document)
+    track = output.tracks[0]
+
+    assert track.frame_probs.dtype == np.float32
+    assert track.frame_probs.shape == (3, len(EMOTIONS))
+    assert track.landmarks.shape == (3, 5, 2)
+    # Written as computed, not as float32 rounding error (0.12339999...).
+    assert json.loads(json.dumps(output.to_json())) == document
