@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -173,3 +174,40 @@ def write_recording(path: Path, spec: RecordingSpec) -> Path:
         container.mux(video.encode(None))
         container.mux(audio.encode(None))
     return path
+
+
+def repeat_recording(source: Path, target: Path, times: int) -> Path:
+    """`source` played `times` times in a row, its packets copied rather than encoded again: a
+    four-hour recording in seconds, where drawing and encoding one takes most of an hour. Every
+    stream is shifted by the same span, so sound and picture stay together."""
+    with av.open(str(source)) as container:
+        # Over every stream, decoding times too: B-frames are decoded before zero, and the next
+        # copy's may not be decoded before this copy's last.
+        start_s, end_s = 0.0, 0.0
+        for packet in container.demux():
+            if packet.pts is None or packet.dts is None or packet.time_base is None:
+                continue
+            start_s = min(start_s, float(packet.pts * packet.time_base))
+            start_s = min(start_s, float(packet.dts * packet.time_base))
+            for time in (packet.pts, packet.dts):
+                end_s = max(end_s, float((time + (packet.duration or 0)) * packet.time_base))
+        rate = container.streams.video[0].average_rate if container.streams.video else None
+    # whole video frames, so every copy's frames fall on the first copy's grid of times
+    frame_s = 1 / float(rate) if rate else 1e-3
+    span_s = math.ceil((end_s - start_s) / frame_s - 1e-6) * frame_s
+    with av.open(str(target), mode="w") as output:
+        streams: dict[int, Any] = {}
+        for turn in range(times):
+            with av.open(str(source)) as container:
+                for stream in container.streams:
+                    if stream.index not in streams:
+                        streams[stream.index] = output.add_stream_from_template(stream)
+                for packet in container.demux():
+                    if packet.dts is None or packet.time_base is None:
+                        continue  # a demuxer's empty end-of-stream packet
+                    shift = round(turn * span_s / packet.time_base)
+                    packet.pts = None if packet.pts is None else packet.pts + shift
+                    packet.dts += shift
+                    packet.stream = streams[packet.stream.index]
+                    output.mux(packet)
+    return target

@@ -10,11 +10,14 @@ benchmarks/_recording.py) into a temporary folder, then measures, each case in i
   per-frame face loop (against the face stage), and openai-whisper's plain `transcribe` of the
   whole audio (against the transcript stage);
 - growth: seconds of work per added minute of input between the smallest and largest sizes,
-  and the ratio of peak memory between them (flat memory: close to 1).
+  the ratio of peak memory between them (flat memory: close to 1), and peak memory's growth
+  per hour of recording with the 4-hour peak it implies.
 
     python -m benchmarks.pipeline_scaling              # 1, 10, 60 minutes; 3 repeats (hours)
     python -m benchmarks.pipeline_scaling --quick      # 1 and 10 minutes; 1 repeat
     python -m benchmarks.pipeline_scaling --minutes 1 3 --repeats 2
+    python -m benchmarks.pipeline_scaling --minutes 10 240 --repeats 1 --cases pipeline \
+        --tile-minutes 10 --result pipeline_memory    # memory up to 4 hours (10 minutes x 24)
 
 The device is `MOODLINE_DEVICE` (analysis/device.py: auto = CUDA when available) and is
 reported with the results.
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks._recording import RecordingSpec, write_recording
+from benchmarks._recording import RecordingSpec, repeat_recording, write_recording
 from benchmarks.common import Row, print_rows, python_child, run_child, summarise, write_result
 
 FULL_MINUTES = (1.0, 10.0, 60.0)
@@ -39,6 +42,8 @@ QUICK_MINUTES = (1.0, 10.0)
 CASES = ("pipeline", "decode", "naive-face", "whisper-plain")
 CASE_TIMEOUT_S = 6 * 60 * 60
 SECONDS_PER_MINUTE = 60.0
+LONGEST_HOURS = 4.0  # the longest session a worker should analyse within its memory
+TARGET_LONGEST_PEAK_MIB = 1536
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,9 @@ class ScalingOptions:
     # the naive face loop runs on this much of each recording at most (its per-frame cost does
     # not depend on length, and on an hour of video it would take many hours)
     naive_seconds: float = 120.0
+    # recordings longer than this are this many minutes repeated (benchmarks/_recording.py,
+    # `repeat_recording`); None: each length drawn and encoded in full
+    tile_minutes: float | None = None
 
 
 def measure_case(case: str, recording: Path, *extra: str) -> dict[str, Any]:
@@ -79,6 +87,7 @@ def measure(
                 "repeats": options.repeats,
                 "cases": list(options.cases),
                 "naive_seconds": options.naive_seconds,
+                "tile_minutes": options.tile_minutes,
             },
             "recording": "1280x720, 25 fps, H.264 crf 35, AAC 16 kHz mono speech with pauses",
             "generated": {f"{m:g}": g for m, g in generated.items()},
@@ -89,7 +98,16 @@ def measure(
         for minutes in options.minutes:
             path = Path(folder) / f"session-{minutes:g}min.mp4"
             started = time.perf_counter()
-            write_recording(path, RecordingSpec(minutes=minutes))
+            tile = options.tile_minutes
+            if tile is not None and minutes > tile:
+                # the tile, once, then copied end to end: memory grows with what is analysed,
+                # not with whether the minutes differ
+                tile_path = Path(folder) / f"tile-{tile:g}min.mp4"
+                if not tile_path.exists():
+                    write_recording(tile_path, RecordingSpec(minutes=tile))
+                repeat_recording(tile_path, path, round(minutes / tile))
+            else:
+                write_recording(path, RecordingSpec(minutes=minutes))
             generated[minutes] = {
                 "seconds": round(time.perf_counter() - started, 1),
                 "mib": round(path.stat().st_size / 2**20, 1),
@@ -210,14 +228,29 @@ def _growth_rows(runs: dict[float, dict[str, list[dict[str, Any]]]]) -> list[Row
                 note="ratio ≈ 1 or below: linear (fixed start-up cost amortised)",
             )
         )
+    small_rss = _median(runs[small]["pipeline"], "peak_rss_mib")
+    large_rss = _median(runs[large]["pipeline"], "peak_rss_mib")
     rows.append(
         Row(
             case=f"pipeline peak RSS growth, {span}",
             metric="MiB",
-            value=round(_median(runs[large]["pipeline"], "peak_rss_mib"), 1),
+            value=round(large_rss, 1),
             baseline=f"peak RSS at {small:g} min",
-            baseline_value=round(_median(runs[small]["pipeline"], "peak_rss_mib"), 1),
+            baseline_value=round(small_rss, 1),
             note="ratio ≈ 1: flat memory",
+        )
+    )
+    per_hour = (large_rss - small_rss) / (large - small) * 60
+    rows.append(
+        Row(
+            case=f"pipeline peak RSS growth per hour of recording, {span}",
+            metric="MiB/hour",
+            value=round(per_hour, 1),
+            note=(
+                f"at that rate a {LONGEST_HOURS:g}-hour recording peaks near "
+                f"{large_rss + per_hour * (LONGEST_HOURS - large / 60):.0f} MiB "
+                f"(target {TARGET_LONGEST_PEAK_MIB} MiB)"
+            ),
         )
     )
     return rows
@@ -235,15 +268,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="video seconds the naive face loop runs on (default 120; --quick 30)",
     )
+    parser.add_argument(
+        "--tile-minutes",
+        type=float,
+        default=None,
+        help="make longer recordings by repeating one of this length (a 4-hour one in seconds)",
+    )
+    parser.add_argument(
+        "--result",
+        default="pipeline_scaling",
+        help="name of the results file (benchmarks/results/NAME.json)",
+    )
     args = parser.parse_args(argv)
     options = ScalingOptions(
         minutes=tuple(args.minutes or (QUICK_MINUTES if args.quick else FULL_MINUTES)),
         repeats=args.repeats or (1 if args.quick else ScalingOptions.repeats),
         cases=tuple(args.cases),
         naive_seconds=args.naive_seconds or (30.0 if args.quick else ScalingOptions.naive_seconds),
+        tile_minutes=args.tile_minutes,
     )
     rows, _details = measure(
-        options, on_size_done=lambda rows, details: write_result("pipeline_scaling", rows, details)
+        options, on_size_done=lambda rows, details: write_result(args.result, rows, details)
     )
     print_rows("Pipeline scaling (same-run baselines)", rows)
     return 0

@@ -223,3 +223,6 @@ def test_memory_that_grows_with_the_recording_shows_in_the_ratio() -> None:
         r.case: r for r in rows_from_runs({1.0: _runs(30.0, 500.0), 10.0: _runs(300.0, 2000.0)})
     }
     assert rows["pipeline peak RSS growth, 1→10 min"].ratio == pytest.approx(4.0)
+    per_hour = rows["pipeline peak RSS growth per hour of recording, 1→10 min"]
+    assert per_hour.value == pytest.approx(1500 / 9 * 60, abs=0.1)
+    assert "4-hour recording peaks near 40333 MiB" in per_hour.note
