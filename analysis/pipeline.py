@@ -307,7 +307,7 @@ class _Run:
                         pending.remove(stage)
                         if self._reused(stage):
                             continue
-                        self.fractions[stage.name] = 0.0
+                        self._note(stage.name, 0.0)
                         context = contextvars.copy_context()  # carries the share of threads
                         running[
                             pool.submit(
