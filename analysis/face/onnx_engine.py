@@ -6,7 +6,7 @@ figures are in docs/evaluation.md, "Throughput on shared cores"). Each network i
 its torch module once, into the model cache, under a name carrying the weights' sha256 and
 torch's version, so other weights or another exporter export afresh; an export is written whole
 or not at all. Both engines give the same answers within float rounding: the agreement check
-(`python -m analysis face-engine-agreement`, FER+ `valid`) and the tests hold them to it.
+(`python -m analysis evaluate face-engine`, FER+ `valid`) and the tests hold them to it.
 
 `MOODLINE_FACE_ENGINE=torch` runs torch instead; on a GPU, torch always runs.
 """

@@ -159,7 +159,7 @@ def run_face_stage(
         if should_cancel is not None and should_cancel():
             raise Cancelled()
         scale = (info.width or batch[0].rgb.shape[1]) / batch[0].rgb.shape[1]
-        _process_batch(batch, options, detector, tracker, (cnn, model), tracks)
+        _process_batch(batch, options, detector, tracker, cnn, model, tracks)
         if progress is not None:
             progress(min(1.0, (batch[-1].t_s + 1 / options.sample_fps) / info.duration_s))
         batch.clear()
@@ -204,10 +204,10 @@ def _process_batch(
     options: FaceOptions,
     detector: FaceDetector,
     tracker: FaceTracker,
-    models: tuple[Network, FaceSequenceModel],  # the engine's CNN; the head, for its sizes
+    cnn: Network,  # the expression CNN as the face engine runs it
+    model: FaceSequenceModel,  # for the sizes of what its head reads
     tracks: dict[int, _TrackFrames],
 ) -> None:
-    cnn, model = models
     images = frames_to_tensor([frame.rgb for frame in batch])  # (B, 3, H, W)
     detect_rows = [i for i, f in enumerate(batch) if f.index % options.detect_every_k == 0]
     detected = (
