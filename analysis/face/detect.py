@@ -65,9 +65,9 @@ def frames_to_tensor(frames: list[np.ndarray] | np.ndarray) -> torch.Tensor:
 
 
 class FaceDetector:
-    def __init__(self, options: DetectorOptions | None = None) -> None:
+    def __init__(self, options: DetectorOptions | None = None, engine: str | None = None) -> None:
         self.options = options or DetectorOptions()
-        self.pnet, self.rnet, self.onet = mtcnn_networks()
+        self.pnet, self.rnet, self.onet = mtcnn_networks(engine)  # engine: else the setting
 
     def pyramid_scales(self, height: int, width: int) -> list[float]:
         scale = PNET_CELL_PX / self.options.min_face_px

@@ -11,9 +11,6 @@ largest box difference in pixels.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -25,7 +22,7 @@ from analysis.face.detect import FaceDetector, FrameFaces, frames_to_tensor
 from analysis.face.expression import to_model_input
 from analysis.face.ferplus_align import ferplus_canvas
 from analysis.face.loading import expression_network, load_expression_cnn
-from analysis.face.onnx_engine import ENGINE_VARIABLE, ONNX_RUNTIME, TORCH, Network
+from analysis.face.onnx_engine import ONNX_RUNTIME, TORCH, Network
 
 BATCH = 256
 TARGET_TOP1_AGREEMENT = 0.99
@@ -46,20 +43,6 @@ class DetectorAgreement:
     max_box_difference_px: float  # over the faces of those images, in order of score
 
 
-@contextmanager
-def _engine(name: str) -> Iterator[None]:
-    """The face networks load through engine `name` inside this context."""
-    before = os.environ.get(ENGINE_VARIABLE)
-    os.environ[ENGINE_VARIABLE] = name
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(ENGINE_VARIABLE, None)
-        else:
-            os.environ[ENGINE_VARIABLE] = before
-
-
 @torch.inference_mode()
 def _probabilities(network: Network, faces: torch.Tensor) -> np.ndarray:
     rows = []
@@ -73,10 +56,8 @@ def cnn_agreement(grey_faces: np.ndarray) -> CnnAgreement:
     """(N, H, W) uint8 grey faces, read by the selected expression CNN through both engines."""
     faces = resize_faces(torch.from_numpy(grey_faces))
     cnn = load_expression_cnn()
-    with _engine(TORCH):
-        reference = _probabilities(expression_network(cnn), faces)
-    with _engine(ONNX_RUNTIME):
-        candidate = _probabilities(expression_network(cnn), faces)
+    reference = _probabilities(expression_network(cnn, TORCH), faces)
+    candidate = _probabilities(expression_network(cnn, ONNX_RUNTIME), faces)
     difference = np.abs(reference - candidate)
     return CnnAgreement(
         faces=len(faces),
@@ -95,10 +76,8 @@ def _detect_all(detector: FaceDetector, images: list[np.ndarray]) -> list[FrameF
 
 def detector_agreement(rgb_images: list[np.ndarray]) -> DetectorAgreement:
     """Same-size RGB images, searched by MTCNN through both engines."""
-    with _engine(TORCH):
-        reference = _detect_all(FaceDetector(), rgb_images)
-    with _engine(ONNX_RUNTIME):
-        candidate = _detect_all(FaceDetector(), rgb_images)
+    reference = _detect_all(FaceDetector(engine=TORCH), rgb_images)
+    candidate = _detect_all(FaceDetector(engine=ONNX_RUNTIME), rgb_images)
     same = [len(a) == len(b) for a, b in zip(reference, candidate, strict=True)]
     differences = [
         float(np.abs(a.boxes - b.boxes).max())

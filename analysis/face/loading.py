@@ -56,10 +56,10 @@ def _load_mtcnn_net(net: nn.Module, spec: ModelSpec) -> nn.Module:
     return net.to(torch_device()).eval()
 
 
-def mtcnn_networks() -> tuple[Network, Network, Network]:
-    """P-Net, R-Net and O-Net as the face engine runs them (analysis.face.onnx_engine)."""
+def mtcnn_networks(engine: str | None = None) -> tuple[Network, Network, Network]:
+    """P-Net, R-Net and O-Net as the face engine (`engine`, else the setting) runs them."""
     pnet, rnet, onet = load_mtcnn()
-    if face_engine() == TORCH:
+    if face_engine(engine) == TORCH:
         return pnet, rnet, onet
     p, r, o = (
         ort_network(net, export)
@@ -68,9 +68,10 @@ def mtcnn_networks() -> tuple[Network, Network, Network]:
     return p, r, o
 
 
-def expression_network(cnn: ExpressionCnn) -> Network:
-    """The selected expression CNN as the face engine runs it: faces in, (features, logits)."""
-    if face_engine() == TORCH:
+def expression_network(cnn: ExpressionCnn, engine: str | None = None) -> Network:
+    """The selected expression CNN as the face engine (`engine`, else the setting) runs it:
+    faces in, (features, logits) out."""
+    if face_engine(engine) == TORCH:
         return cnn
     return ort_network(cnn, _cnn_export())
 

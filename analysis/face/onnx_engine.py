@@ -37,9 +37,10 @@ OPSET = 18
 Network = Callable[[torch.Tensor], tuple[torch.Tensor, ...]]
 
 
-def face_engine() -> str:
-    """Which engine runs the face networks: the setting on a CPU, torch on a GPU."""
-    chosen = os.environ.get(ENGINE_VARIABLE, "").strip() or ONNX_RUNTIME
+def face_engine(asked: str | None = None) -> str:
+    """Which engine runs the face networks: `asked`, else the setting, on a CPU; torch on a
+    GPU."""
+    chosen = asked or os.environ.get(ENGINE_VARIABLE, "").strip() or ONNX_RUNTIME
     if chosen not in ENGINES:
         raise ModelError(
             ErrorCode.MODEL_UNAVAILABLE,

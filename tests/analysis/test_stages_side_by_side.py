@@ -50,7 +50,7 @@ class _Recorder:
 
 
 def _without_timings(document: dict) -> dict:
-    return {k: v for k, v in document.items() if k not in ("created_at", "analysis_seconds")}
+    return {k: v for k, v in document.items() if k != "created_at"}
 
 
 def test_side_by_side_gives_the_timeline_one_after_the_other_gives(
