@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import connection
 
 from analysis.errors import ErrorCode
+from analysis.pipeline import stages_in_label
 from clinic.heartbeat import HEARTBEAT_KEY_PREFIX
 from clinic.models import AnalysisJob, Consent, Recording, StageResult, TimelineResult, User
 from clinic.services import analysis_request, job_create
@@ -189,8 +190,9 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
 
 
 def _running_stage(job_id: uuid.UUID, stage: str) -> bool:
+    """`stage` is running, alone or side by side with another ("face + transcript")."""
     job = job_of(job_id)
-    return job.status == Status.RUNNING and job.stage == stage
+    return job.status == Status.RUNNING and stage in stages_in_label(job.stage)
 
 
 def _finished(job_id: uuid.UUID) -> bool:
