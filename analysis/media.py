@@ -166,7 +166,15 @@ def iter_video_frames(
                 continue
             next_slot_s = (math.floor(t_s / period_s + 1e-6) + 1) * period_s
             width, height = _scaled_size(frame.width, frame.height, max_side_px)
-            rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
+            # Area averaging: the right filter for shrinking, and on one thread faster than
+            # FFmpeg's default bilinear (which also sizes its own thread pool from the machine).
+            rgb = frame.to_ndarray(
+                format="rgb24",
+                width=width,
+                height=height,
+                interpolation="AREA",
+                threads=stage_threads(),
+            )
             rotation = frame.rotation
             if rotation:
                 rgb = np.ascontiguousarray(np.rot90(rgb, k=round(rotation / 90) % 4))
