@@ -18,6 +18,7 @@ from analysis.threads import apply_thread_budget
 COMMAND_MODULES: tuple[str, ...] = (
     "analysis.weights.commands",
     "analysis.face.commands",
+    "analysis.voice.commands",
     "analysis.commands",
     "analysis.evaluation_commands",
 )

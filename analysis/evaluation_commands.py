@@ -30,6 +30,13 @@ def register(commands: Any, evaluate_commands: Any) -> None:
     )
     text.add_argument("--limit", type=int, default=None, help="score only the first N sentences")
     text.set_defaults(handler=_evaluate_text)
+    valence = evaluate_commands.add_parser(
+        "text-valence",
+        help="which reading of sentence valence agrees best with EmoBank dev (head, VADER, blend)",
+    )
+    valence.add_argument("--write", action="store_true", help="keep the best as the shipped choice")
+    valence.add_argument("--limit", type=int, default=None, help="fit on the first N train only")
+    valence.set_defaults(handler=_evaluate_text_valence)
 
 
 def read_labelled_tsv(path: Path) -> tuple[list[str], list[int]]:
@@ -73,3 +80,9 @@ def _evaluate_text(args: argparse.Namespace) -> int:
     result["source"] = source
     print(json.dumps(result))
     return 0
+
+
+def _evaluate_text_valence(args: argparse.Namespace) -> int:
+    from analysis.text.valence_fit import run
+
+    return run(args)

@@ -26,7 +26,8 @@ from analysis.stage_outputs import (
     VoiceOutput,
     VoiceSpeaker,
 )
-from analysis.text.transcribe import Utterance
+from analysis.text.transcribe import Utterance, Word, split_words
+from analysis.text.valence import shipped_choice
 from analysis.timeline import (
     GAP_LOW_EVIDENCE,
     GAP_NO_FACE,
@@ -37,7 +38,7 @@ from analysis.timeline import (
     SCHEMA_ID,
     Gap,
 )
-from analysis.voice.prosody import AROUSAL_SOURCE, vocal_arousal
+from analysis.voice.arousal import AROUSAL_SOURCE, vocal_arousal
 from analysis.voice.speakers import CLIENT, CLINICIAN, GUESSED, SET_BY_CLINICIAN, UNKNOWN
 
 TEXT_CONFIDENCE = 0.5  # a sentence's wording is a moderate cue to how its speaker feels
@@ -286,15 +287,16 @@ def _speech_rate(utterances: Sequence[Utterance], start_s: float, end_s: float) 
 def _voice_segments(
     voice: VoiceOutput, utterances: Sequence[Utterance], scored_speakers: set[str]
 ) -> list[dict[str, Any]]:
-    """Arousal of each scored speaker's pieces against that speaker's own session baseline."""
+    """Arousal of each scored speaker's pieces, against their own baseline where they have one
+    (analysis/voice/arousal.py)."""
     segments: list[dict[str, Any]] = []
+    loudness = [p.prosody.intensity_db for p in voice.pieces if p.prosody is not None]
     for speaker_id in sorted(scored_speakers):
         pieces = [p for p in voice.pieces if p.speaker == speaker_id and p.prosody is not None]
         features = [p.prosody for p in pieces if p.prosody is not None]
         rates = [_speech_rate(utterances, p.start_s, p.end_s) for p in pieces]
-        for piece, prosody, rate, estimate in zip(
-            pieces, features, rates, vocal_arousal(features, rates), strict=True
-        ):
+        estimates = vocal_arousal(features, rates, recording_intensities_db=loudness)
+        for piece, prosody, rate, estimate in zip(pieces, features, rates, estimates, strict=True):
             segments.append(
                 {
                     "start_s": piece.start_s,
@@ -307,6 +309,8 @@ def _voice_segments(
                         "value": estimate.arousal,
                         "confidence": estimate.confidence,
                         "source": AROUSAL_SOURCE,
+                        "interval": list(estimate.interval),
+                        "reference": estimate.reference,
                         "z_scores": estimate.z_scores,
                     },
                 }
@@ -323,6 +327,33 @@ def _speaker_of(start_s: float, end_s: float, pieces: Sequence[SpokenPiece]) -> 
     return max(overlaps, key=overlaps.__getitem__) if overlaps else None
 
 
+def _by_speaker(
+    utterances: Sequence[Utterance], pieces: Sequence[SpokenPiece]
+) -> list[tuple[Utterance, str | None]]:
+    """Each utterance with its speaker, split where the speaker changes between its words, so no
+    line of the transcript holds two people's words. A word heard in no speaker's piece goes
+    with the word before it (or, at the start, the first word that has a speaker)."""
+    result: list[tuple[Utterance, str | None]] = []
+    for utterance in utterances:
+        if not utterance.words:
+            result.append((utterance, _speaker_of(utterance.start_s, utterance.end_s, pieces)))
+            continue
+        heard = [_speaker_of(w.start_s, w.end_s, pieces) for w in utterance.words]
+        known = [s for s in heard if s is not None]
+        current = known[0] if known else None
+        groups: list[list[Word]] = []
+        speakers: list[str | None] = []
+        for word, speaker in zip(utterance.words, heard, strict=True):
+            speaker = speaker if speaker is not None else current
+            if not groups or speaker != current:
+                groups.append([])
+                speakers.append(speaker)
+            groups[-1].append(word)
+            current = speaker
+        result.extend(zip(split_words(utterance, groups), speakers, strict=True))
+    return result
+
+
 def _transcript_entries(
     utterances: Sequence[Utterance],
     pieces: Sequence[SpokenPiece],
@@ -333,8 +364,7 @@ def _transcript_entries(
     from analysis.text.sentiment import sentiment
 
     entries: list[dict[str, Any]] = []
-    for utterance in utterances:
-        speaker = _speaker_of(utterance.start_s, utterance.end_s, pieces)
+    for utterance, speaker in _by_speaker(utterances, pieces):
         role = roles.get(speaker, UNKNOWN) if speaker else UNKNOWN
         entries.append(
             {
@@ -355,9 +385,9 @@ def _transcript_entries(
     for entry, emotion in zip(to_score, text_emotions([e["text"] for e in to_score]), strict=True):
         entry["sentiment"] = sentiment(entry["text"])
         entry["emotions"] = emotion.probs
-        # VADER reads polarity words, the EmoBank head reads the whole sentence: average both.
+        # Whichever reading agreed best with human ratings on EmoBank dev (analysis/text/valence.py)
         entry["valence"] = round(
-            (entry["sentiment"]["compound"] + emotion.valence) / 2, ROUND_DIGITS
+            shipped_choice().valence(emotion.valence, entry["sentiment"]["compound"]), ROUND_DIGITS
         )
         entry["arousal"] = emotion.arousal
     return entries
@@ -424,7 +454,7 @@ def build_timeline(
     entries = _transcript_entries(utterances, pieces, roles, scored) if transcript else []
     text_modality = _Modality(
         reason_when_empty=gap_reason.get("text", GAP_NO_SPEECH),
-        source="transcript (VADER + MiniLM)",
+        source=f"transcript (valence: {shipped_choice().source})",
     )
     text_modality.present = [(e["start_s"], e["end_s"], e["scored"]) for e in entries]
     for entry in entries:

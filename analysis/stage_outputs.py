@@ -303,7 +303,7 @@ class VoiceOutput:
 
 @dataclass(frozen=True)
 class TranscriptOutput:
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3  # 3: utterances split at pauses of 1 s or more
 
     engine: str
     model: str

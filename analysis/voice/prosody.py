@@ -3,15 +3,12 @@
 DSP with librosa (ISC licence): YIN for F0, RMS for intensity, and a normalised autocorrelation
 at the pitch period for voicing and the harmonics-to-noise ratio. praat-parselmouth would add
 cycle-level jitter and shimmer, but it is GPL-3 and would bind the whole product to the GPL, so
-jitter and shimmer are not reported. There is no speech-emotion model: arousal is the mean of
-z-scores of pitch level, pitch variability, loudness and speech rate against the same speaker's
-own pieces in this session, labelled `prosody-derived`.
+jitter and shimmer are not reported. Vocal arousal is read from these features in
+`analysis/voice/arousal.py`.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import librosa
@@ -120,61 +117,3 @@ def timbre_features(samples: np.ndarray) -> list[float]:
         y=samples.astype(np.float32, copy=False), sr=SAMPLE_RATE_HZ, n_mfcc=MFCC_COUNT
     )[1:]  # (12, n_frames)
     return [round(float(v), ROUND_DIGITS) for v in [*mfcc.mean(axis=1), *mfcc.std(axis=1)]]
-
-
-# --- vocal arousal against the speaker's own baseline -------------------------------------
-
-AROUSAL_SOURCE = "prosody-derived"
-AROUSAL_Z_SCALE = 1.5  # tanh(z_mean / scale): a piece 1.5 sd above baseline maps to ~0.76
-MIN_BASELINE_PIECES = 3  # fewer pieces than this: no baseline, no arousal estimate
-BASELINE_PIECES_FOR_FULL_CONFIDENCE = 12
-MAX_PROSODY_CONFIDENCE = 0.6  # prosody alone is a weak arousal cue; never outweighs a clear face
-
-
-@dataclass(frozen=True)
-class VocalArousal:
-    arousal: float  # -1 (calmer than usual for this speaker) .. 1 (more aroused)
-    confidence: float  # 0..MAX_PROSODY_CONFIDENCE
-    z_scores: dict[str, float]  # per cue, against the speaker's session baseline
-
-
-def _z(values: Sequence[float | None]) -> list[float | None]:
-    present = np.array([v for v in values if v is not None], dtype=float)
-    if len(present) < MIN_BASELINE_PIECES or present.std() < 1e-9:
-        return [None for _ in values]
-    mean, sd = present.mean(), present.std()
-    return [None if v is None else float((v - mean) / sd) for v in values]
-
-
-def vocal_arousal(
-    pieces: Sequence[ProsodyFeatures], speech_rates_wps: Sequence[float | None]
-) -> list[VocalArousal | None]:
-    """Arousal of each piece of ONE speaker, relative to that speaker's pieces in the session."""
-    semitones = [
-        None if p.f0_median_hz is None else 12 * math.log2(p.f0_median_hz / 100.0) for p in pieces
-    ]
-    cues = {
-        "f0_level": _z(semitones),
-        "f0_variability": _z([p.f0_sd_semitones for p in pieces]),
-        "intensity": _z([p.intensity_db for p in pieces]),
-        "speech_rate": _z(list(speech_rates_wps)),
-    }
-    baseline_share = min(1.0, len(pieces) / BASELINE_PIECES_FOR_FULL_CONFIDENCE)
-    result: list[VocalArousal | None] = []
-    for i, piece in enumerate(pieces):
-        z_scores = {name: value for name, z in cues.items() if (value := z[i]) is not None}
-        if not z_scores:
-            result.append(None)
-            continue
-        z_mean = float(np.mean(list(z_scores.values())))
-        cue_share = len(z_scores) / len(cues)
-        length_share = min(1.0, piece.duration_s / 2.0)
-        confidence = MAX_PROSODY_CONFIDENCE * baseline_share * cue_share * length_share
-        result.append(
-            VocalArousal(
-                arousal=round(math.tanh(z_mean / AROUSAL_Z_SCALE), ROUND_DIGITS),
-                confidence=round(confidence * max(piece.voiced_fraction, 0.2), ROUND_DIGITS),
-                z_scores={k: round(v, ROUND_DIGITS) for k, v in z_scores.items()},
-            )
-        )
-    return result

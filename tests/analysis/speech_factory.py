@@ -18,15 +18,23 @@ CLIENT_VOICE = "en-us+m3"
 CLINICIAN_VOICE = "en-us+f4"
 
 
-def speak(text: str, *, voice: str = CLIENT_VOICE, words_per_minute: int = 150) -> np.ndarray:
-    """`text` spoken by espeak-ng, as 16 kHz mono float32."""
+def speak(
+    text: str,
+    *,
+    voice: str = CLIENT_VOICE,
+    words_per_minute: int = 150,
+    pitch: int = 50,
+    amplitude: int = 100,
+) -> np.ndarray:
+    """`text` spoken by espeak-ng, as 16 kHz mono float32 (pitch 0-99, amplitude 0-200)."""
     with tempfile.TemporaryDirectory() as folder:
         wav = Path(folder) / "speech.wav"
         subprocess.run(
-            ["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-w", str(wav), text],
+            ["espeak-ng", "-v", voice, "-s", str(words_per_minute), "-p", str(pitch),
+             "-a", str(amplitude), "-w", str(wav), text],
             check=True,
             capture_output=True,
-        )
+        )  # fmt: skip
         samples, rate = sf.read(wav, dtype="float32")
     return resample_poly(samples, RATE_HZ, rate).astype(np.float32)
 

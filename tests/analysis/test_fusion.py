@@ -10,7 +10,8 @@ import pytest
 from analysis.fusion import FusionOptions, build_timeline
 from analysis.labels import EMOTIONS
 from analysis.moments import find_moments
-from analysis.stage_outputs import FaceOutput, VoiceOutput
+from analysis.stage_outputs import FaceOutput, TranscriptOutput, VoiceOutput
+from analysis.text.transcribe import Utterance, Word
 from analysis.timeline import Gap, validate_timeline
 
 HAPPY = {label: (0.9 if label == "happy" else 0.1 / 6) for label in EMOTIONS}
@@ -94,14 +95,16 @@ def voice_output() -> VoiceOutput:
 DEFAULT_FUSION = FusionOptions()
 
 
-def timeline(face=None, voice=None, *, options=DEFAULT_FUSION, gaps=(), duration_s=10.0):
+def timeline(
+    face=None, voice=None, *, options=DEFAULT_FUSION, gaps=(), duration_s=10.0, transcript=None
+):
     return build_timeline(
         duration_s=duration_s,
         source={"file_name": "session.mp4", "has_video": True, "has_audio": True},
         options=options,
         face=face,
         voice=voice,
-        transcript=None,
+        transcript=transcript,
         session_gaps=list(gaps),
         models=[{"name": "m", "version": "1", "sha256": "0" * 64, "licence": "MIT"}],
     )
@@ -247,3 +250,44 @@ def test_without_consent_for_the_voice_every_window_says_so_even_while_the_clien
     assert all(
         {"modality": "voice", "reason": "no_consent"} in w["gaps"] for w in document["windows"]
     )
+
+
+def test_a_line_the_decoder_heard_across_a_change_of_speaker_is_split_between_them():
+    words = [("I", 6.1, 6.3), ("feel", 6.4, 6.8), ("fine.", 6.9, 7.4)]
+    words += [("How", 8.0, 8.3), ("so?", 8.4, 8.9)]  # S2's piece begins at 8.0 s
+    utterance = Utterance(
+        start_s=6.1,
+        end_s=8.9,
+        text="I feel fine. How so?",
+        words=tuple(Word(a, b, text, 0.9) for text, a, b in words),
+    )
+    transcript = TranscriptOutput(engine="faster-whisper", model="tiny.en", utterances=(utterance,))
+
+    lines = timeline(voice=voice_output(), transcript=transcript)["transcript"]
+
+    assert [(line["text"], line["speaker"], line["role"]) for line in lines] == [
+        ("I feel fine.", "S1", "client"),
+        ("How so?", "S2", "clinician"),
+    ]
+    assert (lines[0]["start_s"], lines[0]["end_s"]) == (6.1, 7.4)
+    assert (lines[1]["start_s"], lines[1]["end_s"]) == (8.0, 8.9)
+    assert lines[0]["emotions"] is not None  # the client's words are scored, alone
+    assert lines[1]["emotions"] is None
+
+
+def test_a_speaker_with_fewer_than_three_pieces_still_gets_an_arousal_for_each():
+    heard = voice_output()
+    brief = replace(
+        heard,
+        pieces=heard.pieces[:2],  # the client's first two pieces: 3 s of speech
+        speakers=heard.speakers[:1],
+    )
+
+    segments = timeline(voice=brief)["voice_segments"]
+
+    assert len(segments) == 2
+    for segment in segments:
+        arousal = segment["arousal"]
+        assert arousal is not None  # before, fewer than three pieces read as no arousal at all
+        assert arousal["reference"] == "population"
+        assert arousal["interval"][0] < arousal["value"] < arousal["interval"][1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -14,8 +15,13 @@ from analysis.media import read_audio
 from analysis.text.transcribe import (
     MAX_REGION_S,
     MODEL_ENV,
+    DecodingRegion,
+    Utterance,
+    Word,
     get_engine,
+    shorten_pauses,
     speech_regions,
+    split_at_pauses,
     transcribe_array,
 )
 from analysis.voice.vad import SpeechSegment
@@ -189,3 +195,37 @@ def test_speech_regions_skip_long_silences_and_stay_inside_one_whisper_window():
 def test_unknown_engines_are_refused():
     with pytest.raises(ValueError, match="unknown transcript engine"):
         get_engine("a-cloud-service")
+
+
+def test_an_utterance_is_split_where_its_words_pause_for_a_second_or_more():
+    words = [Word(0.0, 0.4, "Yes.", 0.9), Word(0.5, 0.9, "Right.", 0.9)]
+    words += [Word(2.0, 2.3, "Now", 0.9), Word(2.4, 2.9, "then.", 0.9)]
+    heard = Utterance(0.0, 2.9, "Yes. Right. Now then.", tuple(words), avg_logprob=-0.2)
+
+    parts = split_at_pauses([heard])
+
+    assert [(p.start_s, p.end_s, p.text) for p in parts] == [
+        (0.0, 0.9, "Yes. Right."),
+        (2.0, 2.9, "Now then."),
+    ]
+    assert all(p.avg_logprob == -0.2 for p in parts)
+    assert split_at_pauses([heard], pause_s=1.2) == [heard]
+
+
+def test_long_silences_are_shortened_for_the_decoder_and_times_map_back_to_the_recording():
+    region = DecodingRegion(
+        start_s=0.8, end_s=7.2, spans=((1.0, 2.0), (2.3, 3.0), (6.0, 7.0))
+    )  # speech at 1-2 s and 2.3-3 s (a short pause, kept), then 3 s of silence, then 6-7 s
+    rate = 16000
+    real_times = 0.8 + np.arange(round(6.4 * rate)) / rate
+
+    shortened = shorten_pauses(real_times, region, rate)
+
+    assert len(shortened.audio) == round(3.5 * rate)  # 2 s + 0.5 s of silence + 1 s
+    for t_s in (0.0, 0.5, 1.4, 1.99, 2.5, 2.75, 3.49):
+        sample = shortened.audio[round(t_s * rate)]
+        assert shortened.real_time(t_s) == pytest.approx(sample, abs=1e-3)
+    assert shortened.real_time(2.1) == pytest.approx(3.0)  # in the cut silence, near its start
+    assert shortened.real_time(2.4) == pytest.approx(6.0)  # near its end
+    # a word the decoder drew across the cut silence stays inside the speech holding its middle
+    assert shortened.real_span(1.8, 2.9) == pytest.approx((6.0, 6.4))

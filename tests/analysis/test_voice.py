@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from analysis.voice import vad
-from analysis.voice.prosody import ProsodyFeatures, prosody_features, timbre_features, vocal_arousal
+from analysis.voice.arousal import POPULATION, SPEAKER, vocal_arousal
+from analysis.voice.prosody import ProsodyFeatures, prosody_features, timbre_features
 from analysis.voice.regions import iter_region_audio
 from analysis.voice.speakers import CLIENT, CLINICIAN, VoicePiece, assign_speakers
 from analysis.voice.vad import SpeechSegment, detect_speech
@@ -274,5 +275,68 @@ def test_vocal_arousal_is_relative_to_the_speakers_own_baseline():
     assert 0 < estimates[-1].confidence <= 0.6
 
 
-def test_without_a_baseline_there_is_no_arousal_estimate():
-    assert vocal_arousal([piece(110, -25), piece(150, -15)], [2.0, 3.0]) == [None, None]
+def test_a_speaker_too_short_for_a_baseline_is_read_against_the_population_never_left_out():
+    calm = [piece(110, -25), piece(112, -24), piece(108, -26), piece(111, -25)]
+    own = vocal_arousal([*calm, piece(150, -15)], [2.0, 2.1, 1.9, 2.0, 3.2])[-1]
+
+    short = vocal_arousal([piece(110, -25), piece(150, -15)], [2.0, 3.0])
+
+    assert all(e is not None and e.reference == POPULATION for e in short)
+    assert short[1] is not None
+    assert short[0] is not None
+    assert short[1].arousal > short[0].arousal
+    assert own is not None
+    assert own.reference == SPEAKER
+    width = short[1].interval[1] - short[1].interval[0]
+    assert width > own.interval[1] - own.interval[0]  # less known about this speaker
+    assert short[1].interval[0] < short[1].arousal < short[1].interval[1]
+    assert short[1].confidence < own.confidence
+
+
+def test_loudness_is_read_against_the_recording_when_the_speaker_has_few_pieces():
+    recording = [-30.0, -28.0, -26.0, -24.0, -22.0]  # everyone's pieces, one microphone
+
+    loud, quiet = (
+        vocal_arousal([piece(120, level)], [2.5], recording_intensities_db=recording)[0]
+        for level in (-18.0, -32.0)
+    )
+
+    assert loud is not None
+    assert quiet is not None
+    assert loud.z_scores["intensity"] > 1.0 > -1.0 > quiet.z_scores["intensity"]
+    assert loud.reference == POPULATION  # pitch and rate still came from the population
+    assert loud.arousal > quiet.arousal
+
+
+def test_under_two_seconds_of_speech_a_speaker_gets_no_arousal():
+    brief = ProsodyFeatures(
+        duration_s=0.8,
+        voiced_fraction=0.8,
+        f0_median_hz=120.0,
+        f0_sd_semitones=2.0,
+        intensity_db=-20.0,
+        hnr_db=10.0,
+    )
+    assert vocal_arousal([brief, brief], [2.0, 2.0]) == [None, None]
+
+
+@pytest.mark.slow
+def test_aroused_speech_heard_once_reads_higher_than_calm_speech_from_the_same_voice():
+    sentence = "I cannot believe they said that to me at the meeting today."
+    calm = speak(sentence, words_per_minute=120, pitch=30, amplitude=60)
+    aroused = speak(sentence, words_per_minute=210, pitch=80, amplitude=180)
+    loudness = [prosody_features(calm).intensity_db, prosody_features(aroused).intensity_db]
+
+    readings = [
+        vocal_arousal(
+            [prosody_features(samples)],
+            [12 / (len(samples) / RATE_HZ)],
+            recording_intensities_db=loudness,
+        )[0]
+        for samples in (calm, aroused)
+    ]
+
+    assert all(r is not None and r.reference == POPULATION for r in readings)
+    assert readings[0] is not None
+    assert readings[1] is not None
+    assert readings[1].arousal > readings[0].arousal + 0.5

@@ -1,0 +1,177 @@
+"""Transcript timing against known turns: do words and lines land where they were spoken?
+
+    python -m benchmarks.transcript_timing [--quick]
+
+Generated conversations (benchmarks/_conversations.py: espeak-ng voices, and RAVDESS actors
+01-08 when shared/data is present) are transcribed by the default engine on VAD speech, as the
+transcript stage does, and each word is matched to the turn it lies in or nearest. Reported:
+how far each turn's first word starts from the turn's start and its last word ends from its end
+(line times), how far words lie outside the speech of their turn (word times), and transcript
+lines holding words of two turns a second or more apart (turns closer than that are split by
+speaker in fusion, which knows who spoke; tests/analysis/test_fusion.py). Beside each, the
+same conversations decoded with their silences kept whole (`keep_pauses`, how the stage decoded
+before), in the same run.
+Targets: line and word times within 0.3 s, median <= 0.15 s, p95 <= 0.5 s; no line spans
+two turns a second apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from analysis.text.transcribe import (
+    UTTERANCE_PAUSE_S,
+    Utterance,
+    get_engine,
+    transcribe_speech,
+)
+from analysis.voice.vad import detect_speech
+from benchmarks._conversations import (
+    Conversation,
+    Turn,
+    espeak_conversation,
+    ravdess_conversation,
+)
+from benchmarks.common import Row, print_rows, write_result
+
+NOW, BEFORE = "pauses shortened", "pauses kept (before)"
+
+
+def transcribe(conversation: Conversation, *, keep_pauses: bool) -> list[Utterance]:
+    audio = conversation.audio
+    segments = detect_speech([(0.0, audio)])
+    found = transcribe_speech([(0.0, audio)], segments, get_engine(), keep_pauses=keep_pauses)
+    return [u for _end, utterances in found for u in utterances]
+
+
+def _nearest_turn(turns: Sequence[Turn], start_s: float, end_s: float) -> int:
+    middle = (start_s + end_s) / 2
+    return int(np.argmin([max(t.start_s - middle, 0.0, middle - t.end_s) for t in turns]))
+
+
+def timing(conversation: Conversation, utterances: Sequence[Utterance]) -> dict[str, Any]:
+    turns = conversation.turns
+    boundary: list[float] = []
+    outside: list[float] = []
+    first: dict[int, float] = {}
+    last: dict[int, float] = {}
+    spanning = 0
+    for utterance in utterances:
+        owners = set()
+        for word in utterance.words:
+            k = _nearest_turn(turns, word.start_s, word.end_s)
+            owners.add(k)
+            turn = turns[k]
+            outside.append(max(turn.start_s - word.start_s, 0.0, word.end_s - turn.end_s))
+            first[k] = min(first.get(k, word.start_s), word.start_s)
+            last[k] = max(last.get(k, word.end_s), word.end_s)
+        ordered = sorted(owners)
+        spanning += any(
+            turns[b].start_s - turns[a].end_s >= UTTERANCE_PAUSE_S
+            for a, b in itertools.pairwise(ordered)
+        )
+    for k, turn in enumerate(turns):
+        if k in first:
+            boundary += [abs(first[k] - turn.start_s), abs(last[k] - turn.end_s)]
+    return {
+        "boundary_errors_s": boundary,
+        "word_outside_s": outside,
+        "lines_spanning_turns": spanning,
+        "lines": len(utterances),
+        "turns_heard": len(first),
+        "turns": len(turns),
+    }
+
+
+def _figures(results: Sequence[dict[str, Any]]) -> dict[str, float]:
+    boundary = np.concatenate([r["boundary_errors_s"] for r in results])
+    outside = np.concatenate([r["word_outside_s"] for r in results])
+    return {
+        "line_median_s": round(float(np.median(boundary)), 3),
+        "line_p95_s": round(float(np.percentile(boundary, 95)), 3),
+        "line_max_s": round(float(boundary.max()), 3),
+        "line_within_0.3s": round(float(np.mean(boundary <= 0.3)), 3),
+        "word_outside_median_s": round(float(np.median(outside)), 3),
+        "word_outside_p95_s": round(float(np.percentile(outside, 95)), 3),
+        "word_outside_max_s": round(float(outside.max()), 3),
+        "lines_spanning_turns": int(sum(r["lines_spanning_turns"] for r in results)),
+        "turns_heard": int(sum(r["turns_heard"] for r in results)),
+        "turns": int(sum(r["turns"] for r in results)),
+    }
+
+
+def conversations(quick: bool) -> list[Conversation]:
+    seeds = range(2) if quick else range(6)
+    found = [espeak_conversation(seed, speakers=1 + seed % 3) for seed in seeds]
+    try:
+        pairs = [(1, 2), (3, 4)] if quick else [(1, 2), (3, 4), (5, 6), (7, 8), (2, 5), (4, 7)]
+        found += [ravdess_conversation(10 + i, actors=pair) for i, pair in enumerate(pairs)]
+    except FileNotFoundError as missing:
+        print(f"RAVDESS left out: {missing}")
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="four conversations, not twelve")
+    args = parser.parse_args()
+    chosen = conversations(args.quick)
+    results: dict[str, list[dict[str, Any]]] = {NOW: [], BEFORE: []}
+    for conversation in chosen:
+        for name, keep in ((NOW, False), (BEFORE, True)):
+            results[name].append(timing(conversation, transcribe(conversation, keep_pauses=keep)))
+    sources = {"all": chosen} | {
+        source: [c for c in chosen if c.name.startswith(source)] for source in ("espeak", "RAVDESS")
+    }
+
+    def of(name: str, members: list[Conversation]) -> dict[str, float]:
+        names = {c.name for c in members}
+        return _figures([r for c, r in zip(chosen, results[name], strict=True) if c.name in names])
+
+    rows = [
+        Row(
+            case=f"{source}: {len(members)} conversations",
+            metric=metric,
+            value=now[metric],
+            baseline=BEFORE,
+            baseline_value=before[metric],
+            note=note,
+        )
+        for source, members in sources.items()
+        if members
+        for now, before in [(of(NOW, members), of(BEFORE, members))]
+        for metric, note in (
+            ("line_median_s", "target <= 0.15"),
+            ("line_p95_s", "target <= 0.5"),
+            ("line_max_s", ""),
+            ("line_within_0.3s", ""),
+            ("word_outside_median_s", "target <= 0.15"),
+            ("word_outside_p95_s", "target <= 0.5"),
+            ("word_outside_max_s", ""),
+            ("lines_spanning_turns", "target 0"),
+            ("turns_heard", ""),
+        )
+    ]
+    print_rows("Transcript timing against known turns", rows)
+    details = {
+        "conversations": [c.name for c in chosen],
+        "figures": {name: _figures(runs) for name, runs in results.items()},
+        "per_conversation": {
+            name: [
+                {k: v for k, v in r.items() if not k.endswith("_s")} | {"name": c.name}
+                for c, r in zip(chosen, runs, strict=True)
+            ]
+            for name, runs in results.items()
+        },
+    }
+    write_result("transcript_timing", rows, details)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

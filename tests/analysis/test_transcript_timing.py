@@ -1,0 +1,40 @@
+"""Transcript times against a generated conversation whose turns are known to the sample."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks._conversations import espeak_conversation
+from benchmarks.transcript_timing import timing, transcribe
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def conversation():
+    return espeak_conversation(seed=3, speakers=2, turns=8)
+
+
+def test_words_and_lines_land_where_they_were_spoken(conversation):
+    result = timing(conversation, transcribe(conversation, keep_pauses=False))
+
+    boundary = np.array(result["boundary_errors_s"])
+    outside = np.array(result["word_outside_s"])
+    assert result["turns_heard"] == result["turns"]
+    assert np.median(boundary) <= 0.15
+    assert np.percentile(boundary, 95) <= 0.5
+    assert np.median(outside) <= 0.15
+    assert np.percentile(outside, 95) <= 0.5
+
+
+def test_no_transcript_line_runs_across_a_pause_of_a_second(conversation):
+    utterances = transcribe(conversation, keep_pauses=False)
+
+    assert timing(conversation, utterances)["lines_spanning_turns"] == 0
+    pauses = [
+        b.start_s - a.end_s
+        for a, b in zip(conversation.turns, conversation.turns[1:], strict=False)
+    ]
+    assert sum(p >= 1.0 for p in pauses) >= 3  # the conversation has such pauses to split at
+    assert len(utterances) >= 1 + sum(p >= 1.0 for p in pauses)
