@@ -44,13 +44,11 @@ from analysis.timeline import (
     GAP_NO_VIDEO,
     Gap,
 )
-from analysis.voice.vad import SpeechSegment
 
 if TYPE_CHECKING:
     from analysis.voice.prosody import ProsodyFeatures
     from analysis.voice.speakers import Speaker
 
-MAX_VOICE_PIECE_S = 8.0  # long speech segments are cut into pieces of at most this length
 AUDIO_CHUNK_S = 30.0
 
 
@@ -178,22 +176,9 @@ def _face_depends_on(options: PipelineOptions) -> Json:
 # --- voice -----------------------------------------------------------------------------------
 
 
-def _voice_pieces(speech: tuple[SpeechSegment, ...]) -> list[tuple[float, float]]:
-    pieces: list[tuple[float, float]] = []
-    for segment in speech:
-        n = max(1, int(-(-segment.duration_s // MAX_VOICE_PIECE_S)))
-        step = segment.duration_s / n
-        pieces.extend(
-            (segment.start_s + i * step, segment.start_s + (i + 1) * step) for i in range(n)
-        )
-    return pieces
-
-
 def _voice(ctx: StageContext) -> VoiceOutput | None:
-    import numpy as np
-
     from analysis.media import iter_audio
-    from analysis.voice.prosody import prosody_features, timbre_features
+    from analysis.voice.pieces import describe_piece, piece_spans
     from analysis.voice.regions import iter_region_audio
     from analysis.voice.speakers import VoicePiece, assign_speakers
 
@@ -201,7 +186,7 @@ def _voice(ctx: StageContext) -> VoiceOutput | None:
     if ingest.speech is None:
         return None
     measure_prosody = ctx.options.allows(Modality.VOICE)
-    spans = _voice_pieces(ingest.speech)
+    spans = piece_spans(ingest.speech)
     duration_s = ingest.media.duration_s
     chunks = (
         (c.start_s, c.samples)
@@ -211,21 +196,11 @@ def _voice(ctx: StageContext) -> VoiceOutput | None:
     prosody: list[ProsodyFeatures | None] = []
     for (start_s, end_s), audio in iter_region_audio(chunks, spans, spans):
         ctx.check_stop()
-        channels = audio if audio.ndim == 2 else audio[None]  # (channels, n)
-        mono = channels.mean(axis=0)
-        if mono.size < 400:  # under 25 ms: nothing to measure
+        described = describe_piece(audio, start_s, end_s, measure_prosody=measure_prosody)
+        if described is None:
             continue
-        level_db = 20 * np.log10(np.sqrt(np.mean(channels**2, axis=1)) + 1e-10)
-        features = prosody_features(mono) if measure_prosody else None
-        pieces.append(
-            VoicePiece(
-                start_s=start_s,
-                end_s=end_s,
-                channel_db=tuple(round(float(v), 2) for v in level_db),
-                timbre=tuple(timbre_features(mono)),
-                f0_median_hz=features.f0_median_hz if features else None,
-            )
-        )
+        piece, features = described
+        pieces.append(piece)
         prosody.append(features.rounded() if features else None)
         ctx.progress(min(1.0, end_s / duration_s))
     face_tracks = ctx.inputs.face.tracks if ctx.inputs.face is not None else ()

@@ -2,10 +2,13 @@
 
 Telehealth exports often record each participant on a channel of their own: when channels
 differ, each speech piece goes to the channel that is clearly louder in it. Otherwise pieces
-are clustered by voice colour (MFCC means/deviations) and pitch level: Ward linkage into two
-groups, kept only when the split is clearly better than one voice (silhouette above
-`MIN_SILHOUETTE`). A speaker whose voice activity follows a face track's mouth movement is
-linked to that track.
+are clustered by voiceprint (the GE2E speaker encoder's embedding, analysis/voice/
+speaker_embedding.py): average linkage on cosine distance, cut at `max_distance`, with a voice
+holding less than `min_share` of the speech folded into the nearest (both calibrated on the
+diarization benchmark's conversations, docs/evaluation.md). Without voiceprints, pieces are
+clustered by voice colour (MFCC means/deviations) and pitch level, as before: Ward linkage into
+two groups, kept when they separate well (silhouette above `min_silhouette`). A speaker whose
+voice activity follows a face track's mouth movement is linked to that track.
 
 Roles are guesses until a clinician sets them (`role_source: "guessed"`): the recording's camera
 usually frames the client, so a speaker linked to a face is the client when only one speaker
@@ -29,7 +32,6 @@ SET_BY_CLINICIAN = "clinician"
 
 CHANNEL_DOMINANCE_DB = 6.0  # a piece belongs to a channel this much louder than the others
 SAME_CHANNEL_DB = 1.0  # channels within this on (almost) every piece are copies of one mix
-MIN_SILHOUETTE = 0.3  # two voice clusters must separate at least this well
 MIN_LINK_CORRELATION = 0.2  # voice activity vs mouth motion, for a speaker-face link
 
 
@@ -45,6 +47,23 @@ class SeenFace(Protocol):
 
 
 @dataclass(frozen=True)
+class SpeakerOptions:
+    # "voiceprint": the speaker encoder's embeddings; "timbre": MFCCs and pitch (as before)
+    features: str = "voiceprint"
+    # voiceprint: pieces closer than this (cosine distance, average linkage) are one voice
+    max_distance: float = 0.35
+    # voiceprint: a voice with less than this share of the speech joins the nearest other one
+    min_share: float = 0.2
+    # timbre: at most this many voices, kept only when they separate this well (silhouette)
+    max_speakers: int = 2
+    min_silhouette: float = 0.3
+
+
+# How pieces were clustered before the speaker encoder: MFCC timbre, two voices at most.
+BEFORE_OPTIONS = SpeakerOptions(features="timbre")
+
+
+@dataclass(frozen=True)
 class VoicePiece:
     """A stretch of speech (a VAD segment or part of a long one) and what describes the voice."""
 
@@ -53,6 +72,7 @@ class VoicePiece:
     channel_db: tuple[float, ...]  # RMS level per audio channel, dBFS
     timbre: tuple[float, ...]  # MFCC means and deviations
     f0_median_hz: float | None
+    voiceprint: tuple[float, ...] = ()  # the speaker encoder's embedding; () when not computed
 
 
 @dataclass
@@ -88,25 +108,75 @@ def _by_channel(pieces: Sequence[VoicePiece]) -> list[int] | None:
     return [int(c) for c in loudest]
 
 
-def _by_clustering(pieces: Sequence[VoicePiece]) -> tuple[list[int], float]:
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from sklearn.metrics import silhouette_score
-
-    if len(pieces) < 3:
-        return [0] * len(pieces), 0.0
+def voice_features(pieces: Sequence[VoicePiece]) -> np.ndarray:
+    """(n, d) voice colour and pitch level per piece, standardised over the recording."""
     pitches = [p.f0_median_hz for p in pieces if p.f0_median_hz]
     default_pitch = float(np.median(pitches)) if pitches else 120.0
     features = np.array(
         [[*p.timbre, 12 * np.log2((p.f0_median_hz or default_pitch) / 100.0)] for p in pieces]
     )
-    features = (features - features.mean(axis=0)) / (features.std(axis=0) + 1e-9)
-    labels = fcluster(linkage(features, method="ward"), t=2, criterion="maxclust") - 1
-    if len(set(labels.tolist())) < 2:
+    return np.asarray((features - features.mean(axis=0)) / (features.std(axis=0) + 1e-9))
+
+
+def _by_clustering(
+    pieces: Sequence[VoicePiece], options: SpeakerOptions
+) -> tuple[list[int], float]:
+    """Ward clusters of the pieces' voices: the number of voices (2 up to max_speakers) whose
+    clusters separate best, if that is at least `min_silhouette`; else one voice."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from sklearn.metrics import silhouette_score
+
+    if len(pieces) < 3:
         return [0] * len(pieces), 0.0
-    score = float(silhouette_score(features, labels))
-    if score < MIN_SILHOUETTE:
-        return [0] * len(pieces), score
-    return [int(label) for label in labels], score
+    features = voice_features(pieces)
+    tree = linkage(features, method="ward")
+    best: tuple[float, list[int]] = (-1.0, [0] * len(pieces))
+    for k in range(2, min(options.max_speakers, len(pieces) - 1) + 1):
+        labels = fcluster(tree, t=k, criterion="maxclust") - 1
+        if len(set(labels.tolist())) < 2:
+            continue
+        score = float(silhouette_score(features, labels))
+        if score > best[0]:
+            best = (score, [int(label) for label in labels])
+    score, labels = best
+    if score < options.min_silhouette:
+        return [0] * len(pieces), max(score, 0.0)
+    return labels, score
+
+
+def _by_voiceprint(
+    pieces: Sequence[VoicePiece], options: SpeakerOptions
+) -> tuple[list[int], float]:
+    """Average-linkage clusters of the pieces' embeddings cut at `max_distance`; a cluster with
+    less than `min_share` of the speech is folded into the nearest larger one. Returns the
+    labels and the largest distance between two voices kept (0 for one voice)."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    if len(pieces) < 2:
+        return [0] * len(pieces), 0.0
+    prints = np.array([p.voiceprint for p in pieces], dtype=np.float64)
+    labels = fcluster(linkage(prints, method="average", metric="cosine"), t=options.max_distance,
+                      criterion="distance") - 1  # fmt: skip
+    lengths = np.array([p.end_s - p.start_s for p in pieces])
+    while True:
+        groups = sorted(set(labels.tolist()))
+        if len(groups) == 1:
+            return [0] * len(pieces), 0.0
+        shares = {g: lengths[labels == g].sum() / lengths.sum() for g in groups}
+        smallest = min(groups, key=shares.__getitem__)
+        centres = {g: _unit(prints[labels == g].mean(axis=0)) for g in groups}
+        if shares[smallest] >= options.min_share:
+            break
+        others = [g for g in groups if g != smallest]
+        nearest = max(others, key=lambda g: float(centres[g] @ centres[smallest]))
+        labels[labels == smallest] = nearest
+    spread = max(1 - float(centres[a] @ centres[b]) for a in groups for b in groups if a < b)
+    order = {g: i for i, g in enumerate(sorted(groups, key=lambda g: np.argmax(labels == g)))}
+    return [order[int(g)] for g in labels], spread
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return np.asarray(vector / max(float(np.linalg.norm(vector)), 1e-12))
 
 
 def _activity_correlation(
@@ -129,7 +199,9 @@ def _activity_correlation(
 
 
 def assign_speakers(
-    pieces: Sequence[VoicePiece], face_tracks: Sequence[SeenFace] = ()
+    pieces: Sequence[VoicePiece],
+    face_tracks: Sequence[SeenFace] = (),
+    options: SpeakerOptions | None = None,
 ) -> SpeakerAssignment:
     """Group pieces into speakers, link speakers to face tracks, and guess their roles."""
     details: dict[str, float] = {}
@@ -137,7 +209,11 @@ def assign_speakers(
     if channels is not None:
         method, groups = "channels", channels
     else:
-        groups, details["silhouette"] = _by_clustering(pieces)
+        options = options or SpeakerOptions()
+        if options.features == "voiceprint" and all(p.voiceprint for p in pieces):
+            groups, details["voice_distance"] = _by_voiceprint(pieces, options)
+        else:
+            groups, details["silhouette"] = _by_clustering(pieces, options)
         method = "clustering" if len(set(groups)) > 1 else "single"
     order = sorted(set(groups), key=groups.index)
     ids = {group: f"S{i + 1}" for i, group in enumerate(order)}

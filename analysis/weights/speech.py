@@ -159,6 +159,21 @@ MINILM = register(
     )
 )
 
+SPEAKER_ENCODER = register(
+    ModelSpec(
+        name="ge2e-speaker-encoder",
+        version="resemblyzer 0.1.4",
+        task="speaker embeddings (256-d, L2-normalised) from 1.6 s windows of speech",
+        source_package="resemblyzer",
+        source_file="pretrained.pt",
+        sha256="39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
+        licence="Apache-2.0",
+        input_size=(160, 40),
+        normalisation="16 kHz mono raised to -30 dBFS; 40-band mel power, 25 ms / 10 ms",
+        notes="GE2E-trained 3-layer LSTM; only the weights file is read",
+    )
+)
+
 VADER = register(
     ModelSpec(
         name="vader-lexicon",

@@ -9,9 +9,17 @@ import pytest
 
 from analysis.voice import vad
 from analysis.voice.arousal import POPULATION, SPEAKER, vocal_arousal
-from analysis.voice.prosody import ProsodyFeatures, prosody_features, timbre_features
+from analysis.voice.pieces import describe_piece
+from analysis.voice.prosody import ProsodyFeatures, prosody_features
 from analysis.voice.regions import iter_region_audio
-from analysis.voice.speakers import CLIENT, CLINICIAN, VoicePiece, assign_speakers
+from analysis.voice.speaker_embedding import speaker_embedding
+from analysis.voice.speakers import (
+    CLIENT,
+    CLINICIAN,
+    SpeakerOptions,
+    VoicePiece,
+    assign_speakers,
+)
 from analysis.voice.vad import SpeechSegment, detect_speech
 from tests.analysis.speech_factory import (
     CLIENT_VOICE,
@@ -45,17 +53,9 @@ def pieces_of(audio: np.ndarray, segments: list[SpeechSegment]) -> list[VoicePie
     bounds = [(s.start_s, s.end_s) for s in segments]
     pieces = []
     for (start_s, end_s), cut in iter_region_audio(chunked(channels, 30.0), bounds, bounds):
-        mono = cut.mean(axis=0)
-        levels = 20 * np.log10(np.sqrt(np.mean(cut**2, axis=1)) + 1e-10)
-        pieces.append(
-            VoicePiece(
-                start_s,
-                end_s,
-                tuple(float(v) for v in levels),
-                tuple(timbre_features(mono)),
-                prosody_features(mono).f0_median_hz,
-            )
-        )
+        described = describe_piece(cut, start_s, end_s, measure_prosody=True)
+        assert described is not None
+        pieces.append(described[0])
     return pieces
 
 
@@ -193,6 +193,17 @@ def test_one_voice_saying_several_things_stays_one_speaker():
     assert len(segments) == len(TURNS)
     assert [s.id for s in result.speakers] == ["S1"]
     assert result.speakers[0].role == CLIENT
+
+
+@pytest.mark.slow
+def test_the_speaker_encoder_places_one_voice_closer_to_itself_than_to_another_voice():
+    client = [speaker_embedding(speak(text)) for text in (FIRST, SECOND)]
+    clinician = speaker_embedding(speak(FIRST, voice=CLINICIAN_VOICE))
+
+    assert all(e.shape == (256,) and abs(float(np.linalg.norm(e)) - 1.0) < 1e-5 for e in client)
+    same_voice = 1 - float(client[0] @ client[1])  # different words, one voice
+    other_voice = 1 - float(client[0] @ clinician)  # the same words, another voice
+    assert same_voice < SpeakerOptions().max_distance < other_voice
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,158 @@
+"""Who spoke when, against conversations whose turns are known: diarization error rate.
+
+    python -m benchmarks.diarization [--quick]
+
+Conversations of 1, 2 and 3 voices (benchmarks/_conversations.py: espeak-ng voices, and RAVDESS
+actors 01-08 when shared/data is present; turns of one sentence, 1-4 s, no overlap) go through
+the voice stage's own steps: VAD, pieces, voice features, `assign_speakers`. Scored on 10 ms
+frames of the reference speech, speakers matched one-to-one to maximise agreement (the
+Hungarian method): DER = (missed speech + false alarm + confusion) / reference speech, and
+whether a one-voice recording got a phantom second speaker. Beside each figure, the same
+conversations clustered as before (`SpeakerOptions(max_speakers=2, min_silhouette=0.3)`), in
+the same run. Targets: no phantom speaker on any one-voice recording (at least 16); two-voice
+DER <= 10 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from analysis.voice.pieces import describe_piece, piece_spans
+from analysis.voice.speakers import BEFORE_OPTIONS, SpeakerOptions, VoicePiece, assign_speakers
+from analysis.voice.vad import detect_speech
+from benchmarks._conversations import Conversation, espeak_conversation, ravdess_conversation
+from benchmarks.common import Row, print_rows, write_result
+
+RATE_HZ = 16000
+FRAME_S = 0.01
+NOW, BEFORE = "now", "before"
+
+
+def voice_pieces(conversation: Conversation) -> list[VoicePiece]:
+    audio = conversation.audio
+    pieces = []
+    for start_s, end_s in piece_spans(detect_speech([(0.0, audio)])):
+        samples = audio[round(start_s * RATE_HZ) : round(end_s * RATE_HZ)]
+        described = describe_piece(samples, start_s, end_s, measure_prosody=True)
+        if described is not None:
+            pieces.append(described[0])
+    return pieces
+
+
+def _frames(duration_s: float, spans: Sequence[tuple[float, float, int]]) -> np.ndarray:
+    """-1 where nobody speaks, else the speaker's index, per 10 ms frame."""
+    frames = np.full(int(np.ceil(duration_s / FRAME_S)), -1)
+    for start_s, end_s, who in spans:
+        frames[int(start_s / FRAME_S) : int(end_s / FRAME_S)] = who
+    return frames
+
+
+def error_rate(
+    conversation: Conversation, pieces: Sequence[VoicePiece], labels: Sequence[str]
+) -> dict[str, Any]:
+    from scipy.optimize import linear_sum_assignment
+
+    names = sorted({t.speaker for t in conversation.turns})
+    found = sorted(set(labels))
+    duration_s = len(conversation.audio) / RATE_HZ
+    truth = _frames(
+        duration_s, [(t.start_s, t.end_s, names.index(t.speaker)) for t in conversation.turns]
+    )
+    heard = _frames(
+        duration_s,
+        [(p.start_s, p.end_s, found.index(label)) for p, label in zip(pieces, labels, strict=True)],
+    )
+    both = (truth >= 0) & (heard >= 0)
+    overlap = np.zeros((len(names), max(1, len(found))))
+    np.add.at(overlap, (truth[both], heard[both]), 1)
+    rows, cols = linear_sum_assignment(-overlap)
+    correct = overlap[rows, cols].sum()
+    speech = int((truth >= 0).sum())
+    missed = int(((truth >= 0) & (heard < 0)).sum())
+    false_alarm = int(((truth < 0) & (heard >= 0)).sum())
+    confusion = int(both.sum() - correct)
+    return {
+        "name": conversation.name,
+        "voices": len(names),
+        "speakers_found": len(found),
+        "der": (missed + false_alarm + confusion) / speech,
+        "missed": missed / speech,
+        "false_alarm": false_alarm / speech,
+        "confusion": confusion / speech,
+    }
+
+
+def conversations(quick: bool) -> list[Conversation]:
+    """At least 16 one-voice recordings, and two- and three-voice ones, of both sources."""
+    per_kind = 2 if quick else 6
+    found = [
+        espeak_conversation(100 * voices + seed, speakers=voices)
+        for voices in (1, 2, 3)
+        for seed in range(per_kind + (per_kind if voices == 1 else 0))
+    ]
+    actors = list(range(1, 9))
+    try:
+        for seed in range(per_kind + (4 if not quick else 0)):
+            found.append(ravdess_conversation(200 + seed, actors=[actors[seed % 8]]))
+        for seed in range(per_kind):
+            pair = [actors[seed % 8], actors[(seed + 3) % 8]]
+            found.append(ravdess_conversation(300 + seed, actors=pair))
+            trio = [actors[seed % 8], actors[(seed + 2) % 8], actors[(seed + 5) % 8]]
+            found.append(ravdess_conversation(400 + seed, actors=trio, turns=9))
+    except FileNotFoundError as missing:
+        print(f"RAVDESS left out: {missing}")
+    return found
+
+
+def summarise(results: Sequence[dict[str, Any]], voices: int) -> dict[str, float]:
+    chosen = [r for r in results if r["voices"] == voices]
+    return {
+        "recordings": len(chosen),
+        "der": round(float(np.mean([r["der"] for r in chosen])), 4) if chosen else float("nan"),
+        "der_max": round(float(np.max([r["der"] for r in chosen])), 4) if chosen else float("nan"),
+        "wrong_speaker_count": sum(r["speakers_found"] != voices for r in chosen),
+    }
+
+
+def run(quick: bool) -> dict[str, Any]:
+    chosen = conversations(quick)
+    results: dict[str, list[dict[str, Any]]] = {NOW: [], BEFORE: []}
+    for conversation in chosen:
+        pieces = voice_pieces(conversation)
+        for name, options in ((NOW, SpeakerOptions()), (BEFORE, BEFORE_OPTIONS)):
+            labels = assign_speakers(pieces, options=options).piece_speakers
+            results[name].append(error_rate(conversation, pieces, labels))
+    return {"conversations": len(chosen), "results": results}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer conversations")
+    args = parser.parse_args()
+    measured = run(args.quick)
+    results = measured["results"]
+    rows = []
+    for voices in (1, 2, 3):
+        now, before = summarise(results[NOW], voices), summarise(results[BEFORE], voices)
+        case = f"{voices} voice(s), {now['recordings']} recordings"
+        rows += [
+            Row(case, "mean DER", now["der"], baseline=BEFORE, baseline_value=before["der"],
+                note="target <= 0.10" if voices == 2 else ""),
+            Row(case, "worst DER", now["der_max"], baseline=BEFORE,
+                baseline_value=before["der_max"]),
+            Row(case, "recordings with the wrong number of speakers",
+                now["wrong_speaker_count"], baseline=BEFORE,
+                baseline_value=before["wrong_speaker_count"],
+                note="target 0 (no phantom speaker)" if voices == 1 else ""),
+        ]  # fmt: skip
+    print_rows("Diarization against known turns", rows)
+    write_result("diarization", rows, results)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
