@@ -21,13 +21,11 @@ from analysis.labels import EMOTIONS
 from analysis.moments import find_moments
 from analysis.stage_outputs import (
     FaceOutput,
-    SpokenPiece,
-    TranscriptOutput,
+    TextOutput,
     VoiceOutput,
     VoiceSpeaker,
 )
-from analysis.text.transcribe import Utterance, Word, split_words
-from analysis.text.valence import shipped_choice
+from analysis.text.transcribe import Utterance
 from analysis.timeline import (
     GAP_LOW_EVIDENCE,
     GAP_NO_FACE,
@@ -318,78 +316,30 @@ def _voice_segments(
     return sorted(segments, key=lambda s: s["start_s"])
 
 
-def _speaker_of(start_s: float, end_s: float, pieces: Sequence[SpokenPiece]) -> str | None:
-    overlaps: dict[str, float] = {}
-    for piece in pieces:
-        share = _overlap(start_s, end_s, piece.start_s, piece.end_s)
-        if share > 0:
-            overlaps[piece.speaker] = overlaps.get(piece.speaker, 0.0) + share
-    return max(overlaps, key=overlaps.__getitem__) if overlaps else None
-
-
-def _by_speaker(
-    utterances: Sequence[Utterance], pieces: Sequence[SpokenPiece]
-) -> list[tuple[Utterance, str | None]]:
-    """Each utterance with its speaker, split where the speaker changes between its words, so no
-    line of the transcript holds two people's words. A word heard in no speaker's piece goes
-    with the word before it (or, at the start, the first word that has a speaker)."""
-    result: list[tuple[Utterance, str | None]] = []
-    for utterance in utterances:
-        if not utterance.words:
-            result.append((utterance, _speaker_of(utterance.start_s, utterance.end_s, pieces)))
-            continue
-        heard = [_speaker_of(w.start_s, w.end_s, pieces) for w in utterance.words]
-        known = [s for s in heard if s is not None]
-        current = known[0] if known else None
-        groups: list[list[Word]] = []
-        speakers: list[str | None] = []
-        for word, speaker in zip(utterance.words, heard, strict=True):
-            speaker = speaker if speaker is not None else current
-            if not groups or speaker != current:
-                groups.append([])
-                speakers.append(speaker)
-            groups[-1].append(word)
-            current = speaker
-        result.extend(zip(split_words(utterance, groups), speakers, strict=True))
-    return result
-
-
 def _transcript_entries(
-    utterances: Sequence[Utterance],
-    pieces: Sequence[SpokenPiece],
-    roles: Mapping[str, str],
-    scored: set[str],
+    text: TextOutput, roles: Mapping[str, str], scored: set[str]
 ) -> list[dict[str, Any]]:
-    from analysis.text.emotion import text_emotions
-    from analysis.text.sentiment import sentiment
-
+    """The timeline's transcript: every line, with its scores where its speaker's role is
+    scored (the text stage scored them all)."""
     entries: list[dict[str, Any]] = []
-    for utterance, speaker in _by_speaker(utterances, pieces):
-        role = roles.get(speaker, UNKNOWN) if speaker else UNKNOWN
+    for line in text.lines:
+        role = roles.get(line.speaker, UNKNOWN) if line.speaker else UNKNOWN
+        counted = role in scored
         entries.append(
             {
-                "start_s": round(utterance.start_s, 3),
-                "end_s": round(utterance.end_s, 3),
-                "text": utterance.text,
-                "speaker": speaker,
+                "start_s": round(line.utterance.start_s, 3),
+                "end_s": round(line.utterance.end_s, 3),
+                "text": line.utterance.text,
+                "speaker": line.speaker,
                 "role": role,
-                "scored": role in scored,
-                "sentiment": None,
-                "emotions": None,
-                "valence": None,
-                "arousal": None,
-                "words": utterance.to_dict()["words"],
+                "scored": counted,
+                "sentiment": line.sentiment if counted else None,
+                "emotions": line.emotions if counted else None,
+                "valence": line.valence if counted else None,
+                "arousal": line.arousal if counted else None,
+                "words": line.utterance.to_dict()["words"],
             }
         )
-    to_score = [e for e in entries if e["scored"]]
-    for entry, emotion in zip(to_score, text_emotions([e["text"] for e in to_score]), strict=True):
-        entry["sentiment"] = sentiment(entry["text"])
-        entry["emotions"] = emotion.probs
-        # Whichever reading agreed best with human ratings on EmoBank dev (analysis/text/valence.py)
-        entry["valence"] = round(
-            shipped_choice().valence(emotion.valence, entry["sentiment"]["compound"]), ROUND_DIGITS
-        )
-        entry["arousal"] = emotion.arousal
     return entries
 
 
@@ -403,7 +353,7 @@ def build_timeline(
     options: FusionOptions,
     face: FaceOutput | None,
     voice: VoiceOutput | None,
-    transcript: TranscriptOutput | None,
+    text: TextOutput | None,
     session_gaps: Sequence[Gap],
     models: Sequence[Mapping[str, str]],
     extra_options: Mapping[str, Any] | None = None,
@@ -426,7 +376,7 @@ def build_timeline(
     roles = {s["id"]: s["role"] for s in speakers}
     scored_speakers = {s["id"] for s in speakers if s["role"] in scored}
     pieces = voice.pieces if voice else ()
-    utterances = transcript.utterances if transcript else ()
+    utterances = [line.utterance for line in text.lines] if text else []
 
     gap_reason = {g.modality: g.reason for g in session_gaps}
     face_modality = _face_modality(face, tracks, scored, gap_reason.get("face", GAP_NO_FACE))
@@ -451,10 +401,10 @@ def build_timeline(
                 )
             )
 
-    entries = _transcript_entries(utterances, pieces, roles, scored) if transcript else []
+    entries = _transcript_entries(text, roles, scored) if text else []
     text_modality = _Modality(
         reason_when_empty=gap_reason.get("text", GAP_NO_SPEECH),
-        source=f"transcript (valence: {shipped_choice().source})",
+        source=f"transcript (valence: {text.valence_source})" if text else "transcript",
     )
     text_modality.present = [(e["start_s"], e["end_s"], e["scored"]) for e in entries]
     for entry in entries:

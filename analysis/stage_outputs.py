@@ -4,6 +4,7 @@
     face       -> FaceOutput        face tracks: per-frame boxes and emotions, per-window summaries
     voice      -> VoiceOutput       who speaks when (speakers, pieces) and each piece's prosody
     transcript -> TranscriptOutput  utterances with word times
+    text       -> TextOutput        lines split between speakers, each scored from its words
     fusion     -> TimelineOutput    the `moodline.timeline/1` document
 
 A stage whose modality is switched off (no consent, no stream) returns None instead. Stored
@@ -328,6 +329,64 @@ class TranscriptOutput:
             engine=data["engine"],
             model=data["model"],
             utterances=tuple(Utterance.from_dict(u) for u in data["utterances"]),
+            models=tuple(data["models"]),
+        )
+
+
+# --- text ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One transcript line — one speaker's words between pauses — and how its words read."""
+
+    utterance: Utterance
+    speaker: str | None  # the voice stage's speaker id; None where nobody was heard
+    sentiment: dict[str, Any]  # VADER: compound, label, source
+    emotions: dict[str, float]  # the head's probabilities over EMOTIONS
+    valence: float  # the reading chosen on EmoBank dev (analysis/text/valence.py)
+    arousal: float
+
+
+@dataclass(frozen=True)
+class TextOutput:
+    """Every line scored, whoever spoke it: fusion keeps the scores of the roles it scores, so
+    a clinician reassigning a speaker re-runs fusion only."""
+
+    VERSION: ClassVar[int] = 1
+
+    valence_source: str
+    lines: tuple[TextLine, ...]
+    models: tuple[Provenance, ...] = ()
+
+    def to_json(self) -> Json:
+        return _envelope(
+            self,
+            {
+                "valence_source": self.valence_source,
+                "lines": [
+                    {**asdict(line), "utterance": line.utterance.to_dict()} for line in self.lines
+                ],
+                "models": list(self.models),
+            },
+        )
+
+    @classmethod
+    def from_json(cls, data: Json) -> Self:
+        _check_version(cls, data)
+        return cls(
+            valence_source=data["valence_source"],
+            lines=tuple(
+                TextLine(
+                    utterance=Utterance.from_dict(line["utterance"]),
+                    speaker=line["speaker"],
+                    sentiment=line["sentiment"],
+                    emotions=line["emotions"],
+                    valence=line["valence"],
+                    arousal=line["arousal"],
+                )
+                for line in data["lines"]
+            ),
             models=tuple(data["models"]),
         )
 

@@ -1,8 +1,8 @@
 """The pipeline's stages: what each reads, what it returns, what its output depends on.
 
-    ingest ─┬─> voice ──┐
-    face ───┘           ├─> fusion
-    ingest ──> transcript ┘
+    ingest, face ──> voice ──────┐
+                                 ├──> text ──> fusion (reads every stage before it)
+    ingest ──────> transcript ───┘
 
 Each `Stage` names the stages it reads, its share of the running time (for progress), the
 options its output depends on (for its fingerprint) and its output type (analysis.stage_outputs).
@@ -31,6 +31,7 @@ from analysis.stage_outputs import (
     Provenance,
     SpokenPiece,
     StageOutput,
+    TextOutput,
     TimelineOutput,
     TranscriptOutput,
     VoiceOutput,
@@ -60,6 +61,7 @@ class StageInputs:
     face: FaceOutput | None = None
     voice: VoiceOutput | None = None
     transcript: TranscriptOutput | None = None
+    text: TextOutput | None = None
     fusion: TimelineOutput | None = None
 
     def with_output(self, stage: str, output: StageOutput | None) -> StageInputs:
@@ -307,6 +309,32 @@ def session_gaps(options: PipelineOptions, inputs: StageInputs) -> list[Gap]:
     return gaps
 
 
+# --- text ------------------------------------------------------------------------------------
+
+
+def _text(ctx: StageContext) -> TextOutput | None:
+    from analysis.text.lines import scored_lines
+
+    transcript = ctx.inputs.transcript
+    if not ctx.options.allows(Modality.TEXT) or transcript is None:
+        return None
+    pieces = ctx.inputs.voice.pieces if ctx.inputs.voice is not None else ()
+    output = scored_lines(transcript.utterances, pieces)
+    ctx.progress(1.0)
+    return output
+
+
+def _text_depends_on(options: PipelineOptions) -> Json:
+    from analysis.text.valence import shipped_choice
+    from analysis.weights.speech import MINILM, TEXT_EMOTION_HEAD, VADER
+
+    return {
+        "text": options.allows(Modality.TEXT),
+        "valence": shipped_choice().to_dict(),
+        "models": [s.sha256 for s in (VADER, MINILM, TEXT_EMOTION_HEAD)],
+    }
+
+
 def _require_something_usable(options: PipelineOptions, inputs: StageInputs) -> None:
     media = inputs.ingested.media
     face_usable = inputs.face is not None and not inputs.face.no_face
@@ -327,13 +355,9 @@ def _fusion(ctx: StageContext) -> TimelineOutput:
     _require_something_usable(options, inputs)
     media = inputs.ingested.media
     models: list[Provenance] = [*inputs.ingested.models]
-    for output in (inputs.face, inputs.voice, inputs.transcript):
+    for output in (inputs.face, inputs.voice, inputs.transcript, inputs.text):
         if output is not None:
             models.extend(output.models)
-    if inputs.transcript is not None:
-        from analysis.weights.speech import MINILM, TEXT_EMOTION_HEAD, VADER
-
-        models.extend(s.to_provenance() for s in (VADER, MINILM, TEXT_EMOTION_HEAD))
     extra: dict[str, Any] = {
         "sample_fps": options.sample_fps,
         "transcript_engine": inputs.transcript.engine if inputs.transcript else None,
@@ -356,7 +380,7 @@ def _fusion(ctx: StageContext) -> TimelineOutput:
         ),
         face=inputs.face,
         voice=inputs.voice,
-        transcript=inputs.transcript,
+        text=inputs.text,
         session_gaps=session_gaps(options, inputs),
         models=models,
         extra_options=extra,
@@ -374,10 +398,11 @@ STAGES: tuple[Stage, ...] = (
     Stage("ingest", (), 0.08, IngestOutput, _ingest, _ingest_depends_on),
     Stage("face", (), 0.5, FaceOutput, _face, _face_depends_on),
     Stage("voice", ("ingest", "face"), 0.1, VoiceOutput, _voice, _voice_depends_on),
-    Stage("transcript", ("ingest",), 0.28, TranscriptOutput, _transcript, _transcript_depends_on),
+    Stage("transcript", ("ingest",), 0.26, TranscriptOutput, _transcript, _transcript_depends_on),
+    Stage("text", ("voice", "transcript"), 0.02, TextOutput, _text, _text_depends_on),
     Stage(
         "fusion",
-        ("ingest", "face", "voice", "transcript"),
+        ("ingest", "face", "voice", "transcript", "text"),
         0.04,
         TimelineOutput,
         _fusion,

@@ -9,7 +9,7 @@ change as it is committed. Each message is one JSON object:
     {"type": "progress",
      "job": "<job uuid>", "recording": "<recording uuid>",
      "status": "queued" | "running" | "succeeded" | "failed" | "cancelled",
-     "stage": "ingest" | "face" | "voice" | "transcript" | "fusion" | "",
+     "stage": "ingest" | "face" | "voice" | "transcript" | "text" | "fusion" | "",
      "progress": 0-100,
      "error_code": "" | a code from clinic/errors.py,
      "error_message": "" | a sentence for the clinician,

@@ -36,14 +36,15 @@ from clinic.services.webhooks import webhook_event_emit
 from clinic.storage import paths_delete_on_commit, stored_files_delete_on_commit
 
 # The stage outputs derived from each consent's modality: the stage that reads it and every
-# stage downstream of that one (analysis/stages.py STAGES: voice links speakers to faces,
-# fusion holds every modality's scores and the transcript's words). Written out because the
-# web process does not import the pipeline; a test checks it against the stage graph.
+# stage downstream of that one (analysis/stages.py STAGES: voice links speakers to faces, text
+# splits the transcript between speakers, fusion holds every modality's scores and the words).
+# Written out because the web process does not import the pipeline; a test checks it against
+# the stage graph.
 STAGES_OF_MODALITY: dict[str, tuple[str, ...]] = {
-    ConsentScope.FACE: ("face", "voice", "fusion"),
-    ConsentScope.VOICE: ("voice", "fusion"),
-    ConsentScope.TEXT: ("transcript", "fusion"),
-    ConsentScope.ANALYSIS: ("ingest", "face", "voice", "transcript", "fusion"),
+    ConsentScope.FACE: ("face", "voice", "text", "fusion"),
+    ConsentScope.VOICE: ("voice", "text", "fusion"),
+    ConsentScope.TEXT: ("transcript", "text", "fusion"),
+    ConsentScope.ANALYSIS: ("ingest", "face", "voice", "transcript", "text", "fusion"),
 }
 
 # How far ahead of this server's clock a client's "given now" may be and still be accepted.

@@ -10,7 +10,7 @@ import pytest
 from analysis.fusion import FusionOptions, build_timeline
 from analysis.labels import EMOTIONS
 from analysis.moments import find_moments
-from analysis.stage_outputs import FaceOutput, TranscriptOutput, VoiceOutput
+from analysis.stage_outputs import FaceOutput, TextLine, TextOutput, VoiceOutput
 from analysis.text.transcribe import Utterance, Word
 from analysis.timeline import Gap, validate_timeline
 
@@ -95,16 +95,14 @@ def voice_output() -> VoiceOutput:
 DEFAULT_FUSION = FusionOptions()
 
 
-def timeline(
-    face=None, voice=None, *, options=DEFAULT_FUSION, gaps=(), duration_s=10.0, transcript=None
-):
+def timeline(face=None, voice=None, *, options=DEFAULT_FUSION, gaps=(), duration_s=10.0, text=None):
     return build_timeline(
         duration_s=duration_s,
         source={"file_name": "session.mp4", "has_video": True, "has_audio": True},
         options=options,
         face=face,
         voice=voice,
-        transcript=transcript,
+        text=text,
         session_gaps=list(gaps),
         models=[{"name": "m", "version": "1", "sha256": "0" * 64, "licence": "MIT"}],
     )
@@ -252,27 +250,49 @@ def test_without_consent_for_the_voice_every_window_says_so_even_while_the_clien
     )
 
 
-def test_a_line_the_decoder_heard_across_a_change_of_speaker_is_split_between_them():
-    words = [("I", 6.1, 6.3), ("feel", 6.4, 6.8), ("fine.", 6.9, 7.4)]
-    words += [("How", 8.0, 8.3), ("so?", 8.4, 8.9)]  # S2's piece begins at 8.0 s
-    utterance = Utterance(
-        start_s=6.1,
-        end_s=8.9,
-        text="I feel fine. How so?",
-        words=tuple(Word(a, b, text, 0.9) for text, a, b in words),
+def scored_line(text: str, speaker: str, start_s: float, end_s: float, valence: float) -> TextLine:
+    words = text.split()
+    step = (end_s - start_s) / len(words)
+    return TextLine(
+        utterance=Utterance(
+            start_s,
+            end_s,
+            text,
+            tuple(
+                Word(start_s + i * step, start_s + (i + 1) * step, w, 0.9)
+                for i, w in enumerate(words)
+            ),
+        ),
+        speaker=speaker,
+        sentiment={"compound": valence, "label": "positive", "source": "vader"},
+        emotions=HAPPY,
+        valence=valence,
+        arousal=0.2,
     )
-    transcript = TranscriptOutput(engine="faster-whisper", model="tiny.en", utterances=(utterance,))
 
-    lines = timeline(voice=voice_output(), transcript=transcript)["transcript"]
 
-    assert [(line["text"], line["speaker"], line["role"]) for line in lines] == [
-        ("I feel fine.", "S1", "client"),
-        ("How so?", "S2", "clinician"),
+def test_fusion_keeps_the_text_scores_of_scored_roles_only_and_runs_no_text_model(monkeypatch):
+    def refuse(texts):
+        raise AssertionError("fusion must not run the text models")
+
+    monkeypatch.setattr("analysis.text.emotion.embed", refuse)
+    text = TextOutput(
+        valence_source="blend",
+        lines=(
+            scored_line("I feel fine.", "S1", 6.1, 7.4, 0.5),
+            scored_line("How so?", "S2", 8.0, 8.9, 0.1),
+        ),
+    )
+
+    lines = timeline(voice=voice_output(), text=text)["transcript"]
+
+    assert [(line["text"], line["role"], line["scored"]) for line in lines] == [
+        ("I feel fine.", "client", True),
+        ("How so?", "clinician", False),
     ]
-    assert (lines[0]["start_s"], lines[0]["end_s"]) == (6.1, 7.4)
-    assert (lines[1]["start_s"], lines[1]["end_s"]) == (8.0, 8.9)
-    assert lines[0]["emotions"] is not None  # the client's words are scored, alone
-    assert lines[1]["emotions"] is None
+    assert (lines[0]["valence"], lines[0]["emotions"]) == (0.5, HAPPY)
+    assert lines[1]["valence"] is None
+    assert lines[1]["sentiment"] is None
 
 
 def test_a_speaker_with_fewer_than_three_pieces_still_gets_an_arousal_for_each():

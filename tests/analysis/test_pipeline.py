@@ -105,9 +105,14 @@ def test_progress_moves_forward_through_the_stages_to_the_end(analysed):
 
 
 @pytest.mark.slow
-def test_a_rerun_with_a_role_set_by_the_clinician_redoes_only_fusion(clip, analysed):
+def test_a_rerun_with_a_role_set_by_the_clinician_redoes_only_fusion(clip, analysed, monkeypatch):
     _, workdir, _ = analysed
     before = {s: (workdir / f"{s}.json").stat().st_mtime_ns for s in STAGES}
+
+    def refuse(texts):
+        raise AssertionError("a role change must not run the text models again")
+
+    monkeypatch.setattr("analysis.text.emotion.embed", refuse)
 
     document = analyse_file(
         clip,
@@ -134,7 +139,7 @@ def test_a_rerun_with_whisper_base_redoes_the_transcript_and_names_base_in_the_t
     document = analyse_file(clip, options=base, workdir=tmp_path)
 
     after = {s: (tmp_path / f"{s}.json").stat().st_mtime_ns for s in STAGES}
-    assert [s for s in STAGES if after[s] != before[s]] == ["transcript", "fusion"]
+    assert [s for s in STAGES if after[s] != before[s]] == ["transcript", "text", "fusion"]
     validate_timeline(document)
     assert document["options"]["transcript_model"] == "base"
     whisper = [m["name"] for m in document["models"] if m["name"].startswith("whisper")]
@@ -153,7 +158,7 @@ def test_changing_the_transcript_model_invalidates_only_the_transcript_and_what_
     tiny = stage_fingerprints(recording, PipelineOptions(transcript_model="tiny.en"))
     base = stage_fingerprints(recording, PipelineOptions(transcript_model="base"))
 
-    assert [s for s in STAGES if tiny[s] != base[s]] == ["transcript", "fusion"]
+    assert [s for s in STAGES if tiny[s] != base[s]] == ["transcript", "text", "fusion"]
 
 
 def test_an_unknown_transcript_model_is_refused_before_any_stage_runs(tmp_path):

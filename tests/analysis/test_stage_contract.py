@@ -39,7 +39,7 @@ def test_every_stage_declares_a_versioned_output_and_reads_only_earlier_stages()
         assert set(stage.reads) <= seen, f"{stage.name} reads a later stage"
         assert isinstance(stage.output.VERSION, int)
         seen.add(stage.name)
-    assert STAGE_NAMES == ("ingest", "face", "voice", "transcript", "fusion")
+    assert STAGE_NAMES == ("ingest", "face", "voice", "transcript", "text", "fusion")
 
 
 def test_an_output_round_trips_through_json_and_refuses_another_version():

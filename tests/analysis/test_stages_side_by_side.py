@@ -92,7 +92,7 @@ def test_a_stop_while_stages_run_side_by_side_reaches_each_and_saves_nothing_aft
         )
 
     assert "ingest" in store.saved
-    assert not {"voice", "transcript", "fusion"} & set(store.saved)
+    assert not {"voice", "transcript", "text", "fusion"} & set(store.saved)
     assert threading.active_count() == threads_before  # no stage left running
     resumed = run_pipeline(clip, options=PipelineOptions(), store=store)
     assert resumed.seconds["ingest"] == 0.0  # kept from the stopped run

@@ -125,7 +125,7 @@ def test_the_pipeline_benchmark_runs_every_case_and_reports_the_device(tmp_path:
     runs = document["details"]["runs"]["0.05"]
     assert set(runs) == {"pipeline", "decode", "naive-face", "whisper-plain"}
     pipeline = runs["pipeline"][0]
-    assert set(pipeline["stage_s"]) == {"ingest", "face", "voice", "transcript", "fusion"}
+    assert set(pipeline["stage_s"]) == {"ingest", "face", "voice", "transcript", "text", "fusion"}
     assert pipeline["device"] == document["machine"]["device"]
     cases = {row["case"] for row in document["rows"]}
     assert {

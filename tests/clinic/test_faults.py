@@ -203,7 +203,7 @@ def _assert_analysed_exactly_once(job: AnalysisJob, recording: Recording) -> Non
     assert job.status == Status.SUCCEEDED, (job.error_code, job.error_message)
     assert TimelineResult.objects.filter(recording=recording).count() == 1
     stages = list(StageResult.objects.filter(job=job).values_list("stage", flat=True))
-    assert sorted(stages) == sorted(["ingest", "face", "voice", "transcript", "fusion"])
+    assert sorted(stages) == sorted(["ingest", "face", "voice", "transcript", "text", "fusion"])
 
 
 @pytest.mark.timeout(600)

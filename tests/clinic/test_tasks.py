@@ -42,7 +42,7 @@ from tests.factories import RecordingFactory, TherapySessionFactory
 Status = AnalysisJob.Status
 WORKER_A = "celery@worker-a"
 WORKER_B = "celery@worker-b"
-ALL_STAGES = {"ingest", "face", "voice", "transcript", "fusion"}
+ALL_STAGES = {"ingest", "face", "voice", "transcript", "text", "fusion"}
 FAST = {"sample_fps": 2.0}  # fewer video frames: the same stages, sooner
 
 
