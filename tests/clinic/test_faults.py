@@ -189,10 +189,15 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
     server.stop()
 
 
-def _running_stage(job_id: uuid.UUID, stage: str) -> bool:
-    """`stage` is running, alone or side by side with another ("face + transcript")."""
+def _face_running_after_ingest(job_id: uuid.UUID) -> bool:
+    """The face stage is running — alone or beside another ("face + transcript") — and the
+    ingest stage's output is saved, so there is finished work for a fault to interrupt."""
     job = job_of(job_id)
-    return job.status == Status.RUNNING and stage in stages_in_label(job.stage)
+    return (
+        job.status == Status.RUNNING
+        and "face" in stages_in_label(job.stage)
+        and StageResult.objects.filter(job=job, stage="ingest").exists()
+    )
 
 
 def _finished(job_id: uuid.UUID) -> bool:
@@ -212,7 +217,7 @@ def test_a_worker_killed_mid_analysis_is_replaced_and_the_job_completes_once(
 ) -> None:
     job = analysis_request(recording=recording, requested_by=dr_rivera, options=FAST)
     workers.start("alpha")
-    wait_for(lambda: _running_stage(job.id, "face"), timeout_s=JOB_TIMEOUT_S, what="face stage")
+    wait_for(lambda: _face_running_after_ingest(job.id), timeout_s=JOB_TIMEOUT_S, what="face stage")
     ingest_before = StageResult.objects.get(job=job, stage="ingest").created_at
 
     workers.kill("alpha")
@@ -235,7 +240,7 @@ def test_a_worker_asked_to_stop_hands_its_job_back_at_once_for_another_to_finish
 ) -> None:
     job = analysis_request(recording=recording, requested_by=dr_rivera, options=FAST)
     workers.start("golf")
-    wait_for(lambda: _running_stage(job.id, "face"), timeout_s=JOB_TIMEOUT_S, what="face stage")
+    wait_for(lambda: _face_running_after_ingest(job.id), timeout_s=JOB_TIMEOUT_S, what="face stage")
 
     assert workers.stop("golf", timeout_s=90) == 0  # no waiting for the analysis to finish
     assert job_of(job.id).status == Status.QUEUED
@@ -254,7 +259,7 @@ def test_a_database_hiccup_mid_job_is_retried_and_the_job_resumes_where_it_was(
 ) -> None:
     job = analysis_request(recording=recording, requested_by=dr_rivera, options=FAST)
     workers.start("india")
-    wait_for(lambda: _running_stage(job.id, "face"), timeout_s=JOB_TIMEOUT_S, what="face stage")
+    wait_for(lambda: _face_running_after_ingest(job.id), timeout_s=JOB_TIMEOUT_S, what="face stage")
     ingest_before = StageResult.objects.get(job=job, stage="ingest").created_at
 
     with connection.cursor() as cursor:  # Postgres drops every other connection to this database
@@ -285,7 +290,7 @@ def test_a_job_survives_a_redis_restart_and_the_worker_keeps_consuming(
     try:
         workers.start("charlie")
         _send(job.id, own_redis.url)
-        wait_for(lambda: _running_stage(job.id, "face"), timeout_s=JOB_TIMEOUT_S, what="face")
+        wait_for(lambda: _face_running_after_ingest(job.id), timeout_s=JOB_TIMEOUT_S, what="face")
 
         own_redis.stop()
         own_redis.start()  # empty: the broker lost every message and key
