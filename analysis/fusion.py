@@ -38,8 +38,11 @@ from analysis.timeline import (
 )
 from analysis.voice.arousal import AROUSAL_SOURCE, vocal_arousal
 from analysis.voice.speakers import CLIENT, CLINICIAN, GUESSED, SET_BY_CLINICIAN, UNKNOWN
+from analysis.voice.speech_emotion import SOURCE as SPEECH_EMOTION_SOURCE
 
 TEXT_CONFIDENCE = 0.5  # a sentence's wording is a moderate cue to how its speaker feels
+# The optional speech-emotion head: UAR about 0.5 on unseen acted voices, weaker than the face
+SPEECH_EMOTION_CONFIDENCE = 0.5
 TEXT_AROUSAL_CONFIDENCE_SHARE = 0.5  # arousal from wording is weaker than valence (dev r 0.49)
 ROUND_DIGITS = 4
 
@@ -276,6 +279,16 @@ def _face_modality(
     return modality
 
 
+def _voice_emotions(probs: Mapping[str, float]) -> dict[str, Any]:
+    """The speech-emotion head's reading of a piece, with the confidence fusion weighs it by."""
+    top = max(probs.values())
+    return {
+        "probs": dict(probs),
+        "confidence": round(SPEECH_EMOTION_CONFIDENCE * top, ROUND_DIGITS),
+        "source": SPEECH_EMOTION_SOURCE,
+    }
+
+
 def _speech_rate(utterances: Sequence[Utterance], start_s: float, end_s: float) -> float | None:
     words = [w for u in utterances for w in u.words if start_s <= (w.start_s + w.end_s) / 2 < end_s]
     duration = end_s - start_s
@@ -311,6 +324,7 @@ def _voice_segments(
                         "reference": estimate.reference,
                         "z_scores": estimate.z_scores,
                     },
+                    **({"emotions": _voice_emotions(piece.emotions)} if piece.emotions else {}),
                 }
             )
     return sorted(segments, key=lambda s: s["start_s"])
@@ -391,13 +405,25 @@ def build_timeline(
     )
     voice_modality.present = [(p.start_s, p.end_s, p.speaker in scored_speakers) for p in pieces]
     for segment in voice_segments:
-        if segment["arousal"] is not None:
+        arousal, feeling = segment["arousal"], segment.get("emotions")
+        if feeling is not None:  # the optional speech-emotion head was on
             voice_modality.cues.append(
                 _Cue(
                     segment["start_s"],
                     segment["end_s"],
-                    confidence=segment["arousal"]["confidence"],
-                    arousal=segment["arousal"]["value"],
+                    confidence=feeling["confidence"],
+                    emotions=np.array([feeling["probs"][label] for label in EMOTIONS]),
+                    arousal=arousal["value"] if arousal else None,
+                    arousal_confidence=arousal["confidence"] if arousal else None,
+                )
+            )
+        elif arousal is not None:
+            voice_modality.cues.append(
+                _Cue(
+                    segment["start_s"],
+                    segment["end_s"],
+                    confidence=arousal["confidence"],
+                    arousal=arousal["value"],
                 )
             )
 

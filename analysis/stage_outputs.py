@@ -261,11 +261,13 @@ class SpokenPiece:
     speaker: str
     channel_db: tuple[float, ...]  # RMS level per audio channel, dBFS
     prosody: ProsodyFeatures | None  # None without consent to analyse the voice
+    # the optional speech-emotion head's probabilities (MOODLINE_SPEECH_EMOTION); None when off
+    emotions: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)
 class VoiceOutput:
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3  # 3: a piece's emotions from the optional speech-emotion head
 
     method: str  # how speakers were told apart: "channels", "clustering" or "single"
     details: dict[str, float]
@@ -292,6 +294,7 @@ class VoiceOutput:
                     speaker=p["speaker"],
                     channel_db=tuple(p["channel_db"]),
                     prosody=ProsodyFeatures(**p["prosody"]) if p["prosody"] else None,
+                    emotions=p.get("emotions"),
                 )
                 for p in data["pieces"]
             ),

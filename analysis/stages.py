@@ -183,11 +183,14 @@ def _voice(ctx: StageContext) -> VoiceOutput | None:
     from analysis.voice.pieces import describe_piece, piece_spans
     from analysis.voice.regions import iter_region_audio
     from analysis.voice.speakers import VoicePiece, assign_speakers
+    from analysis.voice.speech_emotion import shipped_head, speech_emotion_setting
+    from analysis.weights.speech import SPEECH_EMOTION_HEAD
 
     ingest = ctx.inputs.ingested
     if ingest.speech is None:
         return None
     measure_prosody = ctx.options.allows(Modality.VOICE)
+    head = shipped_head() if measure_prosody and speech_emotion_setting() else None
     spans = piece_spans(ingest.speech)
     duration_s = ingest.media.duration_s
     chunks = (
@@ -196,14 +199,17 @@ def _voice(ctx: StageContext) -> VoiceOutput | None:
     )
     pieces: list[VoicePiece] = []
     prosody: list[ProsodyFeatures | None] = []
+    emotions: list[dict[str, float] | None] = []
     for (start_s, end_s), audio in iter_region_audio(chunks, spans, spans):
         ctx.check_stop()
-        described = describe_piece(audio, start_s, end_s, measure_prosody=measure_prosody)
+        described = describe_piece(
+            audio, start_s, end_s, measure_prosody=measure_prosody, emotion_head=head
+        )
         if described is None:
             continue
-        piece, features = described
-        pieces.append(piece)
-        prosody.append(features.rounded() if features else None)
+        pieces.append(described.piece)
+        prosody.append(described.prosody.rounded() if described.prosody else None)
+        emotions.append(described.emotions)
         ctx.progress(min(1.0, end_s / duration_s))
     face_tracks = ctx.inputs.face.tracks if ctx.inputs.face is not None else ()
     assignment = assign_speakers(pieces, face_tracks)
@@ -220,9 +226,13 @@ def _voice(ctx: StageContext) -> VoiceOutput | None:
                 speaker=speaker,
                 channel_db=p.channel_db,
                 prosody=features,
+                emotions=feeling,
             )
-            for p, speaker, features in zip(pieces, assignment.piece_speakers, prosody, strict=True)
+            for p, speaker, features, feeling in zip(
+                pieces, assignment.piece_speakers, prosody, emotions, strict=True
+            )
         ),
+        models=(SPEECH_EMOTION_HEAD.to_provenance(),) if head is not None else (),
     )
 
 
@@ -239,7 +249,16 @@ def _speaker(speaker: Speaker) -> VoiceSpeaker:
 
 
 def _voice_depends_on(options: PipelineOptions) -> Json:
-    return {"voice": options.allows(Modality.VOICE), "needs_audio": options.needs_audio}
+    from analysis.voice.speech_emotion import speech_emotion_setting
+    from analysis.weights.speech import SPEAKER_ENCODER, SPEECH_EMOTION_HEAD
+
+    head = speech_emotion_setting()
+    return {
+        "voice": options.allows(Modality.VOICE),
+        "needs_audio": options.needs_audio,
+        "speaker_encoder": SPEAKER_ENCODER.sha256,
+        "speech_emotion": SPEECH_EMOTION_HEAD.sha256 if head else None,
+    }
 
 
 # --- transcript ------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def voice_pieces(conversation: Conversation) -> list[VoicePiece]:
         samples = audio[round(start_s * RATE_HZ) : round(end_s * RATE_HZ)]
         described = describe_piece(samples, start_s, end_s, measure_prosody=True)
         if described is not None:
-            pieces.append(described[0])
+            pieces.append(described.piece)
     return pieces
 
 

@@ -7,12 +7,15 @@ gives several measurements and a piece rarely holds two people.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.labels import EMOTIONS
 from analysis.voice.prosody import ProsodyFeatures, prosody_features, timbre_features
 from analysis.voice.speaker_embedding import speaker_embedding
 from analysis.voice.speakers import VoicePiece
+from analysis.voice.speech_emotion import SpeechEmotionHead, emotion_features
 from analysis.voice.vad import SpeechSegment
 
 MAX_PIECE_S = 8.0  # long speech segments are cut into pieces of at most this length
@@ -30,9 +33,21 @@ def piece_spans(speech: Sequence[SpeechSegment]) -> list[tuple[float, float]]:
     return spans
 
 
+@dataclass(frozen=True)
+class DescribedPiece:
+    piece: VoicePiece
+    prosody: ProsodyFeatures | None  # None without consent to analyse the voice
+    emotions: dict[str, float] | None  # the speech-emotion head's, when it is on
+
+
 def describe_piece(
-    audio: np.ndarray, start_s: float, end_s: float, *, measure_prosody: bool
-) -> tuple[VoicePiece, ProsodyFeatures | None] | None:
+    audio: np.ndarray,
+    start_s: float,
+    end_s: float,
+    *,
+    measure_prosody: bool,
+    emotion_head: SpeechEmotionHead | None = None,
+) -> DescribedPiece | None:
     """One piece's voice from its (n,) or (channels, n) samples; None when too short."""
     channels = audio if audio.ndim == 2 else audio[None]  # (channels, n)
     mono = channels.mean(axis=0)
@@ -48,4 +63,8 @@ def describe_piece(
         f0_median_hz=features.f0_median_hz if features else None,
         voiceprint=tuple(float(v) for v in speaker_embedding(mono)),
     )
-    return piece, features
+    emotions = None
+    if emotion_head is not None and features is not None:
+        probs = emotion_head.probabilities(emotion_features(mono, features))
+        emotions = {label: round(float(p), 4) for label, p in zip(EMOTIONS, probs, strict=True)}
+    return DescribedPiece(piece, features, emotions)

@@ -187,6 +187,23 @@ VADER = register(
 )
 
 
+# Optional (MOODLINE_SPEECH_EMOTION=ravdess-nc): trained by analysis/voice/train_speech_emotion.py.
+SPEECH_EMOTION_HEAD = register(
+    ModelSpec(
+        name="speech-emotion-ravdess-nc",
+        version="1",
+        task="speech emotion (7 labels) from prosodic and spectral statistics of a speech piece",
+        source_package="analysis",
+        source_file="voice/speech_emotion_head.json",
+        # printed by the training command; update when retraining
+        sha256="38903511d06c8eae3ed0bf72f3d671f30a9b202043e633dd191b7c0b5a35c223",
+        licence="trained on RAVDESS (CC BY-NC-SA 4.0): non-commercial use only",
+        labels=EMOTIONS,
+        input_size=(49,),
+        normalisation="standardised with the training set's mean and deviation",
+    )
+)
+
 # Moodline's own head over MiniLM, trained by analysis/text/train_head.py.
 TEXT_EMOTION_HEAD = register(
     ModelSpec(

@@ -311,3 +311,27 @@ def test_a_speaker_with_fewer_than_three_pieces_still_gets_an_arousal_for_each()
         assert arousal is not None  # before, fewer than three pieces read as no arousal at all
         assert arousal["reference"] == "population"
         assert arousal["interval"][0] < arousal["value"] < arousal["interval"][1]
+
+
+ANGRY = {label: (0.8 if label == "angry" else 0.2 / 6) for label in EMOTIONS}
+
+
+def test_a_voice_read_by_the_speech_emotion_head_adds_its_emotions_to_the_window():
+    heard = voice_output()
+    with_emotions = replace(
+        heard,
+        pieces=tuple(
+            replace(p, emotions=ANGRY if p.start_s == 6.0 else None) for p in heard.pieces
+        ),
+    )
+
+    document = timeline(voice=with_emotions)
+
+    loud = document["windows"][3]  # 6-8 s: the client's loud piece, read as angry
+    assert loud["modalities"]["voice"]["emotions"]["angry"] == pytest.approx(0.8, abs=1e-3)
+    assert loud["dominant"] == "angry"  # no face, no words: before, an arousal and no emotion
+    segment = next(s for s in document["voice_segments"] if s["start_s"] == 6.0)
+    assert segment["emotions"]["confidence"] == pytest.approx(0.4)  # 0.5 x its top probability
+    assert segment["arousal"] is not None
+    quiet = document["windows"][0]
+    assert quiet["modalities"]["voice"]["emotions"] is None

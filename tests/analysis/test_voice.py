@@ -55,7 +55,7 @@ def pieces_of(audio: np.ndarray, segments: list[SpeechSegment]) -> list[VoicePie
     for (start_s, end_s), cut in iter_region_audio(chunked(channels, 30.0), bounds, bounds):
         described = describe_piece(cut, start_s, end_s, measure_prosody=True)
         assert described is not None
-        pieces.append(described[0])
+        pieces.append(described.piece)
     return pieces
 
 
