@@ -37,6 +37,14 @@ def register(commands: Any, evaluate_commands: Any) -> None:
     valence.add_argument("--write", action="store_true", help="keep the best as the shipped choice")
     valence.add_argument("--limit", type=int, default=None, help="fit on the first N train only")
     valence.set_defaults(handler=_evaluate_text_valence)
+    fusion = evaluate_commands.add_parser(
+        "fusion",
+        help="each channel and fusion on generated FER+ and RAVDESS recordings; fit reliabilities",
+    )
+    fusion.add_argument("--recordings", type=int, default=32, help="recordings to generate")
+    fusion.add_argument("--seed", type=int, default=13)
+    fusion.add_argument("--write", action="store_true", help="keep the fitted reliabilities")
+    fusion.set_defaults(handler=_evaluate_fusion)
 
 
 def read_labelled_tsv(path: Path) -> tuple[list[str], list[int]]:
@@ -84,5 +92,11 @@ def _evaluate_text(args: argparse.Namespace) -> int:
 
 def _evaluate_text_valence(args: argparse.Namespace) -> int:
     from analysis.text.valence_fit import run
+
+    return run(args)
+
+
+def _evaluate_fusion(args: argparse.Namespace) -> int:
+    from analysis.fusion_fit import run
 
     return run(args)

@@ -3,16 +3,21 @@
 Per window each modality gives what it can — face: valence, arousal, emotions; voice:
 arousal only (prosody-derived); text: valence, arousal, emotions — with a confidence. The fused
 value is the confidence-weighted mean over the modalities that have one; a modality with
-nothing in a window drops out (it does not count as neutral) and the window records why.
+nothing in a window drops out (it does not count as neutral) and the window records why. For
+emotions each modality's confidence is also scaled by its reliability, fitted on labelled
+multimodal recordings (`analysis/fusion_fit.py`, `fusion_reliability.json`).
 Only people whose role is in `score_roles` are scored; everyone else stays unscored.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,6 +58,8 @@ class FusionOptions:
     score_roles: tuple[str, ...] = (CLIENT,)  # whose face, voice and words are scored
     # roles a clinician set: ("speaker:S1" or "face:0", "client" | "clinician")
     role_overrides: tuple[tuple[str, str], ...] = ()
+    # how far each modality's emotions are trusted (analysis/fusion_fit.py); None: as shipped
+    reliability: Mapping[str, float] | None = None
 
 
 @dataclass
@@ -78,6 +85,18 @@ class _Modality:
     source: str = ""
     # The face read as the CNN reads any face, where `cues` are read against the person's rest
     raw_cues: list[_Cue] = field(default_factory=list)
+
+
+RELIABILITY_PATH = Path(__file__).with_name("fusion_reliability.json")
+
+
+@cache
+def shipped_reliability() -> dict[str, float]:
+    """Each modality's fitted reliability for emotions; every one 1.0 when none was fitted."""
+    if not RELIABILITY_PATH.is_file():
+        return {}
+    data = json.loads(RELIABILITY_PATH.read_text())
+    return {name: float(value) for name, value in data["reliability"].items()}
 
 
 def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
@@ -137,8 +156,30 @@ def _summarise(cues: Sequence[_Cue], start_s: float, end_s: float) -> dict[str, 
     }
 
 
+def fuse_emotions(
+    readings: Mapping[str, tuple[np.ndarray | None, float]], reliability: Mapping[str, float]
+) -> np.ndarray | None:
+    """The window's emotions: each modality's (7,) reading weighted by its confidence in this
+    window times how reliable the modality proved on labelled recordings (1 when not fitted)."""
+    weights = {
+        name: confidence * reliability.get(name, 1.0)
+        for name, (probs, confidence) in readings.items()
+        if probs is not None
+    }
+    total = sum(weights.values())
+    if total <= 0:
+        return None
+    fused = np.zeros(len(EMOTIONS))
+    for name, weight in weights.items():
+        fused += weight * np.asarray(readings[name][0])
+    return fused / total
+
+
 def _fuse_window(
-    modalities: Mapping[str, _Modality], start_s: float, end_s: float
+    modalities: Mapping[str, _Modality],
+    start_s: float,
+    end_s: float,
+    reliability: Mapping[str, float],
 ) -> dict[str, Any]:
     parts: dict[str, dict[str, Any]] = {}
     gaps: list[dict[str, str]] = []
@@ -174,15 +215,9 @@ def _fuse_window(
             return None
         return float(sum(p["confidence"] * p[f"k_{key}"] * p[key] for p in present) / total)
 
-    emotions = None
-    emotion_total = sum(p["confidence"] for p in parts.values() if p["emotions"] is not None)
-    if emotion_total > 0:
-        emotions = (
-            sum(
-                p["confidence"] * p["emotions"] for p in parts.values() if p["emotions"] is not None
-            )
-            / emotion_total
-        )
+    emotions = fuse_emotions(
+        {name: (p["emotions"], p["confidence"]) for name, p in parts.items()}, reliability
+    )
     # Independent cues: the window is as certain as "not all of them are wrong".
     confidence = 1.0 - math.prod(1.0 - p["confidence"] for p in parts.values())
     weight_total = sum(p["confidence"] for p in parts.values()) or 1.0
@@ -452,7 +487,12 @@ def build_timeline(
         modality.session_gap = name in gap_reason
     n_windows = max(1, math.ceil(duration_s / options.window_s - 1e-9))
     windows = [
-        _fuse_window(modalities, i * options.window_s, min(duration_s, (i + 1) * options.window_s))
+        _fuse_window(
+            modalities,
+            i * options.window_s,
+            min(duration_s, (i + 1) * options.window_s),
+            options.reliability if options.reliability is not None else shipped_reliability(),
+        )
         for i in range(n_windows)
     ]
     moments = find_moments(

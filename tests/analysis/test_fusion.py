@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import jsonschema
+import numpy as np
 import pytest
 
-from analysis.fusion import FusionOptions, build_timeline
+from analysis.fusion import FusionOptions, build_timeline, fuse_emotions
 from analysis.labels import EMOTIONS
 from analysis.moments import find_moments
 from analysis.stage_outputs import FaceOutput, TextLine, TextOutput, VoiceOutput
@@ -335,3 +336,19 @@ def test_a_voice_read_by_the_speech_emotion_head_adds_its_emotions_to_the_window
     assert segment["arousal"] is not None
     quiet = document["windows"][0]
     assert quiet["modalities"]["voice"]["emotions"] is None
+
+
+def test_a_modality_found_unreliable_on_labelled_recordings_no_longer_outvotes_a_clear_face():
+    neutral = np.array([0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.88])
+    happy = np.array([HAPPY[label] for label in EMOTIONS])
+    readings = {"face": (happy, 0.3), "text": (neutral, 0.5)}
+
+    as_set_by_hand = fuse_emotions(readings, {})
+    as_fitted = fuse_emotions(readings, {"face": 1.0, "text": 0.25})
+
+    assert as_set_by_hand is not None
+    assert as_fitted is not None
+    assert EMOTIONS[int(as_set_by_hand.argmax())] == "neutral"
+    assert EMOTIONS[int(as_fitted.argmax())] == "happy"
+    assert as_fitted.sum() == pytest.approx(1.0)
+    assert fuse_emotions({"face": (None, 0.9)}, {}) is None

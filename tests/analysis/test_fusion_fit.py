@@ -1,0 +1,44 @@
+"""Fusion against labelled multimodal recordings (FER+ faces, RAVDESS voices): never worse
+than its best channel. Needs shared/data; skipped when it is absent."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis.face.ferplus import DEFAULT_PATH as FERPLUS
+from analysis.fusion import shipped_reliability
+from analysis.voice.ravdess import DEFAULT_DIR as RAVDESS
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (FERPLUS.is_dir() and RAVDESS.is_dir()),
+        reason=f"labelled data not present at {FERPLUS} and {RAVDESS} (optional)",
+    ),
+]
+
+
+def test_fusion_with_the_fitted_reliabilities_beats_every_channel_on_unseen_recordings(tmp_path):
+    from analysis.face.stage import run_face_stage
+    from analysis.fusion_fit import (
+        CHANNELS,
+        build_recordings,
+        channel_reader,
+        channel_windows,
+        fused_probs,
+        readings,
+        scores,
+        write_video,
+    )
+
+    rows = []
+    for recording in build_recordings(8, seed=99):  # not the recordings the fit saw
+        video = write_video(tmp_path / "recording.mp4", recording)
+        rows += readings(channel_windows(recording, run_face_stage(video)), recording)
+
+    fused = scores(rows, lambda row: fused_probs(row, shipped_reliability()))
+    channels = {name: scores(rows, channel_reader(name)) for name in CHANNELS}
+
+    best = max(channels.values(), key=lambda s: s["accuracy"])
+    assert fused["accuracy"] >= best["accuracy"]
+    assert fused["uar"] >= best["uar"]
