@@ -45,7 +45,7 @@ def speech_emotion_setting() -> str | None:
 
 
 def emotion_features(samples: np.ndarray, prosody: ProsodyFeatures) -> np.ndarray:
-    """(49,) statistics of one 16 kHz mono piece: pitch, loudness and voicing (6); MFCC means and
+    """(51,) statistics of one 16 kHz mono piece: pitch, loudness and voicing (6); MFCC means and
     deviations without c0 (24); deviations of their deltas (12); spectral centroid, roll-off,
     flatness and zero-crossing rate, mean and deviation (8); loudness range (1)."""
     import librosa

@@ -199,7 +199,7 @@ SPEECH_EMOTION_HEAD = register(
         sha256="38903511d06c8eae3ed0bf72f3d671f30a9b202043e633dd191b7c0b5a35c223",
         licence="trained on RAVDESS (CC BY-NC-SA 4.0): non-commercial use only",
         labels=EMOTIONS,
-        input_size=(49,),
+        input_size=(51,),
         normalisation="standardised with the training set's mean and deviation",
     )
 )
