@@ -12,15 +12,17 @@ import torch
 from analysis.commands import word_error_rate
 from analysis.errors import ModelError
 from analysis.media import read_audio
-from analysis.text.transcribe import (
+from analysis.text.decoding_regions import (
     MAX_REGION_S,
-    MODEL_ENV,
     DecodingRegion,
+    shorten_pauses,
+    speech_regions,
+)
+from analysis.text.transcribe import (
+    MODEL_ENV,
     Utterance,
     Word,
     get_engine,
-    shorten_pauses,
-    speech_regions,
     split_at_pauses,
     transcribe_array,
 )

@@ -1,0 +1,145 @@
+"""Where the transcript decodes: regions of speech, with their long silences shortened.
+
+VAD segments are packed into decoding regions (short gaps kept, long silences between regions
+skipped, each region inside Whisper's 30 s window). Inside a region, Whisper's word times
+drift into long silences — by seconds, measured (docs/evaluation.md, transcript timing) — so
+silences longer than `DECODED_PAUSE_S` are cut to that before decoding, and every word is put
+back in the recording's time, inside the stretch of speech that holds its middle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from analysis.voice.vad import SpeechSegment
+
+if TYPE_CHECKING:
+    from analysis.text.transcribe import Utterance, Word
+
+SAMPLE_RATE_HZ = 16000
+MAX_REGION_S = 28.0  # speech packed into one region stays inside Whisper's 30 s window
+MAX_GAP_IN_REGION_S = 6.0  # longer silences start a new region instead of being decoded
+REGION_PAD_S = 0.2  # context around each region so first and last words are whole
+DECODED_PAUSE_S = 0.5  # silences inside a region are cut to this before decoding
+
+
+def speech_regions(
+    segments: Sequence[SpeechSegment], duration_s: float | None = None
+) -> list[tuple[float, float]]:
+    """Pack VAD segments into decoding regions: short gaps kept, long silences skipped."""
+    return [(r.start_s, r.end_s) for r in decoding_regions(segments, duration_s)]
+
+
+@dataclass(frozen=True)
+class DecodingRegion:
+    """A stretch of the recording decoded in one call, and the speech inside it (padded)."""
+
+    start_s: float
+    end_s: float
+    spans: tuple[tuple[float, float], ...]  # speech, sorted, not overlapping, inside the region
+
+
+def decoding_regions(
+    segments: Sequence[SpeechSegment], duration_s: float | None = None
+) -> list[DecodingRegion]:
+    groups: list[list[SpeechSegment]] = []
+    for seg in segments:
+        if (
+            groups
+            and seg.start_s - groups[-1][-1].end_s <= MAX_GAP_IN_REGION_S
+            and seg.end_s - groups[-1][0].start_s <= MAX_REGION_S
+        ):
+            groups[-1].append(seg)
+        else:
+            groups.append([seg])
+    limit = duration_s if duration_s is not None else float("inf")
+    regions = []
+    for group in groups:
+        start_s = max(0.0, group[0].start_s - REGION_PAD_S)
+        end_s = min(limit, group[-1].end_s + REGION_PAD_S)
+        spans: list[list[float]] = []
+        for seg in group:
+            a, b = max(start_s, seg.start_s - REGION_PAD_S), min(end_s, seg.end_s + REGION_PAD_S)
+            if spans and a <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], b)
+            else:
+                spans.append([a, b])
+        regions.append(DecodingRegion(start_s, end_s, tuple((a, b) for a, b in spans)))
+    return regions
+
+
+@dataclass(frozen=True)
+class ShortenedPauses:
+    """A region's audio with its long silences shortened, and the way back to real time."""
+
+    audio: np.ndarray
+    # per stretch of kept audio: its start in the shortened audio, its start and end in the
+    # recording; between two stretches, DECODED_PAUSE_S of silence stood for a longer one.
+    kept: tuple[tuple[float, float, float], ...]
+
+    def real_time(self, t_s: float) -> float:
+        """A time in the shortened audio as a time in the recording; a time inside a shortened
+        silence goes to the nearer edge of the speech around it."""
+        return self.real_span(t_s, t_s)[0]
+
+    def real_span(self, start_s: float, end_s: float) -> tuple[float, float]:
+        """A word's times in the shortened audio as times in the recording, inside the one
+        stretch of speech that holds its middle (or is nearest to it): a word the decoder drew
+        across a shortened silence is not stretched over the real one."""
+        middle = (start_s + end_s) / 2
+
+        def distance(stretch: tuple[float, float, float]) -> float:
+            at, begin, end = stretch
+            return max(at - middle, 0.0, middle - (at + end - begin))
+
+        at, begin, end = min(self.kept, key=distance)
+        length = end - begin
+        return (
+            begin + min(max(start_s - at, 0.0), length),
+            begin + min(max(end_s - at, 0.0), length),
+        )
+
+
+def shorten_pauses(
+    audio: np.ndarray, region: DecodingRegion, sample_rate: int = SAMPLE_RATE_HZ
+) -> ShortenedPauses:
+    """The region's audio with every silence between its speech spans that is longer than
+    DECODED_PAUSE_S cut to DECODED_PAUSE_S (shorter ones are kept as they are)."""
+    stretches: list[list[float]] = []
+    for start_s, end_s in region.spans:
+        if stretches and start_s - stretches[-1][1] <= DECODED_PAUSE_S:
+            stretches[-1][1] = end_s
+        else:
+            stretches.append([start_s, end_s])
+    pause = np.zeros(round(DECODED_PAUSE_S * sample_rate), dtype=audio.dtype)
+    pieces: list[np.ndarray] = []
+    kept: list[tuple[float, float, float]] = []
+    at_samples = 0
+    for start_s, end_s in stretches:
+        if pieces:
+            pieces.append(pause)
+            at_samples += len(pause)
+        begin = round((start_s - region.start_s) * sample_rate)
+        piece = audio[begin : round((end_s - region.start_s) * sample_rate)]
+        kept.append((at_samples / sample_rate, start_s, start_s + len(piece) / sample_rate))
+        pieces.append(piece)
+        at_samples += len(piece)
+    return ShortenedPauses(np.concatenate(pieces) if pieces else audio[:0], tuple(kept))
+
+
+def in_real_time(utterances: Sequence[Utterance], shortened: ShortenedPauses) -> list[Utterance]:
+    def word(w: Word) -> Word:
+        start_s, end_s = shortened.real_span(w.start_s, w.end_s)
+        return replace(w, start_s=start_s, end_s=max(start_s, end_s))
+
+    result = []
+    for utterance in utterances:
+        words = tuple(word(w) for w in utterance.words)
+        start_s = words[0].start_s if words else shortened.real_time(utterance.start_s)
+        end_s = words[-1].end_s if words else shortened.real_time(utterance.end_s)
+        result.append(replace(utterance, start_s=start_s, end_s=max(start_s, end_s), words=words))
+    return result
