@@ -60,6 +60,7 @@ class FusionOptions:
     role_overrides: tuple[tuple[str, str], ...] = ()
     # how far each modality's emotions are trusted (analysis/fusion_fit.py); None: as shipped
     reliability: Mapping[str, float] | None = None
+    temperature: float | None = None  # of the fused emotions; None: as shipped
 
 
 @dataclass
@@ -91,12 +92,18 @@ RELIABILITY_PATH = Path(__file__).with_name("fusion_reliability.json")
 
 
 @cache
+def _shipped_fit() -> dict[str, Any]:
+    return dict(json.loads(RELIABILITY_PATH.read_text())) if RELIABILITY_PATH.is_file() else {}
+
+
 def shipped_reliability() -> dict[str, float]:
     """Each modality's fitted reliability for emotions; every one 1.0 when none was fitted."""
-    if not RELIABILITY_PATH.is_file():
-        return {}
-    data = json.loads(RELIABILITY_PATH.read_text())
-    return {name: float(value) for name, value in data["reliability"].items()}
+    return {k: float(v) for k, v in _shipped_fit().get("reliability", {}).items()}
+
+
+def shipped_temperature() -> float:
+    """The temperature of fused emotions fitted beside the reliabilities; 1.0 when none was."""
+    return float(_shipped_fit().get("temperature", 1.0))
 
 
 def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
@@ -157,10 +164,13 @@ def _summarise(cues: Sequence[_Cue], start_s: float, end_s: float) -> dict[str, 
 
 
 def fuse_emotions(
-    readings: Mapping[str, tuple[np.ndarray | None, float]], reliability: Mapping[str, float]
+    readings: Mapping[str, tuple[np.ndarray | None, float]],
+    reliability: Mapping[str, float],
+    temperature: float = 1.0,
 ) -> np.ndarray | None:
     """The window's emotions: each modality's (7,) reading weighted by its confidence in this
-    window times how reliable the modality proved on labelled recordings (1 when not fitted)."""
+    window times how reliable the modality proved on labelled recordings (1 when not fitted),
+    then tempered so that their confidence matches how often they were right there."""
     weights = {
         name: confidence * reliability.get(name, 1.0)
         for name, (probs, confidence) in readings.items()
@@ -172,7 +182,11 @@ def fuse_emotions(
     fused = np.zeros(len(EMOTIONS))
     for name, weight in weights.items():
         fused += weight * np.asarray(readings[name][0])
-    return fused / total
+    fused /= total
+    if temperature != 1.0:
+        fused = np.clip(fused, 1e-12, 1.0) ** (1 / temperature)
+        fused /= fused.sum()
+    return fused
 
 
 def _fuse_window(
@@ -180,6 +194,7 @@ def _fuse_window(
     start_s: float,
     end_s: float,
     reliability: Mapping[str, float],
+    temperature: float,
 ) -> dict[str, Any]:
     parts: dict[str, dict[str, Any]] = {}
     gaps: list[dict[str, str]] = []
@@ -216,7 +231,9 @@ def _fuse_window(
         return float(sum(p["confidence"] * p[f"k_{key}"] * p[key] for p in present) / total)
 
     emotions = fuse_emotions(
-        {name: (p["emotions"], p["confidence"]) for name, p in parts.items()}, reliability
+        {name: (p["emotions"], p["confidence"]) for name, p in parts.items()},
+        reliability,
+        temperature,
     )
     # Independent cues: the window is as certain as "not all of them are wrong".
     confidence = 1.0 - math.prod(1.0 - p["confidence"] for p in parts.values())
@@ -492,6 +509,7 @@ def build_timeline(
             i * options.window_s,
             min(duration_s, (i + 1) * options.window_s),
             options.reliability if options.reliability is not None else shipped_reliability(),
+            options.temperature if options.temperature is not None else shipped_temperature(),
         )
         for i in range(n_windows)
     ]

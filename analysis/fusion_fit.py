@@ -17,7 +17,8 @@ with it; one actor per recording, the client. Each channel reads it as the pipel
 Fusion then runs as in a timeline (`build_timeline`), and each 2-second window is scored
 against its segment's label: a channel with no reading in a window counts as wrong. What is
 fitted is one reliability per modality (`fuse_emotions`): how far its emotions are trusted
-beside its own confidence, chosen on a grid to maximise window accuracy. Figures are
+beside its own confidence, chosen on a grid to maximise window accuracy; then a temperature
+for the fused emotions, so that their confidence matches how often they are right. Figures are
 cross-validated by recording (fitted on three quarters, read on the rest), beside fusion as it
 was (every reliability 1) in the same run. `--write` keeps the reliabilities fitted on every
 recording in `analysis/fusion_reliability.json`.
@@ -203,6 +204,7 @@ def channel_windows(recording: Recording, face_output: Any) -> list[dict[str, An
         options=FusionOptions(
             role_overrides=tuple((f"face:{t.track_id}", "client") for t in face_output.tracks),
             reliability={},
+            temperature=1.0,
         ),
         face=face_output,
         voice=voice,
@@ -234,11 +236,13 @@ def readings(windows: Sequence[dict[str, Any]], recording: Recording) -> list[di
     return rows
 
 
-def fused_probs(row: Mapping[str, Any], reliability: Mapping[str, float]) -> np.ndarray | None:
+def fused_probs(
+    row: Mapping[str, Any], reliability: Mapping[str, float], temperature: float = 1.0
+) -> np.ndarray | None:
     from analysis.fusion import fuse_emotions
 
     present = {name: value for name, value in row["channels"].items() if value is not None}
-    return fuse_emotions(present, reliability)
+    return fuse_emotions(present, reliability, temperature)
 
 
 def _predictions(rows: Sequence[Mapping[str, Any]], read: Any) -> tuple[list[int], np.ndarray]:
@@ -281,23 +285,47 @@ def fit_reliability(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     return best[1]
 
 
+def _no_voice(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {**row, "channels": {**row["channels"], "voice": None}}
+
+
+def fit_temperature(rows: Sequence[Mapping[str, Any]], reliability: Mapping[str, float]) -> float:
+    """The temperature that makes fused emotions' confidence match their accuracy (log-loss)."""
+    from analysis.voice.train_speech_emotion import best_temperature
+
+    # Over the windows as fused with the voice head on and with it off (the default), so the
+    # one temperature serves both.
+    both = [*rows, *(_no_voice(row) for row in rows)]
+    read = [(fused_probs(row, reliability), int(row["label"])) for row in both]
+    read = [(p, label) for p, label in read if p is not None]
+    return best_temperature(np.array([p for p, _ in read]), np.array([label for _, label in read]))
+
+
 def evaluate(rows: Sequence[Mapping[str, Any]], seed: int) -> dict[str, Any]:
     names = sorted({row["recording"] for row in rows})
     names = [names[i] for i in np.random.default_rng(seed).permutation(len(names))]
     folds = [set(names[i::FOLDS]) for i in range(FOLDS)]
     learned: dict[int, np.ndarray | None] = {}
+    learned_quiet: dict[int, np.ndarray | None] = {}
     fitted = []
     for fold in folds:
         train = [r for r in rows if r["recording"] not in fold]
         reliability = fit_reliability(train)
-        fitted.append(reliability)
+        temperature = fit_temperature(train, reliability)
+        fitted.append({**reliability, "temperature": temperature})
         for i, row in enumerate(rows):
             if row["recording"] in fold:
-                learned[i] = fused_probs(row, reliability)
+                learned[i] = fused_probs(row, reliability, temperature)
+                learned_quiet[i] = fused_probs(_no_voice(row), reliability, temperature)
     index = {id(row): i for i, row in enumerate(rows)}
     readers = {name: channel_reader(name) for name in CHANNELS}
     readers["fused, before (every reliability 1)"] = lambda row: fused_probs(row, {})
     readers["fused, learned (cross-validated)"] = lambda row: learned[index[id(row)]]
+    # As a default deployment fuses: the speech-emotion head off, so no emotions from the voice
+    readers["fused without the voice head, before"] = lambda row: fused_probs(_no_voice(row), {})
+    readers["fused without the voice head, learned (cross-validated)"] = lambda row: learned_quiet[
+        index[id(row)]
+    ]
     overall = {name: scores(rows, read) for name, read in readers.items()}
     by_words = {
         kind: {
@@ -351,7 +379,9 @@ def run(args: argparse.Namespace) -> int:
             rows += readings(channel_windows(recording, run_face_stage(video)), recording)
     result = evaluate(rows, args.seed)
     reliability = fit_reliability(rows)
+    temperature = fit_temperature(rows, reliability)
     result["reliability_on_every_recording"] = reliability
+    result["temperature_on_every_recording"] = temperature
     if args.write:
         from analysis.fusion import RELIABILITY_PATH
 
@@ -359,6 +389,7 @@ def run(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "reliability": reliability,
+                    "temperature": round(temperature, 3),
                     "fitted_on": (
                         f"{len(recordings)} generated recordings: FER+ valid faces and RAVDESS "
                         "actors 01-08 (python -m analysis evaluate fusion)"

@@ -352,3 +352,8 @@ def test_a_modality_found_unreliable_on_labelled_recordings_no_longer_outvotes_a
     assert EMOTIONS[int(as_fitted.argmax())] == "happy"
     assert as_fitted.sum() == pytest.approx(1.0)
     assert fuse_emotions({"face": (None, 0.9)}, {}) is None
+    sharper = fuse_emotions(readings, {"face": 1.0, "text": 0.25}, temperature=0.65)
+    assert sharper is not None
+    assert sharper.argmax() == as_fitted.argmax()  # a temperature changes confidence, not choice
+    assert sharper.max() > as_fitted.max()
+    assert sharper.sum() == pytest.approx(1.0)
