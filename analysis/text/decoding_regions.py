@@ -4,7 +4,8 @@ VAD segments are packed into decoding regions (short gaps kept, long silences be
 skipped, each region inside Whisper's 30 s window). Inside a region, Whisper's word times
 drift into long silences — by seconds, measured (docs/evaluation.md, transcript timing) — so
 silences longer than `DECODED_PAUSE_S` are cut to that before decoding, and every word is put
-back in the recording's time, inside the stretch of speech that holds its middle.
+back in the recording's time, inside the stretch of speech that holds its middle, then held
+inside the VAD segment nearest it (Whisper lets a word run on into the silence after it).
 """
 
 from __future__ import annotations
@@ -41,6 +42,18 @@ class DecodingRegion:
     start_s: float
     end_s: float
     spans: tuple[tuple[float, float], ...]  # speech, sorted, not overlapping, inside the region
+    # the VAD's own segments inside the region, before the decoder's padding
+    speech: tuple[tuple[float, float], ...] = ()
+
+    def within_speech(self, start_s: float, end_s: float) -> tuple[float, float]:
+        """A word's times held inside the VAD segment nearest its middle: Whisper lets a word
+        run on into the silence after it (its ends came about 0.1 s late, measured)."""
+        if not self.speech:
+            return start_s, end_s
+        middle = (start_s + end_s) / 2
+        begin, end = min(self.speech, key=lambda s: max(s[0] - middle, 0.0, middle - s[1]))
+        start = min(max(start_s, begin), end)
+        return start, max(start, min(max(end_s, begin), end))
 
 
 def decoding_regions(
@@ -68,7 +81,14 @@ def decoding_regions(
                 spans[-1][1] = max(spans[-1][1], b)
             else:
                 spans.append([a, b])
-        regions.append(DecodingRegion(start_s, end_s, tuple((a, b) for a, b in spans)))
+        regions.append(
+            DecodingRegion(
+                start_s,
+                end_s,
+                tuple((a, b) for a, b in spans),
+                tuple((seg.start_s, seg.end_s) for seg in group),
+            )
+        )
     return regions
 
 
@@ -131,9 +151,11 @@ def shorten_pauses(
     return ShortenedPauses(np.concatenate(pieces) if pieces else audio[:0], tuple(kept))
 
 
-def in_real_time(utterances: Sequence[Utterance], shortened: ShortenedPauses) -> list[Utterance]:
+def in_real_time(
+    utterances: Sequence[Utterance], shortened: ShortenedPauses, region: DecodingRegion
+) -> list[Utterance]:
     def word(w: Word) -> Word:
-        start_s, end_s = shortened.real_span(w.start_s, w.end_s)
+        start_s, end_s = region.within_speech(*shortened.real_span(w.start_s, w.end_s))
         return replace(w, start_s=start_s, end_s=max(start_s, end_s))
 
     result = []

@@ -325,7 +325,7 @@ def transcribe_speech(
             heard = engine.transcribe(audio, region.start_s, prompt)
         else:
             shortened = shorten_pauses(audio, region)
-            heard = in_real_time(engine.transcribe(shortened.audio, 0.0, prompt), shortened)
+            heard = in_real_time(engine.transcribe(shortened.audio, 0.0, prompt), shortened, region)
         utterances = split_at_pauses(heard)
         # what was just said helps the decoder with the next region, as in one long decode
         context = " ".join([context, *(u.text for u in utterances)]).strip()[-PROMPT_CHARS:]

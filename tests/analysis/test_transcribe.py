@@ -231,3 +231,13 @@ def test_long_silences_are_shortened_for_the_decoder_and_times_map_back_to_the_r
     assert shortened.real_time(2.4) == pytest.approx(6.0)  # near its end
     # a word the decoder drew across the cut silence stays inside the speech holding its middle
     assert shortened.real_span(1.8, 2.9) == pytest.approx((6.0, 6.4))
+
+
+def test_a_word_that_runs_on_into_silence_is_held_inside_the_speech_the_vad_heard():
+    region = DecodingRegion(
+        start_s=0.8, end_s=7.2, spans=((0.8, 3.2), (5.8, 7.2)), speech=((1.0, 3.0), (6.0, 7.0))
+    )
+
+    assert region.within_speech(2.7, 3.15) == pytest.approx((2.7, 3.0))  # ran on 0.15 s
+    assert region.within_speech(5.9, 6.3) == pytest.approx((6.0, 6.3))  # began a little early
+    assert region.within_speech(1.5, 1.9) == (1.5, 1.9)  # inside: untouched
