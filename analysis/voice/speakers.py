@@ -3,9 +3,10 @@
 Telehealth exports often record each participant on a channel of their own: when channels
 differ, each speech piece goes to the channel that is clearly louder in it. Otherwise pieces
 are clustered by voiceprint (the GE2E speaker encoder's embedding, analysis/voice/
-speaker_embedding.py): average linkage on cosine distance, cut at `max_distance`, with a voice
-holding less than `min_share` of the speech folded into the nearest (both calibrated on the
-diarization benchmark's conversations, docs/evaluation.md). Without voiceprints, pieces are
+speaker_embedding.py): average linkage on cosine distance, cut at `max_distance`; voices whose
+centres are closer than `min_separation` merged, and a voice holding less than `min_share` of
+the speech folded into the nearest (all three calibrated on the diarization benchmark's
+conversations, docs/evaluation.md). Without voiceprints, pieces are
 clustered by voice colour (MFCC means/deviations) and pitch level, as before: Ward linkage into
 two groups, kept when they separate well (silhouette above `min_silhouette`). A speaker whose
 voice activity follows a face track's mouth movement is linked to that track.
@@ -54,6 +55,8 @@ class SpeakerOptions:
     max_distance: float = 0.35
     # voiceprint: a voice with less than this share of the speech joins the nearest other one
     min_share: float = 0.2
+    # voiceprint: two voices whose mean voiceprints are closer than this are one person
+    min_separation: float = 0.3
     # timbre: at most this many voices, kept only when they separate this well (silhouette)
     max_speakers: int = 2
     min_silhouette: float = 0.3
@@ -147,9 +150,10 @@ def _by_clustering(
 def _by_voiceprint(
     pieces: Sequence[VoicePiece], options: SpeakerOptions
 ) -> tuple[list[int], float]:
-    """Average-linkage clusters of the pieces' embeddings cut at `max_distance`; a cluster with
-    less than `min_share` of the speech is folded into the nearest larger one. Returns the
-    labels and the largest distance between two voices kept (0 for one voice)."""
+    """Average-linkage clusters of the pieces' embeddings cut at `max_distance`; two clusters
+    whose centres are closer than `min_separation` are merged, and a cluster with less than
+    `min_share` of the speech is folded into the nearest larger one. Returns the labels and the
+    largest distance between two voices kept (0 for one voice)."""
     from scipy.cluster.hierarchy import fcluster, linkage
 
     if len(pieces) < 2:
@@ -165,6 +169,13 @@ def _by_voiceprint(
         shares = {g: lengths[labels == g].sum() / lengths.sum() for g in groups}
         smallest = min(groups, key=shares.__getitem__)
         centres = {g: _unit(prints[labels == g].mean(axis=0)) for g in groups}
+        closest = min(
+            ((a, b) for a in groups for b in groups if a < b),
+            key=lambda pair: 1 - float(centres[pair[0]] @ centres[pair[1]]),
+        )
+        if 1 - float(centres[closest[0]] @ centres[closest[1]]) < options.min_separation:
+            labels[labels == closest[1]] = closest[0]  # one person, heard in two moods
+            continue
         if shares[smallest] >= options.min_share:
             break
         others = [g for g in groups if g != smallest]

@@ -351,3 +351,32 @@ def test_aroused_speech_heard_once_reads_higher_than_calm_speech_from_the_same_v
     assert readings[0] is not None
     assert readings[1] is not None
     assert readings[1].arousal > readings[0].arousal + 0.5
+
+
+def _voiceprints(centre: np.ndarray, rng: np.random.Generator, n: int) -> list[np.ndarray]:
+    """n unit vectors scattered around `centre`, as one person's pieces in varied moods."""
+    noisy = centre + rng.normal(0.0, 0.04, size=(n, centre.size))
+    return list(noisy / np.linalg.norm(noisy, axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize(("apart", "voices"), [(0.15, 1), (0.4, 2)])
+def test_two_clusters_of_voiceprints_count_as_two_people_only_when_their_centres_lie_apart(
+    apart: float, voices: int
+):
+    rng = np.random.default_rng(5)
+    first = np.zeros(256)
+    first[0] = 1.0
+    second = np.zeros(256)
+    second[0], second[1] = 1 - apart, np.sqrt(1 - (1 - apart) ** 2)  # cosine distance `apart`
+    prints = _voiceprints(first, rng, 5) + _voiceprints(second, rng, 5)
+    pieces = [
+        VoicePiece(2.0 * i, 2.0 * i + 1.5, (-20.0,), (), 120.0, tuple(p))
+        for i, p in enumerate(prints)
+    ]
+
+    result = assign_speakers(pieces)
+
+    # the pieces alone are far apart: the linkage cut keeps two clusters either way
+    across = 1 - np.array(prints[:5]) @ np.array(prints[5:]).T
+    assert across.mean() > SpeakerOptions().max_distance
+    assert len(result.speakers) == voices
