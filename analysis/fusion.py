@@ -1,11 +1,12 @@
 """Fusion: stage outputs onto one time grid, confidence-weighted, into the timeline document.
 
 Per window each modality gives what it can — face: valence, arousal, emotions; voice:
-arousal only (prosody-derived); text: valence, arousal, emotions — with a confidence. The fused
-value is the confidence-weighted mean over the modalities that have one; a modality with
-nothing in a window drops out (it does not count as neutral) and the window records why. For
-emotions each modality's confidence is also scaled by its reliability, fitted on labelled
-multimodal recordings (`analysis/fusion_fit.py`, `fusion_reliability.json`).
+arousal (prosody-derived), and emotions when the optional speech-emotion head is on; text:
+valence, arousal, emotions — with a confidence. The fused value is the confidence-weighted mean
+over the modalities that have one; a modality with nothing in a window drops out (it does not
+count as neutral) and the window records why. For emotions each modality's confidence is also
+scaled by its reliability, and the mixture tempered, both fitted on labelled multimodal
+recordings (`analysis/fusion_fit.py`, `fusion_reliability.json`).
 Only people whose role is in `score_roles` are scored; everyone else stays unscored.
 """
 
@@ -46,7 +47,7 @@ from analysis.voice.speakers import CLIENT, CLINICIAN, GUESSED, SET_BY_CLINICIAN
 from analysis.voice.speech_emotion import SOURCE as SPEECH_EMOTION_SOURCE
 
 TEXT_CONFIDENCE = 0.5  # a sentence's wording is a moderate cue to how its speaker feels
-# The optional speech-emotion head: UAR about 0.5 on unseen acted voices, weaker than the face
+# The optional speech-emotion head: UAR 0.56 on unseen acted voices, weaker than the face
 SPEECH_EMOTION_CONFIDENCE = 0.5
 TEXT_AROUSAL_CONFIDENCE_SHARE = 0.5  # arousal from wording is weaker than valence (dev r 0.49)
 ROUND_DIGITS = 4
