@@ -28,13 +28,6 @@ REGION_PAD_S = 0.2  # context around each region so first and last words are who
 DECODED_PAUSE_S = 0.5  # silences inside a region are cut to this before decoding
 
 
-def speech_regions(
-    segments: Sequence[SpeechSegment], duration_s: float | None = None
-) -> list[tuple[float, float]]:
-    """Pack VAD segments into decoding regions: short gaps kept, long silences skipped."""
-    return [(r.start_s, r.end_s) for r in decoding_regions(segments, duration_s)]
-
-
 @dataclass(frozen=True)
 class DecodingRegion:
     """A stretch of the recording decoded in one call, and the speech inside it (padded)."""

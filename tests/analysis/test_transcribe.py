@@ -15,8 +15,8 @@ from analysis.media import read_audio
 from analysis.text.decoding_regions import (
     MAX_REGION_S,
     DecodingRegion,
+    decoding_regions,
     shorten_pauses,
-    speech_regions,
 )
 from analysis.text.transcribe import (
     MODEL_ENV,
@@ -184,7 +184,7 @@ def test_speech_regions_skip_long_silences_and_stay_inside_one_whisper_window():
         SpeechSegment(60.5, 75.0),  # would make the region longer than a window
     ]
 
-    regions = speech_regions(segments, duration_s=80.0)
+    regions = [(r.start_s, r.end_s) for r in decoding_regions(segments, duration_s=80.0)]
 
     assert [(round(a, 1), round(b, 1)) for a, b in regions] == [
         (0.8, 12.2),
