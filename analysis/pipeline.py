@@ -30,7 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from analysis.errors import Cancelled, ErrorCode, MediaError
 from analysis.pipeline_options import PipelineOptions
@@ -282,6 +282,7 @@ class _Run:
         self.fractions: dict[str, float] = {}  # each running stage's own 0..1
         self.lock = threading.Lock()  # over `fractions`, which the stages' threads write
         self.stop = threading.Event()  # set by the loop, read by the stages' threads
+        self.prepared: set[str] = set()  # stages whose models were loaded ahead
 
     def one_after_another(self) -> None:
         for stage in STAGES:
@@ -298,10 +299,11 @@ class _Run:
     def side_by_side(self, width: int) -> None:
         pending = list(STAGES)
         running: dict[Future[tuple[StageOutput | None, float]], Stage] = {}
+        preparing: dict[Future[None], Stage] = {}
         with ThreadPoolExecutor(max_workers=width, thread_name_prefix="stage") as pool:
             try:
                 while pending or running:
-                    for stage in self._ready(pending, len(running), width):
+                    for stage in self._ready(pending, len(running) + len(preparing), width):
                         if self.report.should_stop(at_boundary=True):
                             raise Cancelled()
                         pending.remove(stage)
@@ -318,17 +320,41 @@ class _Run:
                                 self.stop.is_set,
                             )
                         ] = stage
-                    if not running:
+                    if len(running) + len(preparing) < width:
+                        self._prepare_next(pool, pending, preparing)
+                    if not running and not preparing:
                         continue
-                    finished, _ = wait(running, timeout=POLL_S, return_when=FIRST_COMPLETED)
+                    busy: list[Future[Any]] = [*running, *preparing]
+                    finished, _ = wait(busy, timeout=POLL_S, return_when=FIRST_COMPLETED)
                     for future in finished:
-                        self._keep(running.pop(future), *future.result())
+                        if future in preparing:
+                            self._prepared(preparing.pop(future), future)
+                        else:
+                            self._keep(running.pop(future), *future.result())
                     if self.report.should_stop():
                         raise Cancelled()
                     self._report_running(list(running.values()))
             except BaseException:
                 self.stop.set()  # the other stages stop at their next check; their end is moot
                 raise
+
+    def _prepare_next(
+        self, pool: ThreadPoolExecutor, pending: list[Stage], preparing: dict[Future[None], Stage]
+    ) -> None:
+        """In a thread no stage can use yet, load the models of the next waiting stage (e.g.
+        the text stage's sentence encoder while the face stage finishes): once per stage."""
+        for stage in pending:
+            if stage.prepare is not None and stage.name not in self.prepared:
+                self.prepared.add(stage.name)
+                context = contextvars.copy_context()
+                preparing[pool.submit(context.run, stage.prepare, self.options)] = stage
+                return
+
+    def _prepared(self, stage: Stage, future: Future[None]) -> None:
+        error = future.exception()
+        if error is not None:
+            # Only a head start: the stage loads its models itself and reports any failure.
+            log.warning("preparing the %s stage failed: %r", stage.name, error)
 
     def _ready(self, pending: list[Stage], running: int, width: int) -> list[Stage]:
         """Pending stages whose inputs are all there, while there is room; in pipeline order."""

@@ -102,6 +102,8 @@ class Stage:
     run: StageFunction
     # the options (and model digests) the output depends on, for the fingerprint
     depends_on: Callable[[PipelineOptions], Json]
+    # loads the stage's models ahead of its inputs, while a thread would otherwise idle
+    prepare: Callable[[PipelineOptions], None] | None = None
 
 
 # --- ingest ----------------------------------------------------------------------------------
@@ -180,7 +182,7 @@ def _face_depends_on(options: PipelineOptions) -> Json:
 
 def _voice(ctx: StageContext) -> VoiceOutput | None:
     from analysis.media import iter_audio
-    from analysis.voice.pieces import describe_piece, piece_spans
+    from analysis.voice.pieces import describe_pieces, piece_spans
     from analysis.voice.regions import iter_region_audio
     from analysis.voice.speakers import VoicePiece, assign_speakers
     from analysis.voice.speech_emotion import shipped_head, speech_emotion_setting
@@ -200,17 +202,15 @@ def _voice(ctx: StageContext) -> VoiceOutput | None:
     pieces: list[VoicePiece] = []
     prosody: list[ProsodyFeatures | None] = []
     emotions: list[dict[str, float] | None] = []
-    for (start_s, end_s), audio in iter_region_audio(chunks, spans, spans):
+    described_pieces = describe_pieces(
+        iter_region_audio(chunks, spans, spans), measure_prosody=measure_prosody, emotion_head=head
+    )
+    for described in described_pieces:
         ctx.check_stop()
-        described = describe_piece(
-            audio, start_s, end_s, measure_prosody=measure_prosody, emotion_head=head
-        )
-        if described is None:
-            continue
         pieces.append(described.piece)
         prosody.append(described.prosody.rounded() if described.prosody else None)
         emotions.append(described.emotions)
-        ctx.progress(min(1.0, end_s / duration_s))
+        ctx.progress(min(1.0, described.piece.end_s / duration_s))
     face_tracks = ctx.inputs.face.tracks if ctx.inputs.face is not None else ()
     assignment = assign_speakers(pieces, face_tracks)
     return VoiceOutput(
@@ -245,6 +245,15 @@ def _speaker(speaker: Speaker) -> VoiceSpeaker:
         channel=speaker.channel,
         face_track_id=speaker.face_track_id,
         link_correlation=speaker.link_correlation,
+    )
+
+
+def _voice_prepare(options: PipelineOptions) -> None:
+    from analysis.voice.pieces import load_voice_models
+    from analysis.voice.speech_emotion import speech_emotion_setting
+
+    load_voice_models(
+        emotion_head=options.allows(Modality.VOICE) and speech_emotion_setting() is not None
     )
 
 
@@ -343,6 +352,13 @@ def _text(ctx: StageContext) -> TextOutput | None:
     return output
 
 
+def _text_prepare(options: PipelineOptions) -> None:
+    from analysis.text.lines import load_text_models
+
+    if options.allows(Modality.TEXT):
+        load_text_models()
+
+
 def _text_depends_on(options: PipelineOptions) -> Json:
     from analysis.text.valence import shipped_choice
     from analysis.weights.speech import MINILM, TEXT_EMOTION_HEAD, VADER
@@ -416,9 +432,25 @@ def _fusion_depends_on(options: PipelineOptions) -> Json:
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", (), 0.08, IngestOutput, _ingest, _ingest_depends_on),
     Stage("face", (), 0.5, FaceOutput, _face, _face_depends_on),
-    Stage("voice", ("ingest", "face"), 0.1, VoiceOutput, _voice, _voice_depends_on),
+    Stage(
+        "voice",
+        ("ingest", "face"),
+        0.1,
+        VoiceOutput,
+        _voice,
+        _voice_depends_on,
+        prepare=_voice_prepare,
+    ),
     Stage("transcript", ("ingest",), 0.26, TranscriptOutput, _transcript, _transcript_depends_on),
-    Stage("text", ("voice", "transcript"), 0.02, TextOutput, _text, _text_depends_on),
+    Stage(
+        "text",
+        ("voice", "transcript"),
+        0.02,
+        TextOutput,
+        _text,
+        _text_depends_on,
+        prepare=_text_prepare,
+    ),
     Stage(
         "fusion",
         ("ingest", "face", "voice", "transcript", "text"),

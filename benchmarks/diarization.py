@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.voice.pieces import describe_piece, piece_spans
+from analysis.voice.pieces import describe_pieces, piece_spans
 from analysis.voice.speakers import BEFORE_OPTIONS, SpeakerOptions, VoicePiece, assign_speakers
 from analysis.voice.vad import detect_speech
 from benchmarks._conversations import Conversation, espeak_conversation, ravdess_conversation
@@ -34,13 +34,11 @@ NOW, BEFORE = "now", "before"
 
 def voice_pieces(conversation: Conversation) -> list[VoicePiece]:
     audio = conversation.audio
-    pieces = []
-    for start_s, end_s in piece_spans(detect_speech([(0.0, audio)])):
-        samples = audio[round(start_s * RATE_HZ) : round(end_s * RATE_HZ)]
-        described = describe_piece(samples, start_s, end_s, measure_prosody=True)
-        if described is not None:
-            pieces.append(described.piece)
-    return pieces
+    cuts = (
+        ((start_s, end_s), audio[round(start_s * RATE_HZ) : round(end_s * RATE_HZ)])
+        for start_s, end_s in piece_spans(detect_speech([(0.0, audio)]))
+    )
+    return [described.piece for described in describe_pieces(cuts, measure_prosody=True)]
 
 
 def _frames(duration_s: float, spans: Sequence[tuple[float, float, int]]) -> np.ndarray:

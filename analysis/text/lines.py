@@ -80,3 +80,15 @@ def scored_lines(utterances: Sequence[Utterance], pieces: Sequence[SpokenPiece])
         lines=tuple(lines),
         models=tuple(s.to_provenance() for s in (VADER, MINILM, TEXT_EMOTION_HEAD)),
     )
+
+
+def load_text_models() -> None:
+    """Load what scoring the lines loads on first use (MiniLM takes seconds): the sentence
+    encoder, the emotion head, VADER and the valence choice."""
+    from analysis.text.emotion import text_emotions
+    from analysis.text.sentiment import sentiment
+    from analysis.text.valence import shipped_choice
+
+    text_emotions(["Hello."])
+    sentiment("Hello.")
+    shipped_choice()

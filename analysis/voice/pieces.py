@@ -6,20 +6,22 @@ gives several measurements and a piece rarely holds two people.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from analysis.labels import EMOTIONS
 from analysis.voice.prosody import ProsodyFeatures, prosody_features, timbre_features
-from analysis.voice.speaker_embedding import speaker_embedding
+from analysis.voice.speaker_embedding import speaker_embeddings, speaker_encoder
 from analysis.voice.speakers import VoicePiece
-from analysis.voice.speech_emotion import SpeechEmotionHead, emotion_features
+from analysis.voice.speech_emotion import SpeechEmotionHead, emotion_features, shipped_head
 from analysis.voice.vad import SpeechSegment
 
 MAX_PIECE_S = 8.0  # long speech segments are cut into pieces of at most this length
 MIN_PIECE_SAMPLES = 400  # under 25 ms at 16 kHz: nothing to measure
+VOICEPRINT_BATCH = 32  # pieces whose voiceprints are computed together
+WARM_UP_SAMPLES = 16000  # a second of silence: enough for every DSP step to run once
 
 
 def piece_spans(speech: Sequence[SpeechSegment]) -> list[tuple[float, float]]:
@@ -40,6 +42,28 @@ class DescribedPiece:
     emotions: dict[str, float] | None  # the speech-emotion head's, when it is on
 
 
+def describe_pieces(
+    cuts: Iterable[tuple[tuple[float, float], np.ndarray]],
+    *,
+    measure_prosody: bool,
+    emotion_head: SpeechEmotionHead | None = None,
+) -> Iterator[DescribedPiece]:
+    """Each ((start_s, end_s), samples) piece's voice, in order, skipping pieces too short to
+    measure. Samples are (n,) or (channels, n). The voiceprints are computed `VOICEPRINT_BATCH`
+    pieces at a time (the speaker encoder is several times faster on a batch), so at most that
+    many pieces' samples are held at once."""
+    waiting: list[tuple[DescribedPiece, np.ndarray]] = []
+    for (start_s, end_s), audio in cuts:
+        described = _described_but_voiceprint(audio, start_s, end_s, measure_prosody, emotion_head)
+        if described is None:
+            continue
+        waiting.append(described)
+        if len(waiting) == VOICEPRINT_BATCH:
+            yield from _with_voiceprints(waiting)
+            waiting = []
+    yield from _with_voiceprints(waiting)
+
+
 def describe_piece(
     audio: np.ndarray,
     start_s: float,
@@ -49,6 +73,20 @@ def describe_piece(
     emotion_head: SpeechEmotionHead | None = None,
 ) -> DescribedPiece | None:
     """One piece's voice from its (n,) or (channels, n) samples; None when too short."""
+    pieces = describe_pieces(
+        [((start_s, end_s), audio)], measure_prosody=measure_prosody, emotion_head=emotion_head
+    )
+    return next(pieces, None)
+
+
+def _described_but_voiceprint(
+    audio: np.ndarray,
+    start_s: float,
+    end_s: float,
+    measure_prosody: bool,
+    emotion_head: SpeechEmotionHead | None,
+) -> tuple[DescribedPiece, np.ndarray] | None:
+    """The piece described but for its voiceprint, and the mono samples to compute it from."""
     channels = audio if audio.ndim == 2 else audio[None]  # (channels, n)
     mono = channels.mean(axis=0)
     if mono.size < MIN_PIECE_SAMPLES:
@@ -61,10 +99,27 @@ def describe_piece(
         channel_db=tuple(round(float(v), 2) for v in level_db),
         timbre=tuple(timbre_features(mono)),
         f0_median_hz=features.f0_median_hz if features else None,
-        voiceprint=tuple(float(v) for v in speaker_embedding(mono)),
     )
     emotions = None
     if emotion_head is not None and features is not None:
         probs = emotion_head.probabilities(emotion_features(mono, features))
         emotions = {label: round(float(p), 4) for label, p in zip(EMOTIONS, probs, strict=True)}
-    return DescribedPiece(piece, features, emotions)
+    return DescribedPiece(piece, features, emotions), mono
+
+
+def _with_voiceprints(
+    waiting: Sequence[tuple[DescribedPiece, np.ndarray]],
+) -> Iterator[DescribedPiece]:
+    voiceprints = speaker_embeddings([mono for _, mono in waiting])
+    for (described, _), voiceprint in zip(waiting, voiceprints, strict=True):
+        piece = replace(described.piece, voiceprint=tuple(float(v) for v in voiceprint))
+        yield replace(described, piece=piece)
+
+
+def load_voice_models(*, emotion_head: bool) -> None:
+    """Load what describing a piece loads on first use: the speaker encoder, the speech-emotion
+    head when asked, and librosa's DSP (about 2 s on its first call)."""
+    speaker_encoder()
+    if emotion_head:
+        shipped_head()
+    describe_piece(np.zeros(WARM_UP_SAMPLES, dtype=np.float32), 0.0, 1.0, measure_prosody=True)

@@ -4,6 +4,7 @@ still only moves forward, and a stop reaches every running stage."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,8 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from analysis import pipeline
 from analysis.errors import Cancelled
 from analysis.pipeline import MemoryStageStore, PipelineOptions, run_pipeline, stages_in_label
+from analysis.stage_outputs import StageOutput
+from analysis.stages import STAGES, Stage, StageContext
 from analysis.threads import sharing_threads, stage_threads, thread_budget
 from tests.analysis.test_pipeline import talking_clip
 
@@ -104,3 +108,37 @@ def test_two_stages_side_by_side_each_get_half_of_the_threads(two_threads: None)
         assert share == stage_threads() == torch.get_num_threads() == 1
     assert stage_threads() == 2
     assert torch.get_num_threads() == torch_threads
+
+
+def _watched_stages(events: list[str], prepare_fails: bool) -> tuple[Stage, ...]:
+    """The pipeline's stages, noting when the text stage is prepared and when it runs."""
+
+    def prepare(options: PipelineOptions) -> None:
+        events.append("text prepared")
+        if prepare_fails:
+            raise OSError("the model's folder is unreadable")
+        assert text.prepare is not None
+        text.prepare(options)
+
+    def run(ctx: StageContext) -> StageOutput | None:
+        events.append("text ran")
+        return text.run(ctx)
+
+    (text,) = [stage for stage in STAGES if stage.name == "text"]
+    watched = dataclasses.replace(text, prepare=prepare, run=run)
+    return tuple(watched if stage is text else stage for stage in STAGES)
+
+
+@pytest.mark.parametrize("prepare_fails", [False, True], ids=["prepared", "preparing-fails"])
+def test_a_waiting_stage_loads_its_models_in_an_idle_thread_before_its_inputs_are_ready(
+    clip: Path, two_threads: None, monkeypatch: pytest.MonkeyPatch, prepare_fails: bool
+) -> None:
+    reference = run_pipeline(clip, options=PipelineOptions(), store=MemoryStageStore())
+    events: list[str] = []
+    monkeypatch.setattr(pipeline, "STAGES", _watched_stages(events, prepare_fails))
+
+    result = run_pipeline(clip, options=PipelineOptions(), store=MemoryStageStore())
+
+    # Once, ahead of the stage; a failed head start changes nothing the stage gives.
+    assert events == ["text prepared", "text ran"]
+    assert _without_timings(result.document) == _without_timings(reference.document)

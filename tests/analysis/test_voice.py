@@ -12,7 +12,7 @@ from analysis.voice.arousal import POPULATION, SPEAKER, vocal_arousal
 from analysis.voice.pieces import describe_piece
 from analysis.voice.prosody import ProsodyFeatures, prosody_features
 from analysis.voice.regions import iter_region_audio
-from analysis.voice.speaker_embedding import speaker_embedding
+from analysis.voice.speaker_embedding import speaker_embedding, speaker_embeddings
 from analysis.voice.speakers import (
     CLIENT,
     CLINICIAN,
@@ -204,6 +204,17 @@ def test_the_speaker_encoder_places_one_voice_closer_to_itself_than_to_another_v
     same_voice = 1 - float(client[0] @ client[1])  # different words, one voice
     other_voice = 1 - float(client[0] @ clinician)  # the same words, another voice
     assert same_voice < SpeakerOptions().max_distance < other_voice
+
+
+@pytest.mark.slow
+def test_voiceprints_computed_together_are_those_computed_one_piece_at_a_time():
+    pieces = [speak(FIRST), speak(SECOND, voice=CLINICIAN_VOICE), speak(SECOND)[:8000]]
+
+    together = speaker_embeddings(pieces)
+
+    assert together.shape == (3, 256)
+    for piece, row in zip(pieces, together, strict=True):
+        assert np.allclose(row, speaker_embedding(piece), atol=1e-5)
 
 
 @dataclass(frozen=True)
