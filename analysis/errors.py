@@ -54,6 +54,7 @@ class ErrorCode(StrEnum):
     TOO_MANY_LIVE_KEYS = "too_many_live_keys"
     WEBHOOK_URL_REFUSED = "webhook_url_refused"
     IDEMPOTENCY_KEY_INVALID = "idempotency_key_invalid"
+    ROLE_ASSIGNMENT_INVALID = "role_assignment_invalid"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     IDEMPOTENCY_KEY_IN_FLIGHT = "idempotency_key_in_flight"
     # The API's requests (clinic.api.errors)

@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from clinic.models import (
     AnalysisJob,
@@ -18,6 +19,7 @@ from clinic.models import (
     AuditEvent,
     CareTeamMembership,
     Consent,
+    ConsentScope,
     LegalHold,
     Organisation,
     Patient,
@@ -28,6 +30,7 @@ from clinic.models import (
     TimelineResult,
     User,
 )
+from clinic.selectors.consent import consent_state, patients_needing_consent_attention
 from clinic.services.consent import consent_give, consent_revoke
 from clinic.services.retention import legal_hold_place, legal_hold_release, retention_plan
 
@@ -73,12 +76,48 @@ class CareTeamInline(admin.TabularInline):
     readonly_fields = ("added_by", "added_at")
 
 
+class ConsentAttentionFilter(admin.SimpleListFilter):
+    title = "consent needing attention"
+    parameter_name = "consent"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("missing", "Missing for a modality"),
+            ("expiring", "Expiring within 30 days"),
+            ("revoked", "Revoked"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() in ("missing", "expiring", "revoked"):
+            return patients_needing_consent_attention(queryset, str(self.value()), timezone.now())
+        return queryset
+
+
+def _consent_column(modality: ConsentScope) -> Any:
+    @admin.display(description=f"{modality.value} consent")
+    def column(patient: Patient) -> str:
+        return consent_state(patient.consents.all(), modality, timezone.now())
+
+    column.__name__ = f"consent_{modality.value}"
+    return column
+
+
 @admin.register(Patient)
 class PatientAdmin(PracticeScopedAdmin):
-    list_display = ("pseudonym", "organisation", "year_of_birth", "created_at")
-    list_filter = ("organisation",)
+    """With each modality's consent at a glance, and a filter for those needing attention."""
+
+    list_display = (
+        "pseudonym",
+        "organisation",
+        *(_consent_column(modality) for modality in ConsentScope),
+        "created_at",
+    )
+    list_filter = (ConsentAttentionFilter, "organisation")
     search_fields = ("pseudonym",)
     inlines = (CareTeamInline,)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).prefetch_related("consents")
 
 
 @admin.register(CareTeamMembership)

@@ -1,4 +1,5 @@
-"""`python manage.py demo`: a practice with three users and one recorded, analysed session.
+"""`python manage.py demo`: a practice with three users and a patient with two recorded,
+analysed sessions (clinic/demo_sessions.py), two weeks apart.
 
 Seeding is idempotent: running the demo again keeps the data and prints fresh passwords. The
 web server (Daphne) and a Celery worker run as child processes until Ctrl-C stops them.
@@ -23,8 +24,16 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
-from clinic.demo_media import demo_clip_write
-from clinic.models import AnalysisJob, ConsentScope, Organisation, Patient, Recording, User
+from clinic.demo_sessions import DEMO_SESSIONS, DemoSession, demo_session_clip
+from clinic.models import (
+    AnalysisJob,
+    ConsentScope,
+    Organisation,
+    Patient,
+    Recording,
+    TherapySession,
+    User,
+)
 from clinic.roles import Role
 from clinic.selectors import consent_active_modalities, job_active_for_recording
 from clinic.services import (
@@ -52,12 +61,13 @@ CHILD_STOP_TIMEOUT_S = 20
 @dataclass(frozen=True)
 class DemoSeed:
     credentials: dict[str, str]  # username -> the password set on this run
-    recording: Recording
-    job: AnalysisJob | None  # the analysis queued on this run, if one was needed
+    recordings: list[Recording]  # the demo patient's sessions' recordings, oldest first
+    jobs: list[AnalysisJob]  # the analyses queued on this run, if any were needed
+    spoken: bool  # False: espeak-ng was missing and the sessions have a tone for speech
 
 
 def demo_seed() -> DemoSeed:
-    """Create or refresh the demo practice, its users and its analysed demo session."""
+    """Create or refresh the demo practice, its users and its analysed demo sessions."""
     with transaction.atomic():
         practice, _ = Organisation.objects.get_or_create(name=DEMO_PRACTICE)
         credentials = {
@@ -81,12 +91,15 @@ def demo_seed() -> DemoSeed:
                     given_by="patient",
                     recorded_by=clinician,
                 )
-        recording = _demo_recording(patient, clinician)
-        job = None
-        already_analysed = recording.jobs.filter(status=AnalysisJob.Status.SUCCEEDED).exists()
-        if not already_analysed and job_active_for_recording(recording=recording) is None:
-            job = analysis_request(recording=recording, requested_by=clinician)
-    return DemoSeed(credentials=credentials, recording=recording, job=job)
+        recordings, jobs, spoken = [], [], True
+        for script in DEMO_SESSIONS:
+            recording, made_spoken = _demo_recording(patient, clinician, script)
+            spoken = spoken and made_spoken
+            recordings.append(recording)
+            already = recording.jobs.filter(status=AnalysisJob.Status.SUCCEEDED).exists()
+            if not already and job_active_for_recording(recording=recording) is None:
+                jobs.append(analysis_request(recording=recording, requested_by=clinician))
+    return DemoSeed(credentials=credentials, recordings=recordings, jobs=jobs, spoken=spoken)
 
 
 def _demo_user(username: str, role: Role, staff: bool, practice: Organisation) -> str:
@@ -100,25 +113,34 @@ def _demo_user(username: str, role: Role, staff: bool, practice: Organisation) -
     return password
 
 
-def _demo_recording(patient: Patient, clinician: User) -> Recording:
-    existing = Recording.objects.filter(session__patient=patient).order_by("created_at").first()
+def _demo_recording(
+    patient: Patient, clinician: User, script: DemoSession
+) -> tuple[Recording, bool]:
+    """The scripted session's recording, made on the first run; True when it is spoken."""
+    session = TherapySession.objects.filter(
+        patient=patient, external_encounter_id=script.encounter_id
+    ).first()
+    if session is None:
+        session = session_create(
+            patient=patient,
+            clinician=clinician,
+            date=timezone.localdate() - dt.timedelta(days=script.days_ago),
+        )
+        session.external_encounter_id = script.encounter_id
+        session.save(update_fields=["external_encounter_id"])
+    existing = session.recordings.order_by("created_at").first()
     if existing is not None:
-        return existing
-    session = session_create(
-        patient=patient,
-        clinician=clinician,
-        date=timezone.localdate() - dt.timedelta(days=1),
-        notes="Demo session: the patient talks about a speech they admire.",
-    )
+        return existing, True
     with tempfile.TemporaryDirectory() as folder:
-        clip = demo_clip_write(Path(folder) / "demo-session.mp4")
+        clip, spoken = demo_session_clip(script, Path(folder) / f"{script.encounter_id}.mp4")
         with clip.path.open("rb") as handle:
-            return recording_create(
+            recording = recording_create(
                 session=session,
                 file=File(handle, name=clip.path.name),
                 uploaded_by=clinician,
                 content_type="video/mp4",
             )
+    return recording, spoken
 
 
 def demo_serve(*, host: str, port: int) -> int:

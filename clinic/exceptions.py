@@ -89,3 +89,8 @@ class UploadOffsetMismatch(DomainError):
 class UploadIncomplete(DomainError):
     code = ErrorCode.UPLOAD_INCOMPLETE
     message = "Not all of the upload's bytes have arrived yet."
+
+
+class RoleAssignmentInvalid(DomainError):
+    code = ErrorCode.ROLE_ASSIGNMENT_INVALID
+    message = "Roles can be set only for the speakers and faces of the recording's timeline."

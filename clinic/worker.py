@@ -125,6 +125,8 @@ def pipeline_options_for(job: AnalysisJob) -> PipelineOptions:
     }
     return PipelineOptions(
         modalities=frozenset(Modality(m) for m in consented if m in set(Modality)),
+        # Who is who, as a clinician set it (clinic/services/roles.py)
+        role_overrides=tuple((str(k), str(v)) for k, v in job.options.get("role_overrides", [])),
         **tuning,  # type: ignore[arg-type]  # each value has its field's type (TUNABLE_OPTIONS)
     )
 
@@ -153,6 +155,11 @@ class _SavedRow:
 class StageResultStore:
     """Stage outputs on the job's `StageResult` rows (encrypted at rest), read once up front.
 
+    A stage this job has not run yet is also found among the rows of the recording's last
+    succeeded analysis, when its fingerprint is the same (the same file, options and model
+    weights): a new analysis that changes only the roles runs fusion alone. Rows of a revoked
+    modality were deleted with the consent, so nothing revoked is reused.
+
     Saving ingest also records what it learnt about the file (duration, streams) on the
     recording, as soon as it is known.
     """
@@ -160,15 +167,31 @@ class StageResultStore:
     def __init__(self, *, job_id: uuid.UUID, recording_id: uuid.UUID) -> None:
         self._job_id = job_id
         self._recording_id = recording_id
-        self._saved: dict[str, _SavedRow] = {}
+        self._saved = self._rows(job_id)
+        earlier = (
+            AnalysisJob.objects.filter(recording_id=recording_id, status=Status.SUCCEEDED)
+            .exclude(id=job_id)
+            .order_by("-finished_at")
+            .values_list("id", flat=True)
+            .first()
+        )
+        self._earlier = self._rows(earlier) if earlier is not None else {}
+
+    @staticmethod
+    def _rows(job_id: uuid.UUID) -> dict[str, _SavedRow]:
+        rows: dict[str, _SavedRow] = {}
         for result in StageResult.objects.filter(job_id=job_id):
             stored = result.output
             if isinstance(stored, dict) and "fingerprint" in stored:
-                self._saved[result.stage] = _SavedRow(stored["fingerprint"], stored.get("output"))
+                rows[result.stage] = _SavedRow(stored["fingerprint"], stored.get("output"))
+        return rows
 
     def load(self, stage: str, fingerprint: str) -> Stored | None:
-        row = self._saved.get(stage)
-        return Stored(row.output) if row is not None and row.fingerprint == fingerprint else None
+        for rows in (self._saved, self._earlier):
+            row = rows.get(stage)
+            if row is not None and row.fingerprint == fingerprint:
+                return Stored(row.output)
+        return None
 
     def save(self, stage: str, fingerprint: str, output: Json | None, duration_s: float) -> None:
         stage_result_save(

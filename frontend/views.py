@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+import datetime
+import math
 import re
 import time
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.http.response import HttpResponseBase
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
 
 from analysis.timeline import NOTICE
-from clinic.access import access_recording, access_session
+from clinic.access import access_patient_record, access_recording, access_session
 from clinic.audit import audit_record
-from clinic.models import Recording, User
+from clinic.frames import NoFrame, frame_thumbnail
+from clinic.models import ConsentScope, Recording, User
 from clinic.selectors import job_active_for_recording, patients_visible_to, sessions_visible_to
+from clinic.selectors.consent import consent_active_modalities, consent_is_active
+from clinic.selectors.patient_course import patient_course
 from clinic.selectors.timelines import recording_latest
+from clinic.services.sessions import session_create
+from frontend.forms import NewSessionForm, SessionFilterForm
 
 RANGE_HEADER = re.compile(r"^bytes=(\d*)-(\d*)$")
 MEDIA_CHUNK_BYTES = 1024 * 1024  # the most one range response sends, so seeking stays quick
@@ -26,24 +34,45 @@ MEDIA_CHUNK_BYTES = 1024 * 1024  # the most one range response sends, so seeking
 @login_required
 @require_GET
 def session_list(request: HttpRequest) -> HttpResponse:
-    """The clinician's patients and their sessions, newest first; `?patient=` narrows it."""
+    """The clinician's patients and their sessions, newest first, narrowed by the filters."""
+    filters = SessionFilterForm(request.GET or None)
     # The list shows no notes (psychotherapy notes, possibly long): not read either.
     sessions = (
         sessions_visible_to(request.user).select_related("patient").defer("notes").order_by("-date")
     )
-    patient_id = request.GET.get("patient", "")
-    if patient_id:
-        sessions = (
-            sessions.filter(patient_id=patient_id) if _is_uuid(patient_id) else sessions.none()
-        )
+    patients = patients_visible_to(request.user).order_by("pseudonym")
+    if filters.is_valid():
+        sessions = filters.narrow(sessions)
+        if filters.cleaned_data["q"]:
+            patients = patients.filter(pseudonym__icontains=filters.cleaned_data["q"])
+    elif filters.is_bound:  # a malformed filter matches nothing, rather than everything
+        sessions = sessions.none()
     audit_record(actor=_staff(request), action="session.list", request=request)
     context: dict[str, Any] = {
-        "patients": patients_visible_to(request.user),
+        "patients": patients,
         "sessions": sessions.prefetch_related("recordings")[:200],
-        "selected_patient": patient_id,
+        "filters": filters,
+        "selected_patient": request.GET.get("patient", ""),
+        "can_create": isinstance(request.user, User) and request.user.is_clinician,
         "notice": NOTICE,
     }
     return render(request, "frontend/session_list.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def session_new(request: HttpRequest) -> HttpResponse:
+    """A clinician opens a session for a patient on their care team, then uploads to it."""
+    user = request.user
+    if not isinstance(user, User) or not user.is_clinician:
+        raise PermissionDenied("Only a clinician can open a session.")
+    form = NewSessionForm(user, request.POST or None, initial={"date": datetime.date.today()})
+    if request.method == "POST" and form.is_valid():
+        session = session_create(
+            patient=form.cleaned_data["patient"], clinician=user, date=form.cleaned_data["date"]
+        )
+        return redirect("session-review", session_id=session.id)
+    return render(request, "frontend/session_new.html", {"form": form, "notice": NOTICE})
 
 
 @login_required
@@ -53,10 +82,49 @@ def session_review(request: HttpRequest, session_id: str) -> HttpResponse:
     recording = recording_latest(session=session)
     audit_record(actor=_staff(request), action="session.review", obj=session, request=request)
     active_job = job_active_for_recording(recording=recording) if recording else None
+    consented = consent_active_modalities(patient=session.patient)
+    show_frames = bool(recording and recording.file) and ConsentScope.FACE in consented
     return render(
         request,
         "frontend/session_review.html",
-        {"session": session, "recording": recording, "active_job": active_job, "notice": NOTICE},
+        {
+            "session": session,
+            "recording": recording,
+            "active_job": active_job,
+            "show_frames": show_frames,
+            "consents": [
+                {"label": scope.label, "given": scope in consented} for scope in ConsentScope
+            ],
+            "notice": NOTICE,
+        },
+    )
+
+
+@login_required
+@require_GET
+def patient_page(request: HttpRequest, patient_id: str) -> HttpResponse:
+    """The patient's course: every session in order, with trends across the analysed ones."""
+    patient = access_patient_record(request.user, patient_id)
+    sessions = list(
+        sessions_visible_to(request.user).filter(patient=patient).defer("notes").order_by("date")
+    )
+    course = patient_course(patient=patient, sessions=sessions)
+    audit_record(actor=_staff(request), action="patient.course", obj=patient, request=request)
+    rows = [
+        {"session": session, "course": entry}
+        for session, entry in zip(
+            sorted(sessions, key=lambda s: (s.date, s.created_at)), course, strict=True
+        )
+    ]
+    return render(
+        request,
+        "frontend/patient.html",
+        {
+            "patient": patient,
+            "rows": rows,
+            "course": [entry.to_json() for entry in course],
+            "notice": NOTICE,
+        },
     )
 
 
@@ -109,6 +177,41 @@ def recording_media(request: HttpRequest, recording_id: str) -> HttpResponseBase
     if match:
         response.status_code = 206
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return response
+
+
+@login_required
+@require_GET
+def recording_frame(request: HttpRequest, recording_id: str) -> HttpResponse:
+    """A thumbnail of the frame at `?t_s=`: the face frames behind a score. Only while the
+    patient consents to video analysis, and audited as a view of the recording."""
+    recording = access_recording(request.user, recording_id)
+    try:
+        t_s = float(request.GET.get("t_s", ""))
+    except ValueError:
+        return HttpResponseBadRequest("t_s must be a time in seconds, such as ?t_s=12.5")
+    if not math.isfinite(t_s) or t_s < 0:
+        return HttpResponseBadRequest("t_s must be a time in seconds from 0, such as ?t_s=12.5")
+    patient = recording.session.patient
+    if not consent_is_active(patient=patient, modality=ConsentScope.FACE):
+        raise PermissionDenied("The patient does not consent to video analysis: no frames shown.")
+    if not recording.file:
+        raise Http404("This recording's media has been deleted under the retention policy.")
+    try:
+        with recording.file.open("rb") as media:
+            image = frame_thumbnail(media, t_s)
+    except NoFrame as error:
+        raise Http404(str(error)) from error
+    audit_record(
+        actor=_staff(request),
+        action="recording.view_frame",
+        obj=recording,
+        request=request,
+        details={"t_s": round(t_s, 2)},
+    )
+    response = HttpResponse(image, content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 

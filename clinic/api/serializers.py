@@ -12,6 +12,7 @@ from clinic.models import AnalysisJob, Annotation, Patient, Recording, TherapySe
 from clinic.models.annotations import ANNOTATION_MAX_CHARS
 from clinic.selectors.jobs import recording_latest_job
 from clinic.selectors.timelines import OVERVIEW_MAX_POINTS, OVERVIEW_MAX_POINTS_LIMIT
+from clinic.services.roles import ROLES
 
 
 class PatientSerializer(serializers.ModelSerializer[Patient]):
@@ -155,6 +156,17 @@ class SessionFilterSerializer(serializers.Serializer[None]):
 class UploadSerializer(serializers.Serializer[None]):
     file = serializers.FileField(allow_empty_file=False)
     analyse = serializers.BooleanField(default=True)  # queue analysis straight away
+
+
+class RoleAssignmentSerializer(serializers.Serializer[None]):
+    """Roles by speaker id and by face track id, as the timeline names them."""
+
+    speakers = serializers.DictField(
+        child=serializers.ChoiceField(choices=ROLES), required=False, default=dict
+    )
+    face_tracks = serializers.DictField(
+        child=serializers.ChoiceField(choices=ROLES), required=False, default=dict
+    )
 
 
 class TimelineQuerySerializer(serializers.Serializer[None]):

@@ -59,6 +59,11 @@ urlpatterns = [
         name="api-session-timeline",
     ),
     path(
+        "v1/sessions/<uuid:session_id>/exports/<str:kind>",
+        views.SessionExport.as_view(),
+        name="api-session-export",
+    ),
+    path(
         "v1/sessions/<uuid:session_id>/fhir",
         views.SessionFhirExport.as_view(),
         name="api-session-fhir",
@@ -77,6 +82,11 @@ urlpatterns = [
         "v1/recordings/<uuid:recording_id>/",
         views.RecordingDetail.as_view(),
         name="api-recording-detail",
+    ),
+    path(
+        "v1/recordings/<uuid:recording_id>/roles",
+        views.RecordingRoles.as_view(),
+        name="api-recording-roles",
     ),
     path(
         "v1/recordings/<uuid:recording_id>/analyse",

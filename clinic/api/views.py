@@ -3,12 +3,13 @@ audit the PHI read, serialize. Nothing else happens here."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -46,6 +47,7 @@ from clinic.api.serializers import (
     PatientUpsertedSerializer,
     PatientUpsertSerializer,
     RecordingSerializer,
+    RoleAssignmentSerializer,
     SessionBookSerializer,
     SessionFilterSerializer,
     SessionSerializer,
@@ -56,6 +58,7 @@ from clinic.api.session_rows import session_rows, session_rows_of
 from clinic.api.uploads import RefusedUpload, upload_media
 from clinic.audit import audit_record
 from clinic.exceptions import DomainError
+from clinic.exports import EXPORT_KINDS, SummaryHeading, session_export
 from clinic.fhir import FHIR_CONTENT_TYPE, patient_fhir_bundle, session_fhir_bundle
 from clinic.models import Patient, Recording, TherapySession, TimelineResult, User
 from clinic.scopes import Scope
@@ -76,6 +79,7 @@ from clinic.services.annotations import (
     annotations_of_session,
 )
 from clinic.services.ehr import PatientDetails, clinician_of_practice, patient_upsert, session_book
+from clinic.services.roles import RoleAssignment, roles_reassign
 from clinic.services.timelines import timeline_overview, timeline_overview_encoded
 
 PATIENT_NOT_FOUND_MESSAGE = "No patient with this id is yours to see."
@@ -309,6 +313,36 @@ class RecordingAnalyse(APIView):
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
+class RecordingRoles(APIView):
+    """Set who is who (client, clinician or unknown) for the recording's speakers and face
+    tracks; fusion runs again with them, reusing every other stage. 202 with the job."""
+
+    required_scopes = scoped(POST=Scope.ANALYSIS_WRITE)
+
+    @extend_schema(request=RoleAssignmentSerializer, responses={202: JobSerializer})
+    @idempotent()
+    def post(self, request: Request, recording_id: str) -> Response:
+        recording = access_recording(request.user, recording_id)
+        given = RoleAssignmentSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        job = roles_reassign(
+            recording=recording,
+            assignment=RoleAssignment(
+                speakers=given.validated_data["speakers"],
+                face_tracks=given.validated_data["face_tracks"],
+            ),
+            requested_by=_user(request),
+        )
+        audit_record(
+            actor=_user(request),
+            action="recording.roles_set",
+            obj=recording,
+            request=_http(request),
+            details={"job": str(job.id), "roles": job.options.get("role_overrides", [])},
+        )
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
 class JobDetail(APIView):
     required_scopes = scoped(GET=Scope.SESSIONS_READ)
 
@@ -397,6 +431,56 @@ class SessionFhirExport(APIView):
         session = access_session(request.user, session_id)
         bundle = session_fhir_bundle(session=session, recording_url=_media_url(request))
         return _fhir_answer(request, bundle, action="session.export_fhir", obj=session)
+
+
+class SessionExport(APIView):
+    """The session's timeline as `timeline.csv`, `timeline.json`, `transcript.vtt` or a
+    printable `summary.pdf`. Notes are never exported; every export is audited."""
+
+    required_scopes = scoped(GET=Scope.TIMELINES_READ)
+
+    @extend_schema(
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "text/vtt"): OpenApiTypes.BINARY,
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+        }
+    )
+    def get(self, request: Request, session_id: str, kind: str) -> HttpResponse:
+        if kind not in EXPORT_KINDS:
+            raise ApiError(
+                ErrorCode.NOT_FOUND,
+                f"There is no {kind!r} export; there are {', '.join(EXPORT_KINDS)}.",
+                status_code=404,
+            )
+        timeline = access_session_timeline(request.user, session_id)
+        document = timeline_document(timeline=timeline) if timeline is not None else None
+        if timeline is None or document is None:
+            raise ApiError(NO_TIMELINE, NO_TIMELINE_MESSAGE, status_code=404)
+        session = timeline.recording.session
+        heading = SummaryHeading(
+            patient=session.patient.pseudonym,
+            session_date=session.date.isoformat(),
+            clinician=session.clinician.get_full_name() or session.clinician.get_username(),
+        )
+        export = session_export(kind, document, heading)
+        audit_record(
+            actor=_user(request),
+            action="session.export",
+            obj=session,
+            request=_http(request),
+            details={"format": kind, "timeline": str(timeline.id), "bytes": len(export.content)},
+        )
+        response = HttpResponse(export.content, content_type=export.content_type)
+        name = f"moodline-{session.patient.pseudonym}-{session.date.isoformat()}-{kind}"
+        response["Content-Disposition"] = f'attachment; filename="{_safe_file_name(name)}"'
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+def _safe_file_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
 
 class PatientFhirExport(APIView):

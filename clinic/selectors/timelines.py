@@ -30,7 +30,7 @@ OVERVIEW_MAX_POINTS = 300  # a chart a few hundred pixels wide shows no more tha
 OVERVIEW_MAX_POINTS_LIMIT = 2000  # the most an API client may ask for
 # The shape of a stored overview. Raise it whenever `timeline_view` changes what it returns:
 # stored overviews of another format are then worked out afresh on their next read.
-OVERVIEW_FORMAT = 1
+OVERVIEW_FORMAT = 2  # 2: points carry emotions, channels and gaps; the view, face tracks
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def timeline_view(
 
 # What a view shows whatever its range, before and after the range's own fields.
 VIEW_FIXED_BEFORE = ("schema", "notice", "duration_s", "window_s")
-VIEW_FIXED_AFTER = ("speakers", "summary", "models")
+VIEW_FIXED_AFTER = ("speakers", "face_tracks", "summary", "models")
 
 
 def timeline_view_fixed(document: dict[str, Any]) -> dict[str, Any]:
@@ -142,6 +142,7 @@ def timeline_view_fixed(document: dict[str, Any]) -> dict[str, Any]:
         "duration_s": document.get("duration_s"),
         "window_s": document.get("window_s"),
         "speakers": document.get("speakers", []),
+        "face_tracks": document.get("face_tracks", []),
         "summary": talk_summary(document),
         "models": document.get("models", []),
     }
@@ -200,6 +201,7 @@ def _in_range(items: Iterable[dict[str, Any]], span: TimelineRange) -> list[dict
 
 
 def _chart_point(window: dict[str, Any]) -> dict[str, Any]:
+    modalities = window.get("modalities", {})
     return {
         "start_s": window["start_s"],
         "end_s": window["end_s"],
@@ -207,27 +209,67 @@ def _chart_point(window: dict[str, Any]) -> dict[str, Any]:
         "arousal": window["arousal"],
         "confidence": window["confidence"],
         "dominant": window.get("dominant"),
-        "modalities": sorted(window.get("modalities", {})),
+        "emotions": window.get("emotions"),
+        "modalities": sorted(modalities),
+        "channels": {name: _channel_point(values) for name, values in sorted(modalities.items())},
+        "gaps": window.get("gaps", []),
     }
 
 
-def _merge(bucket: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    def weighted(key: str) -> float | None:
-        pairs = [(w[key], max(w["confidence"], 1e-6)) for w in bucket if w[key] is not None]
-        if not pairs:
-            return None
-        return round(sum(v * c for v, c in pairs) / sum(c for _, c in pairs), 3)
+def _channel_point(values: dict[str, Any]) -> dict[str, Any]:
+    """What the chart draws of one channel in one window: its own reading and confidence."""
+    return {key: values.get(key) for key in CHANNEL_POINT_FIELDS}
 
-    most_confident = max(bucket, key=lambda w: w["confidence"])
-    modalities: set[str] = set()
-    for window in bucket:
-        modalities.update(window.get("modalities", {}))
+
+CHANNEL_POINT_FIELDS = ("valence", "arousal", "confidence", "weight")
+
+
+def _weighted(points: Sequence[dict[str, Any]], key: str) -> float | None:
+    """The confidence-weighted mean of `key` over the points that have it; None if none do."""
+    pairs = [(p[key], max(p["confidence"] or 0.0, 1e-6)) for p in points if p.get(key) is not None]
+    if not pairs:
+        return None
+    return round(sum(v * c for v, c in pairs) / sum(c for _, c in pairs), 3)
+
+
+def _merge(bucket: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    points = [_chart_point(w) for w in bucket]
+    most_confident = max(points, key=lambda p: p["confidence"])
+    channels: dict[str, dict[str, Any]] = {}
+    for name in sorted({name for p in points for name in p["channels"]}):
+        readings = [p["channels"][name] for p in points if name in p["channels"]]
+        channels[name] = {
+            "valence": _weighted(readings, "valence"),
+            "arousal": _weighted(readings, "arousal"),
+            "confidence": round(sum(r["confidence"] or 0.0 for r in readings) / len(points), 3),
+            "weight": _weighted(readings, "weight"),
+        }
+    with_emotions = [p for p in points if p["emotions"]]
+    emotions = None
+    if with_emotions:
+        labels = with_emotions[0]["emotions"].keys()
+        total = sum(max(p["confidence"], 1e-6) for p in with_emotions)
+        emotions = {
+            label: round(
+                sum(p["emotions"][label] * max(p["confidence"], 1e-6) for p in with_emotions)
+                / total,
+                4,
+            )
+            for label in labels
+        }
+    reasons: dict[tuple[str, str], None] = {}  # each gap once, in the order first seen
+    for p in points:
+        for gap in p["gaps"]:
+            reasons[(gap["modality"], gap["reason"])] = None
     return {
         "start_s": bucket[0]["start_s"],
         "end_s": bucket[-1]["end_s"],
-        "valence": weighted("valence"),
-        "arousal": weighted("arousal"),
-        "confidence": round(sum(w["confidence"] for w in bucket) / len(bucket), 3),
-        "dominant": most_confident.get("dominant"),
-        "modalities": sorted(modalities),
+        "valence": _weighted(points, "valence"),
+        "arousal": _weighted(points, "arousal"),
+        "confidence": round(sum(p["confidence"] for p in points) / len(points), 3),
+        "dominant": most_confident["dominant"],
+        "emotions": emotions,
+        "modalities": sorted(channels),
+        "channels": channels,
+        "gaps": [{"modality": m, "reason": r} for m, r in reasons],
     }

@@ -93,6 +93,25 @@ def test_the_web_benchmark_measures_every_endpoint_against_healthz(
 
 
 @pytest.mark.slow
+@pytest.mark.browser
+def test_the_review_page_benchmark_times_the_chart_and_a_zoom_beside_the_bare_reads(
+    tmp_path: Path, fresh_smoke_database: str
+) -> None:
+    document = _run_benchmark(
+        "review_page", tmp_path, "--sessions", "2", DATABASE_URL=fresh_smoke_database
+    )
+
+    rows = document["rows"]
+    assert len(rows) == 4  # the chart and a zoom, idle and with every core busy
+    for row in rows:
+        assert row["value"] > 0
+        assert row["baseline_value"] > 0
+        # drawing costs something on top of fetching: the figure is the page's, not the API's
+        assert row["value"] >= row["baseline_value"] * 0.5
+    assert len(document["details"]["idle"]) == 2
+
+
+@pytest.mark.slow
 def test_the_upload_benchmark_measures_the_server_beside_daphne(
     tmp_path: Path, fresh_smoke_database: str
 ) -> None:

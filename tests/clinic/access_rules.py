@@ -95,8 +95,13 @@ URL_RULES: dict[str, Rule] = {
     "audit-export": auditors_only(),
     # Clinician UI.
     "session-list": signed_in(200),
+    # Opening a session is a clinician's: the form, for either clinician; others are refused.
+    "session-new": Rule({ANON: 302, CARE: 200, OUTSIDER: 200, ADMIN: 403, AUDITOR: 403}),
     "session-review": care_team(200),
+    "patient-page": care_team(200),
     "recording-media": care_team(200),
+    # Probed without ?t_s=: the care team is told what is missing; others the usual 404.
+    "recording-frame": care_team(400),
     # REST API.
     # The schema holds no data but maps every operation: signed-in users and tokens only.
     "api-schema": signed_in(200, anon=API_SIGNED_OUT),
@@ -123,12 +128,15 @@ URL_RULES: dict[str, Rule] = {
     "api-upload-complete": care_team(409, anon=API_SIGNED_OUT, method="POST"),
     "api-session-timeline": care_team(200, anon=API_SIGNED_OUT),
     "api-session-fhir": care_team(200, anon=API_SIGNED_OUT),
+    "api-session-export": care_team(200, anon=API_SIGNED_OUT),
     # The whole record: the care team only (the administrator sees the list, not the record).
     "api-patient-fhir": care_team(200, anon=API_SIGNED_OUT),
     "api-annotation-list": care_team(200, anon=API_SIGNED_OUT),
     "api-annotation-detail": care_team(200, anon=API_SIGNED_OUT, method="PATCH"),
     "api-recording-detail": care_team(200, anon=API_SIGNED_OUT),
     "api-recording-analyse": care_team(frozenset({201, 202}), anon=API_SIGNED_OUT, method="POST"),
+    # Probed with no roles: the care team is told to set one; others the usual 404.
+    "api-recording-roles": care_team(400, anon=API_SIGNED_OUT, method="POST"),
     "api-job-detail": care_team(200, anon=API_SIGNED_OUT),
     "api-job-cancel": care_team(409, anon=API_SIGNED_OUT, method="POST"),
     # Webhooks belong to integrations (tests/clinic/test_integration_scopes.py): staff, 403.
@@ -166,6 +174,7 @@ PARAMETERS = (
     "consent_id",
     "endpoint_id",
     "upload_id",
+    "kind",
 )
 
 WEBSOCKET_RULES: dict[str, Mapping[str, bool]] = {

@@ -146,6 +146,7 @@ def scenario(
             "upload_id": upload_start(
                 session=recording.session, filename="visit.mp4", size_bytes=10, started_by=dr_rivera
             ).id,
+            "kind": "summary.pdf",
         },
     }
 

@@ -16,8 +16,10 @@ import av
 import numpy as np
 import pytest
 
+from clinic import demo_sessions
 from clinic.demo import CHILD_STOP_TIMEOUT_S
 from clinic.demo_media import SHARED_SPEECH_SAMPLE, ClipOptions, demo_clip_write
+from clinic.demo_sessions import DEMO_SESSIONS, ESPEAK_MISSING, demo_session_clip
 from tests.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -109,3 +111,30 @@ def test_make_demo_runs_on_embedded_servers_and_stops_on_ctrl_c(tmp_path: Path) 
             pytest.fail("the demo did not stop on Ctrl-C; its last output:\n" + rest[-3000:])
     assert demo.returncode == 0, rest[-3000:]
     assert _get(f"http://127.0.0.1:{port}/healthz") == 0  # nothing listens any more
+
+
+@pytest.mark.slow
+def test_the_demo_sessions_are_minutes_of_two_voices_over_a_face(tmp_path: Path) -> None:
+    script = DEMO_SESSIONS[1]
+
+    clip, spoken = demo_session_clip(script, tmp_path / "session.mp4")
+
+    assert spoken
+    assert {turn.role for turn in script.turns} == {"client", "clinician"}
+    assert {turn.emotion for turn in script.turns} >= {"sad", "angry", "fear", "happy"}
+    assert clip.duration_s > 150  # minutes, not seconds
+    with av.open(str(clip.path)) as container:
+        assert container.streams.video
+        assert container.streams.audio
+
+
+def test_without_espeak_the_demo_sessions_still_get_made_and_say_how_to_get_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(demo_sessions.shutil, "which", lambda name: None)
+
+    clip, spoken = demo_session_clip(DEMO_SESSIONS[0], tmp_path / "session.mp4")
+
+    assert not spoken
+    assert clip.path.stat().st_size > 0
+    assert "apt-get install espeak-ng" in ESPEAK_MISSING

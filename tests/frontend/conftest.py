@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from django.db import connection, connections
 
+from clinic.demo_media import ClipOptions, demo_clip_write
+from tests.clinic.timeline_factory import DURATION_S
 from tests.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +35,15 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--autoplay-policy=no-user-gesture-required",
 ]
+
+
+@pytest.fixture(scope="session")
+def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real two-minute MP4 (a face, speech), as long as tests/clinic/timeline_factory.py's
+    timeline."""
+    path = tmp_path_factory.mktemp("clips") / "two-minutes.mp4"
+    demo_clip_write(path, ClipOptions(duration_s=DURATION_S))
+    return path
 
 
 @pytest.fixture

@@ -4,20 +4,16 @@ video from the transcript and the session map, zooms into the tense stretch, and
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connections
 
-from clinic.demo_media import ClipOptions, demo_clip_write
 from clinic.models import Annotation, Consent, Patient, Recording, TherapySession, User
 from clinic.services import job_claim, job_progress
-from tests.clinic.timeline_factory import DURATION_S, analysed
-from tests.factories import TEST_PASSWORD, RecordingFactory
+from tests.clinic.timeline_factory import analysed
+from tests.factories import RecordingFactory
+from tests.frontend.browser_steps import as_a_worker, screenshot, sign_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -25,22 +21,6 @@ pytestmark = [
 ]
 
 SEEK_TOLERANCE_S = 0.6
-
-
-@pytest.fixture(scope="session")
-def long_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real two-minute MP4, as long as the factory's timeline."""
-    path = tmp_path_factory.mktemp("clips") / "two-minutes.mp4"
-    demo_clip_write(path, ClipOptions(duration_s=DURATION_S))
-    return path
-
-
-def _sign_in(page: Any, server_url: str, username: str) -> None:
-    page.goto(f"{server_url}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", TEST_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{server_url}/")
 
 
 def _video_time(page: Any) -> float:
@@ -70,18 +50,18 @@ def test_dr_rivera_reviews_an_analysed_session(
 ) -> None:
     page = browser_page
 
-    _sign_in(page, server_url, "dr_rivera")
+    sign_in(page, server_url, "dr_rivera")
     assert "not a diagnosis" in page.inner_text("[data-testid=observation-banner]")
-    _screenshot(page, "sessions.png")
+    screenshot(page, "sessions.png")
     page.click("text=Review")
     page.wait_for_selector("#transcript li[data-start]")
 
     # The chart draws both dimensions; the summary says who talked.
     assert page.locator("#chart line.valence").count() > 20
     assert page.locator("#chart line.arousal").count() > 20
-    assert page.locator("#chart circle.moment").count() == 3
+    assert page.locator("#chart path.moment").count() == 3
     assert "77%" in page.inner_text("[data-testid=summary]")
-    assert page.locator("#transcript li").count() == 11
+    assert page.locator("#transcript li").count() == 10  # turns: a speaker's lines run on
     page.wait_for_function("() => document.getElementById('player').readyState >= 1")
 
     # Clicking a transcript line plays from there.
@@ -100,6 +80,7 @@ def test_dr_rivera_reviews_an_analysed_session(
 
     # Dragging across the first third of the chart zooms in to full detail.
     overview_segments = page.locator("#chart line.valence").count()
+    page.locator("#chart").scroll_into_view_if_needed()
     box = page.locator("#chart").bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + box["height"] / 2)
     page.mouse.down()
@@ -122,14 +103,7 @@ def test_dr_rivera_reviews_an_analysed_session(
     page.wait_for_selector("#zoom-reset.hidden", state="attached")
     assert page.locator("#chart line.note-mark").count() == 1
     page.set_viewport_size({"width": 1360, "height": 1480})
-    _screenshot(page, "review.png")
-
-
-def _screenshot(page: Any, name: str) -> None:
-    """Keep a picture of the page when MOODLINE_SCREENSHOT_DIR names a folder (for review)."""
-    folder = os.environ.get("MOODLINE_SCREENSHOT_DIR")
-    if folder:
-        page.screenshot(path=str(Path(folder) / name))
+    screenshot(page, "review.png")
 
 
 def test_an_upload_that_is_not_media_is_refused_and_a_real_one_starts_analysis(
@@ -142,7 +116,7 @@ def test_an_upload_that_is_not_media_is_refused_and_a_real_one_starts_analysis(
     session_clip: Path,
 ) -> None:
     page = browser_page
-    _sign_in(page, server_url, "dr_rivera")
+    sign_in(page, server_url, "dr_rivera")
     page.goto(f"{server_url}/sessions/{therapy_session.id}/")
     assert "No recording yet" in page.inner_text(".player")
 
@@ -161,8 +135,8 @@ def test_an_upload_that_is_not_media_is_refused_and_a_real_one_starts_analysis(
     page.wait_for_function("() => document.getElementById('player').readyState >= 1")
 
     # A worker picks the job up; its progress reaches the page over the WebSocket.
-    _as_a_worker(lambda: job_claim(job_id=job.id, worker="worker-1"))
-    _as_a_worker(lambda: job_progress(job_id=job.id, progress=40, stage="face"))
+    as_a_worker(lambda: job_claim(job_id=job.id, worker="worker-1"))
+    as_a_worker(lambda: job_progress(job_id=job.id, progress=40, stage="face"))
     page.wait_for_selector("#progress-percent:text-is('40%')", timeout=10_000)
     assert "Analysing · face" in page.inner_text("#progress")
     assert page.get_attribute("#progress", "data-channel") == "websocket"
@@ -179,25 +153,11 @@ def test_an_upload_that_is_not_media_is_refused_and_a_real_one_starts_analysis(
     assert Recording.objects.get().jobs.filter(status="queued").count() == 1
 
 
-def _as_a_worker(step: Callable[[], object]) -> None:
-    """Run a worker's step in its own thread, outside Playwright's event loop, as Celery would."""
-
-    def run() -> None:
-        try:
-            step()
-        finally:
-            connections.close_all()  # this thread's own connection, or the test db stays busy
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    worker.join(timeout=30)
-
-
 def test_a_colleague_off_the_care_team_cannot_open_the_review_page(
     server_url: str, browser_page: Any, dr_okafor: User, therapy_session: TherapySession
 ) -> None:
     page = browser_page
-    _sign_in(page, server_url, "dr_okafor")
+    sign_in(page, server_url, "dr_okafor")
     assert "No sessions to show" in page.inner_text("[data-testid=session-table]")
     response = page.goto(f"{server_url}/sessions/{therapy_session.id}/")
     assert response.status == 404

@@ -9,10 +9,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from clinic.demo import demo_seed, demo_serve
+from clinic.demo_sessions import ESPEAK_MISSING
 
 
 class Command(BaseCommand):
-    help = "Migrate, seed a demo practice with an analysed session, and run web + worker."
+    help = "Migrate, seed a demo practice with analysed sessions, and run web + worker."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
@@ -30,11 +31,12 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Moodline demo is ready."))
         for username, password in seed.credentials.items():
             self.stdout.write(f"  user {username:<16} password {password}")
-        self.stdout.write(
-            f"  demo recording {seed.recording.id} ({seed.recording.size_bytes} bytes)"
-        )
-        if seed.job is not None:
-            self.stdout.write(f"  analysis queued as job {seed.job.id}")
+        for recording in seed.recordings:
+            self.stdout.write(f"  demo recording {recording.id} ({recording.size_bytes} bytes)")
+        for job in seed.jobs:
+            self.stdout.write(f"  analysis queued as job {job.id}")
+        if not seed.spoken:
+            self.stdout.write(self.style.WARNING(f"  {ESPEAK_MISSING}"))
         if options["no_serve"]:
             return
         self.stdout.write(f"  open {url} (admin: {url}admin/, health: {url}healthz)")

@@ -1,158 +1,78 @@
-// The session review page: video, timeline chart, transcript, session map, notes, upload and
-// analysis progress. Data comes from the API; nothing here decides what a clinician may see.
-(function () {
-  "use strict";
+// The session review page: video, timeline, evidence, transcript, session map, notes, exports,
+// upload and analysis progress. Data comes from the API; nothing here decides what a clinician
+// may see.
+import { CHANNELS, api, clock, el, onActivate } from "./js/common.js";
+import { drawTimeline, placePlayhead, windowAt, WIDTH } from "./js/timeline_chart.js";
+import { showEvidence } from "./js/evidence.js";
+import { drawTranscript, filterTranscript, followPlayback } from "./js/transcript.js";
+import { uploadResumable } from "./js/upload.js";
 
-  const root = document.getElementById("review");
-  if (!root) return;
+const root = document.getElementById("review");
+if (root) start();
+
+function start() {
   const player = document.getElementById("player");
   const svg = document.getElementById("chart");
-  const SVG_NS = "http://www.w3.org/2000/svg";
-  const CHART = { width: 1000, height: 240, left: 40, right: 10, top: 22, bottom: 24 };
-  const state = { overview: null, view: null, notes: [], range: null, drag: null };
+  const evidenceBox = document.getElementById("evidence");
+  const transcriptList = document.getElementById("transcript");
+  const state = {
+    overview: null, view: null, notes: [], range: null, drag: null, drawn: null,
+    lanes: Object.fromEntries(CHANNELS.map((c) => [c, true])),
+  };
 
-  // --- small helpers ---------------------------------------------------------------------------
-  function clock(seconds) {
-    const s = Math.max(0, Math.round(seconds));
-    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
-  }
-  function el(tag, attrs, text) {
-    const node = document.createElement(tag);
-    Object.entries(attrs || {}).forEach(([k, v]) => node.setAttribute(k, v));
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-  function svgEl(tag, attrs) {
-    const node = document.createElementNS(SVG_NS, tag);
-    Object.entries(attrs || {}).forEach(([k, v]) => node.setAttribute(k, String(v)));
-    return node;
-  }
-  function csrfToken() {
-    const match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
-    return match ? decodeURIComponent(match[1]) : "";
-  }
-  async function api(url, options) {
-    const response = await fetch(url, Object.assign({ credentials: "same-origin" }, options || {}, {
-      headers: Object.assign({ "X-CSRFToken": csrfToken(), Accept: "application/json" },
-        (options && options.headers) || {}),
-    }));
-    const body = response.status === 204 ? null : await response.json().catch(() => null);
-    if (!response.ok) {
-      const error = new Error((body && body.error && body.error.message) || response.statusText);
-      error.code = body && body.error && body.error.code;
-      throw error;
-    }
-    return body;
-  }
-  function onActivate(node, action) {
-    // Click, or Enter/Space from the keyboard: the lists are usable without a mouse.
-    node.addEventListener("click", action);
-    node.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); action(); }
-    });
-  }
   function seek(t) {
     if (!player || !Number.isFinite(t)) return;
     player.currentTime = t;
     updatePlayhead();
   }
 
-  // --- timeline chart ----------------------------------------------------------------------------
-  function span() {
-    const duration = state.overview ? state.overview.duration_s : 1;
-    return state.range || [0, duration];
-  }
-  function xOf(t) {
-    const [a, b] = span();
-    return CHART.left + ((t - a) / (b - a || 1)) * (CHART.width - CHART.left - CHART.right);
-  }
-  function tOf(x) {
-    const [a, b] = span();
-    const frac = (x - CHART.left) / (CHART.width - CHART.left - CHART.right);
-    return a + Math.min(1, Math.max(0, frac)) * (b - a);
-  }
-  function yOf(v) {
-    return CHART.top + ((1 - v) / 2) * (CHART.height - CHART.top - CHART.bottom);
-  }
-
+  // --- timeline ---------------------------------------------------------------------------------
   function drawChart() {
-    const view = state.view;
-    svg.replaceChildren();
-    if (!view) return;
-    const [a, b] = span();
-    (view.gaps || []).filter((g) => g.modality === "face").forEach((g) => {
-      const x0 = xOf(Math.max(a, g.start_s)), x1 = xOf(Math.min(b, g.end_s));
-      svg.appendChild(svgEl("rect", { class: "gap", x: x0, y: CHART.top, width: Math.max(0, x1 - x0),
-        height: CHART.height - CHART.top - CHART.bottom }));
+    state.drawn = drawTimeline(svg, state.view, state);
+    svg.querySelectorAll(".moment").forEach((marker) => {
+      const moment = (state.view.moments || []).find((m) => String(m.t_s) === marker.dataset.moment);
+      onActivate(marker, (event) => { if (event) event.stopPropagation(); openMoment(moment); });
+      marker.addEventListener("mousedown", (event) => event.stopPropagation());
     });
-    svg.appendChild(svgEl("line", { class: "axis", x1: CHART.left, x2: CHART.width - CHART.right,
-      y1: CHART.height - CHART.bottom, y2: CHART.height - CHART.bottom }));
-    svg.appendChild(svgEl("line", { class: "zero", x1: CHART.left, x2: CHART.width - CHART.right, y1: yOf(0), y2: yOf(0) }));
-    [[1, "+1"], [0, "0"], [-1, "−1"]].forEach(([v, label]) => {
-      const text = svgEl("text", { class: "tick", x: 6, y: yOf(v) + 4 });
-      text.textContent = label;
-      svg.appendChild(text);
-    });
-    for (let i = 0; i <= 6; i += 1) {
-      const t = a + ((b - a) * i) / 6;
-      const anchor = i === 0 ? "start" : i === 6 ? "end" : "middle";
-      const text = svgEl("text", { class: "tick", x: xOf(t), y: CHART.height - 6, "text-anchor": anchor });
-      text.textContent = clock(t);
-      svg.appendChild(text);
-    }
-    ["valence", "arousal"].forEach((dimension) => {
-      // One segment per pair of neighbours, its opacity the confidence: weak evidence looks faint.
-      const windows = view.windows;
-      for (let i = 1; i < windows.length; i += 1) {
-        const p = windows[i - 1], q = windows[i];
-        if (p[dimension] === null || q[dimension] === null) continue;
-        const mid = (w) => (w.start_s + w.end_s) / 2;
-        svg.appendChild(svgEl("line", {
-          class: dimension, "data-dimension": dimension,
-          x1: xOf(mid(p)), y1: yOf(p[dimension]), x2: xOf(mid(q)), y2: yOf(q[dimension]),
-          "stroke-width": 2.2, "stroke-opacity": (0.25 + 0.75 * Math.min(p.confidence, q.confidence)).toFixed(2),
-        }));
-      }
-    });
-    (view.moments || []).forEach((m) => {
-      const marker = svgEl("circle", { class: "moment", cx: xOf(m.t_s), cy: CHART.top - 10, r: 5 });
-      const title = svgEl("title");
-      title.textContent = m.kind + " of " + m.dimension + " at " + clock(m.t_s);
-      marker.appendChild(title);
-      svg.appendChild(marker);
-    });
-    state.notes.filter((n) => n.t_s >= a && n.t_s <= b).forEach((n) => {
-      svg.appendChild(svgEl("line", { class: "note-mark", x1: xOf(n.t_s), x2: xOf(n.t_s),
-        y1: CHART.top, y2: CHART.height - CHART.bottom }));
-    });
-    svg.appendChild(svgEl("line", { id: "playhead", class: "playhead", x1: CHART.left, x2: CHART.left,
-      y1: CHART.top, y2: CHART.height - CHART.bottom }));
     updatePlayhead();
   }
 
   function updatePlayhead() {
-    const line = document.getElementById("playhead");
     if (!player) return;
     const t = player.currentTime || 0;
     document.getElementById("note-time").textContent = clock(t);
-    if (line) {
-      const [a, b] = span();
-      const visible = t >= a && t <= b;
-      line.setAttribute("x1", xOf(t));
-      line.setAttribute("x2", xOf(t));
-      line.setAttribute("visibility", visible ? "visible" : "hidden");
+    if (state.drawn) placePlayhead(svg, state.drawn.scale, t);
+    const current = followPlayback(transcriptList, t);
+    if (current && !player.paused && document.getElementById("follow").checked) {
+      current.scrollIntoView({ block: "nearest" });
     }
-    document.querySelectorAll("#transcript li").forEach((li) => {
-      li.classList.toggle("current", t >= Number(li.dataset.start) && t < Number(li.dataset.end));
-    });
+  }
+
+  function openWindow(t) {
+    const w = windowAt(state.view, t);
+    if (!w) return;
+    showEvidence(evidenceBox, { window: w, start: w.start_s, end: w.end_s }, evidenceContext());
+  }
+  function openMoment(moment) {
+    if (!moment) return;
+    const w = windowAt(state.view, moment.t_s) || windowAt(state.overview, moment.t_s);
+    showEvidence(evidenceBox, { moment, window: w, start: moment.start_s, end: moment.end_s }, evidenceContext());
+    seek(moment.start_s !== undefined ? moment.start_s : moment.t_s);
+  }
+  function evidenceContext() {
+    return { transcript: state.overview.transcript, seek, frameUrl: root.dataset.frameUrl || null };
   }
 
   function svgX(event) {
     const box = svg.getBoundingClientRect();
-    return ((event.clientX - box.left) / box.width) * CHART.width;
+    return ((event.clientX - box.left) / box.width) * WIDTH;
   }
   svg.addEventListener("mousedown", (event) => {
-    state.drag = { x0: svgX(event), rect: svgEl("rect", { class: "selection", y: CHART.top, height: CHART.height - CHART.top - CHART.bottom, x: svgX(event), width: 0 }) };
+    if (!state.drawn) return;
+    const x = svgX(event);
+    state.drag = { x0: x, rect: document.createElementNS("http://www.w3.org/2000/svg", "rect") };
+    Object.entries({ class: "selection", y: 24, height: state.drawn.bottom - 24, x, width: 0 })
+      .forEach(([k, v]) => state.drag.rect.setAttribute(k, v));
     svg.appendChild(state.drag.rect);
   });
   svg.addEventListener("mousemove", (event) => {
@@ -166,17 +86,37 @@
     const x0 = state.drag.x0, x1 = svgX(event);
     state.drag.rect.remove();
     state.drag = null;
-    if (Math.abs(x1 - x0) < 8) { seek(tOf(x1)); return; }
-    zoom(tOf(Math.min(x0, x1)), tOf(Math.max(x0, x1)));
+    const scale = state.drawn.scale;
+    if (Math.abs(x1 - x0) < 8) {
+      const t = scale.t(x1);
+      seek(t);
+      openWindow(t);
+      return;
+    }
+    zoom(scale.t(Math.min(x0, x1)), scale.t(Math.max(x0, x1)));
+  });
+  // From the keyboard: arrows move the playhead by a window, Enter opens its evidence.
+  svg.addEventListener("keydown", (event) => {
+    if (!player || !state.view) return;
+    const step = state.view.window_s || 2;
+    if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
+      event.preventDefault();
+      seek((player.currentTime || 0) + (event.key === "ArrowRight" ? step : -step));
+    } else if (event.key === "Enter") {
+      event.preventDefault();
+      openWindow(player.currentTime || 0);
+    }
   });
 
   async function zoom(start, end) {
+    const started = performance.now();
     const url = root.dataset.timelineUrl + "?start_s=" + start.toFixed(2) + "&end_s=" + end.toFixed(2);
     state.view = await api(url);
     state.range = [start, end];
     document.getElementById("zoom-reset").classList.remove("hidden");
     document.getElementById("chart-status").textContent = "Showing " + clock(start) + " – " + clock(end) + " in full detail.";
     drawChart();
+    svg.dataset.zoomMs = String(Math.round(performance.now() - started));
   }
   document.getElementById("zoom-reset").addEventListener("click", () => {
     state.range = null;
@@ -185,25 +125,16 @@
     document.getElementById("chart-status").textContent = "";
     drawChart();
   });
+  document.querySelectorAll("input[data-lane]").forEach((box) => {
+    box.addEventListener("change", () => {
+      state.lanes[box.dataset.lane] = box.checked;
+      drawChart();
+    });
+  });
 
   // --- transcript, session map, summary ----------------------------------------------------------
-  function drawTranscript(lines) {
-    const list = document.getElementById("transcript");
-    list.replaceChildren();
-    lines.forEach((line) => {
-      const li = el("li", { "data-start": line.start_s, "data-end": line.end_s, title: "Play from here", tabindex: "0" });
-      li.appendChild(el("span", { class: "time" }, clock(line.start_s)));
-      li.appendChild(el("span", { class: "role role-" + line.role }, line.role));
-      const text = el("span", { class: "text" }, line.text);
-      if (line.sentiment && line.sentiment.label !== "neutral") {
-        text.appendChild(el("span", { class: "sentiment sentiment-" + line.sentiment.label }, line.sentiment.label));
-      }
-      li.appendChild(text);
-      onActivate(li, () => seek(line.start_s));
-      list.appendChild(li);
-    });
-    if (!lines.length) list.appendChild(el("li", { class: "muted" }, "No speech was transcribed."));
-  }
+  const search = document.getElementById("transcript-search");
+  search.addEventListener("input", () => filterTranscript(transcriptList, search.value, document.getElementById("transcript-status")));
 
   function drawMoments(moments) {
     const list = document.getElementById("moments");
@@ -214,8 +145,11 @@
       li.appendChild(el("div", { class: "what" }, clock(m.t_s) + " · " + (m.kind === "shift" ? "Shift in " : "Peak of ") + m.dimension + " (" + direction + ")"));
       const words = (m.evidence && m.evidence.words) || [];
       if (words.length) li.appendChild(el("div", { class: "quote" }, "“" + words.map((w) => w.text).join(" ") + "”"));
+      const shares = (m.evidence && m.evidence.modalities) || {};
+      const said = Object.entries(shares).sort((x, y) => y[1] - x[1]).map(([name, share]) => name + " " + Math.round(share * 100) + "%");
+      if (said.length) li.appendChild(el("div", { class: "muted small" }, "from " + said.join(", ")));
       if (m.confidence !== undefined) li.appendChild(el("div", { class: "muted small" }, "confidence " + Math.round(m.confidence * 100) + "%"));
-      onActivate(li, () => seek(m.start_s !== undefined ? m.start_s : m.t_s));
+      onActivate(li, () => openMoment(m));
       list.appendChild(li);
     });
     if (!moments.length) list.appendChild(el("li", { class: "muted" }, "No key moments were found."));
@@ -353,13 +287,21 @@
     const file = event.target.files[0];
     if (!file) return;
     const message = document.getElementById("upload-message");
+    const track = document.getElementById("upload-progress");
+    message.classList.remove("error");
     message.textContent = "Uploading " + file.name + "…";
-    const form = new FormData();
-    form.append("file", file);
+    track.classList.remove("hidden");
+    const shown = (sent, size) => {
+      const percent = size ? Math.round((sent / size) * 100) : 0;
+      document.getElementById("upload-bar").style.width = percent + "%";
+      track.setAttribute("aria-valuenow", String(percent));
+      message.textContent = "Uploading " + file.name + "… " + percent + "%";
+    };
     try {
-      const recording = await api(root.dataset.uploadUrl, { method: "POST", body: form });
+      const recording = await uploadResumable(root.dataset.uploadStartUrl, file, shown);
       player.src = "/recordings/" + recording.id + "/media";
       reanalyse.dataset.url = "/api/v1/recordings/" + recording.id + "/analyse";
+      document.getElementById("roles-form").dataset.url = "/api/v1/recordings/" + recording.id + "/roles";
       player.classList.remove("hidden");
       if (recording.analysis_error) {
         message.textContent = "Uploaded. " + recording.analysis_error.message;
@@ -371,6 +313,56 @@
     } catch (error) {
       message.textContent = error.message;
       message.classList.add("error");
+    } finally {
+      track.classList.add("hidden");
+      event.target.value = "";
+    }
+  });
+
+  // --- who is who ---------------------------------------------------------------------------------
+  const ROLE_LABELS = { client: "Client", clinician: "Clinician", unknown: "Other" };
+  function drawRoles(view) {
+    const rows = document.getElementById("roles-rows");
+    rows.replaceChildren();
+    const add = (kind, id, what, role, source) => {
+      const tr = el("tr", { "data-kind": kind, "data-id": id });
+      tr.appendChild(el("th", { scope: "row" }, (kind === "speakers" ? "Voice " : "Face ") + id));
+      tr.appendChild(el("td", {}, what));
+      const cell = el("td");
+      const select = el("select", { "aria-label": "Role of " + (kind === "speakers" ? "voice " : "face ") + id, "data-initial": role });
+      Object.entries(ROLE_LABELS).forEach(([value, label]) => {
+        const option = el("option", { value }, label);
+        if (value === role) option.selected = true;
+        select.appendChild(option);
+      });
+      cell.appendChild(select);
+      if (source === "clinician") cell.appendChild(el("span", { class: "muted small" }, " set by a clinician"));
+      tr.appendChild(cell);
+      rows.appendChild(tr);
+    };
+    (view.speakers || []).forEach((s) => add("speakers", s.id, clock(s.talk_time_s) + " of speech", s.role, s.role_source));
+    (view.face_tracks || []).forEach((t) => add("face_tracks", t.id, clock(t.start_s) + "–" + clock(t.end_s), t.role, t.role_source));
+    if (!rows.children.length) rows.appendChild(el("tr")).appendChild(el("td", { colspan: "3", class: "muted" }, "No voices or faces were found."));
+  }
+  document.getElementById("roles-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const message = document.getElementById("roles-message");
+    const body = { speakers: {}, face_tracks: {} };
+    form.querySelectorAll("tr[data-kind]").forEach((tr) => {
+      const select = tr.querySelector("select");
+      if (select.value !== select.dataset.initial) body[tr.dataset.kind][tr.dataset.id] = select.value;
+    });
+    if (!Object.keys(body.speakers).length && !Object.keys(body.face_tracks).length) {
+      message.textContent = "Change a role first.";
+      return;
+    }
+    try {
+      const job = await api(form.dataset.url, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      message.textContent = "Fusing again with the new roles…";
+      progress.show(Object.assign({ job: job.id }, job));
+    } catch (error) {
+      message.textContent = error.message;
     }
   });
 
@@ -383,14 +375,17 @@
       return;
     }
     state.view = state.range ? state.view : state.overview;
-    drawTranscript(state.overview.transcript);
+    drawTranscript(transcriptList, state.overview.transcript, seek);
     drawMoments(state.overview.moments);
     drawSummary(state.overview.summary);
+    drawRoles(state.overview);
     drawChart();
+    document.getElementById("exports").classList.remove("hidden");
+    svg.dataset.firstDrawMs = String(Math.round(performance.now()));
   }
   if (player) player.addEventListener("timeupdate", updatePlayhead);
   if (player) player.addEventListener("seeked", updatePlayhead);
   watchProgress();
   loadTimeline();
   loadNotes();
-})();
+}
