@@ -1,7 +1,7 @@
 // The review page's timeline: fused valence and arousal with confidence bands, a stacked band
 // of the seven emotions, one lane per channel (face, voice, text) with its own reading and
 // confidence, gaps drawn as gaps with their reason, key moments, notes and the playhead.
-import { CHANNELS, CHANNEL_STYLE, EMOTIONS, EMOTION_COLOURS, GAP_REASONS, channelsOf, clock, percent, svgEl, timeTicks } from "./common.js";
+import { CHANNELS, CHANNEL_STYLE, EMOTIONS, EMOTION_COLOURS, GAP_REASONS, channelsOf, clock, svgEl, timeTicks } from "./common.js";
 
 export const WIDTH = 1000;
 const LEFT = 64, RIGHT = 10, MAIN = 150, BAND = 30, LANE = 48, GAP = 10, AXIS = 22, TOP = 24;
@@ -61,17 +61,27 @@ function drawSeries(svg, scale, row, windows, key, read, style) {
       svg.appendChild(svgEl("polygon", { class: "band band-" + key, "data-band": key,
         points: upper.concat(lower).map((p) => p.join(",")).join(" ") }));
     }
+    if (style.asPath) {
+      // A lane: one path per run, as opaque as the run's mean confidence (a few elements, not
+      // one per window: a zoom redraws in a fraction of the time).
+      const mean = run.reduce((sum, w) => sum + confidence(w, style), 0) / run.length;
+      const d = run.map((w, i) => (i ? "L" : "M") + scale.x(mid(w)).toFixed(1) + " " + yIn(row, read(w, key)).toFixed(1)).join(" ");
+      const attrs = { class: style.className, "data-series": style.series, d, fill: "none",
+        "stroke-width": 2, "stroke-opacity": (0.25 + 0.75 * mean).toFixed(2) };
+      if (style.dash) attrs["stroke-dasharray"] = style.dash;
+      svg.appendChild(svgEl("path", attrs));
+      return;
+    }
+    // The fused reading: a segment per pair of neighbours, its opacity the confidence.
     for (let i = 0; i < run.length; i += 1) {
       const p = run[Math.max(0, i - 1)], q = run[i];
       const x1 = i === 0 ? scale.x(q.start_s) : scale.x(mid(p));
       const y1 = i === 0 ? yIn(row, read(q, key)) : yIn(row, read(p, key));
-      const attrs = {
+      svg.appendChild(svgEl("line", {
         class: style.className, "data-series": style.series,
         x1, y1, x2: scale.x(mid(q)), y2: yIn(row, read(q, key)),
         "stroke-width": 2, "stroke-opacity": (0.25 + 0.75 * confidence(q, style)).toFixed(2),
-      };
-      if (style.dash) attrs["stroke-dasharray"] = style.dash;
-      svg.appendChild(svgEl("line", attrs));
+      }));
     }
   });
 }
@@ -109,18 +119,22 @@ function drawGaps(svg, scale, row, windows, hasValue, modality) {
   flush();
 }
 
+// The seven emotions stacked, one filled shape per emotion and run of windows that have them.
 function drawEmotionBand(svg, scale, row, windows) {
-  windows.forEach((w) => {
-    if (!w.emotions) return;
-    const x = scale.x(w.start_s), width = Math.max(0.5, scale.x(w.end_s) - x);
-    let y = row.y;
+  runs(windows, (w) => w.emotions || null).forEach((run) => {
+    const below = run.map(() => 0);  // each window's share stacked so far
     EMOTIONS.forEach((name) => {
-      const h = (w.emotions[name] || 0) * row.height;
-      if (h > 0.2) {
-        svg.appendChild(svgEl("rect", { class: "emotion", "data-emotion": name, x, y, width, height: h, fill: EMOTION_COLOURS[name] },
-          name + " " + percent(w.emotions[name]) + " at " + clock(w.start_s)));
-      }
-      y += h;
+      const top = [], bottom = [];
+      run.forEach((w, i) => {
+        const x0 = scale.x(w.start_s).toFixed(1), x1 = scale.x(w.end_s).toFixed(1);
+        const y0 = (row.y + below[i] * row.height).toFixed(1);
+        below[i] += w.emotions[name] || 0;
+        const y1 = (row.y + below[i] * row.height).toFixed(1);
+        bottom.push(x0 + "," + y0, x1 + "," + y0);
+        top.push(x0 + "," + y1, x1 + "," + y1);
+      });
+      svg.appendChild(svgEl("polygon", { class: "emotion", "data-emotion": name, fill: EMOTION_COLOURS[name],
+        points: bottom.concat(top.reverse()).join(" ") }, name));
     });
   });
 }
@@ -161,7 +175,7 @@ export function drawTimeline(svg, view, state) {
     const dash = CHANNEL_STYLE[channel].dash;
     ["valence", "arousal"].forEach((key) => drawSeries(svg, scale, row, windows, key,
       (w, k) => (reading(w)[k] == null ? null : reading(w)[k]),
-      { className: key + " channel-line", series: channel + "-" + key, dash, channel }));
+      { className: key + " channel-line", series: channel + "-" + key, dash, channel, asPath: true }));
   });
 
   const bottom = shape.plotBottom;
