@@ -9,8 +9,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-import av
-
 THUMBNAIL_MAX_SIDE_PX = 192
 JPEG_QUALITY = 80
 
@@ -22,6 +20,8 @@ class NoFrame(ValueError):
 def frame_thumbnail(media: Any, t_s: float) -> bytes:
     """The JPEG of the first frame at or after `t_s` seconds of `media` (a seekable binary
     file), its longer side at most THUMBNAIL_MAX_SIDE_PX."""
+    import av  # the decoder, only when a thumbnail is asked for: the web process stays light
+
     with av.open(media, mode="r") as container:
         if not container.streams.video:
             raise NoFrame("This recording has no video.")

@@ -16,8 +16,10 @@ import axe_playwright_python
 import pytest
 from django.utils import timezone
 
+from analysis.timeline import SCHEMA_ID
 from clinic.models import AnalysisJob, AuditEvent, Consent, Patient, Recording, TherapySession, User
 from clinic.services import job_claim, job_progress
+from clinic.services.jobs import TimelineInput, job_succeed
 from tests.clinic.timeline_factory import DURATION_S, WINDOW_S, analysed, timeline_document
 from tests.factories import RecordingFactory, TherapySessionFactory
 from tests.frontend.browser_steps import as_a_worker, screenshot, sign_in
@@ -182,6 +184,24 @@ def test_setting_who_is_who_fuses_again_with_live_progress(
     as_a_worker(lambda: job_progress(job_id=job.id, progress=96, stage="fusion"))
     page.wait_for_selector("#progress-percent:text-is('96%')", timeout=10_000)
     assert "fusion" in page.inner_text("#progress")
+
+    # Fusion finishes with the roles as set: the page says so at 100% and redraws with them.
+    reassigned = timeline_document()
+    for speaker in reassigned["speakers"]:
+        speaker["role"] = "client" if speaker["id"] == "S0" else "clinician"
+        speaker["role_source"] = "clinician"
+    as_a_worker(lambda: _succeed(job, reassigned))
+    page.wait_for_selector("#progress-percent:text-is('100%')", timeout=10_000)
+    assert "Analysis finished" in page.inner_text("#progress")
+    page.wait_for_selector("#roles-rows tr[data-id=S0]:has-text('set by a clinician')")
+    assert page.input_value("tr[data-kind=speakers][data-id=S0] select") == "client"
+
+
+def _succeed(job: AnalysisJob, document: dict[str, Any]) -> None:
+    timeline = TimelineInput(
+        schema_version=SCHEMA_ID, document=document, models_provenance=document["models"]
+    )
+    assert job_succeed(job_id=job.id, timeline=timeline)
 
 
 def test_a_clinician_opens_a_session_and_uploads_its_recording_with_progress(
