@@ -48,8 +48,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The browser tests leave screenshots of the review and patient pages here.
+TEST_ARTEFACTS := $(CURDIR)/var/test-artefacts
+
 test: install system-deps services models lint typecheck
-	$(BIN)/pytest
+	mkdir -p $(TEST_ARTEFACTS)
+	MOODLINE_SCREENSHOT_DIR=$(TEST_ARTEFACTS) $(BIN)/pytest
 
 test-fast: install services
 	$(BIN)/pytest -m "not slow"

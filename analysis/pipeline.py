@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+WEIGHTS = {stage.name: stage.weight for stage in STAGES}
 
 FINGERPRINT_SAMPLE_BYTES = 1 << 20  # head and tail of the file hashed (with its size)
 
@@ -400,8 +401,10 @@ class _Run:
         self.seconds[stage.name] = seconds
         with self.lock:
             self.fractions.pop(stage.name, None)
+            # What the stages still running have done counts too, or the figure steps back.
+            partial = sum(WEIGHTS[name] * fraction for name, fraction in self.fractions.items())
         self.done += stage.weight
-        self.report.progress(stage.name, min(1.0, self.done / self.total))
+        self.report.progress(stage.name, min(1.0, (self.done + partial) / self.total))
 
     def _note(self, stage: str, fraction: float) -> None:
         """A stage's own progress, from its thread; the loop tells the reporter."""
