@@ -22,7 +22,14 @@ def frame_thumbnail(media: Any, t_s: float) -> bytes:
     file), its longer side at most THUMBNAIL_MAX_SIDE_PX."""
     import av  # the decoder, only when a thumbnail is asked for: the web process stays light
 
-    with av.open(media, mode="r") as container:
+    try:
+        return _thumbnail(av.open(media, mode="r"), t_s)
+    except av.FFmpegError as error:
+        raise NoFrame(f"This recording's video could not be decoded at {t_s:.2f} s.") from error
+
+
+def _thumbnail(container: Any, t_s: float) -> bytes:
+    with container:
         if not container.streams.video:
             raise NoFrame("This recording has no video.")
         stream = container.streams.video[0]

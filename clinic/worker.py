@@ -155,10 +155,11 @@ class _SavedRow:
 class StageResultStore:
     """Stage outputs on the job's `StageResult` rows (encrypted at rest), read once up front.
 
-    A stage this job has not run yet is also found among the rows of the recording's last
-    succeeded analysis, when its fingerprint is the same (the same file, options and model
-    weights): a new analysis that changes only the roles runs fusion alone. Rows of a revoked
-    modality were deleted with the consent, so nothing revoked is reused.
+    A stage this job has not run yet is also looked for among the rows of the recording's
+    succeeded analyses, newest first, by its fingerprint (the same file, options and model
+    weights): a new analysis that changes only the roles runs fusion alone, however many role
+    changes came before. Rows of a revoked modality were deleted with the consent, so nothing
+    revoked is reused.
 
     Saving ingest also records what it learnt about the file (duration, streams) on the
     recording, as soon as it is known.
@@ -167,30 +168,27 @@ class StageResultStore:
     def __init__(self, *, job_id: uuid.UUID, recording_id: uuid.UUID) -> None:
         self._job_id = job_id
         self._recording_id = recording_id
-        self._saved = self._rows(job_id)
-        earlier = (
-            AnalysisJob.objects.filter(recording_id=recording_id, status=Status.SUCCEEDED)
-            .exclude(id=job_id)
-            .order_by("-finished_at")
-            .values_list("id", flat=True)
-            .first()
-        )
-        self._earlier = self._rows(earlier) if earlier is not None else {}
-
-    @staticmethod
-    def _rows(job_id: uuid.UUID) -> dict[str, _SavedRow]:
-        rows: dict[str, _SavedRow] = {}
+        self._saved: dict[str, _SavedRow] = {}
         for result in StageResult.objects.filter(job_id=job_id):
             stored = result.output
             if isinstance(stored, dict) and "fingerprint" in stored:
-                rows[result.stage] = _SavedRow(stored["fingerprint"], stored.get("output"))
-        return rows
+                self._saved[result.stage] = _SavedRow(stored["fingerprint"], stored.get("output"))
 
     def load(self, stage: str, fingerprint: str) -> Stored | None:
-        for rows in (self._saved, self._earlier):
-            row = rows.get(stage)
-            if row is not None and row.fingerprint == fingerprint:
-                return Stored(row.output)
+        row = self._saved.get(stage)
+        if row is not None and row.fingerprint == fingerprint:
+            return Stored(row.output)
+        earlier = (
+            StageResult.objects.filter(
+                job__recording_id=self._recording_id, job__status=Status.SUCCEEDED, stage=stage
+            )
+            .exclude(job_id=self._job_id)
+            .order_by("-job__finished_at")
+        )
+        for result in earlier:
+            stored = result.output
+            if isinstance(stored, dict) and stored.get("fingerprint") == fingerprint:
+                return Stored(stored.get("output"))
         return None
 
     def save(self, stage: str, fingerprint: str, output: Json | None, duration_s: float) -> None:

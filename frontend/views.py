@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import math
 import re
 import time
@@ -13,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from analysis.timeline import NOTICE
@@ -66,7 +66,7 @@ def session_new(request: HttpRequest) -> HttpResponse:
     user = request.user
     if not isinstance(user, User) or not user.is_clinician:
         raise PermissionDenied("Only a clinician can open a session.")
-    form = NewSessionForm(user, request.POST or None, initial={"date": datetime.date.today()})
+    form = NewSessionForm(user, request.POST or None, initial={"date": timezone.localdate()})
     if request.method == "POST" and form.is_valid():
         session = session_create(
             patient=form.cleaned_data["patient"], clinician=user, date=form.cleaned_data["date"]
@@ -251,7 +251,3 @@ def _limited(handle: Any, length: int) -> Any:
 
 def _staff(request: HttpRequest) -> User | None:
     return request.user if isinstance(request.user, User) else None
-
-
-def _is_uuid(value: str) -> bool:
-    return bool(re.fullmatch(r"[0-9a-fA-F-]{36}", value))

@@ -97,5 +97,16 @@ def test_a_role_change_runs_fusion_alone_and_the_timeline_shows_the_clinicians_c
     after = TimelineResult.objects.get(job=second).document
     (changed,) = [s for s in after["speakers"] if s["id"] == speaker]
     assert (changed["role"], changed["role_source"]) == (new_role, "clinician")
+
+    # A later change finds the other stages still, in the first analysis's rows.
+    third = roles_reassign(
+        recording=recording,
+        assignment=RoleAssignment({speaker: before["speakers"][0]["role"]}, {}),
+        requested_by=dr_rivera,
+    )
+    assert analysis_run(job_id=third.id, hostname="celery@worker-a") == RunOutcome.SUCCEEDED
+    assert list(StageResult.objects.filter(job=third).values_list("stage", flat=True)) == ["fusion"]
+    back = TimelineResult.objects.get(job=third).document
+    assert [s["role"] for s in back["speakers"]] == [s["role"] for s in before["speakers"]]
     assert after["transcript"]
     assert after["duration_s"] == before["duration_s"]
