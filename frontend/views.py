@@ -105,17 +105,11 @@ def session_review(request: HttpRequest, session_id: str) -> HttpResponse:
 def patient_page(request: HttpRequest, patient_id: str) -> HttpResponse:
     """The patient's course: every session in order, with trends across the analysed ones."""
     patient = access_patient_record(request.user, patient_id)
-    sessions = list(
-        sessions_visible_to(request.user).filter(patient=patient).defer("notes").order_by("date")
-    )
+    sessions = list(sessions_visible_to(request.user).filter(patient=patient).defer("notes"))
     course = patient_course(patient=patient, sessions=sessions)
     audit_record(actor=_staff(request), action="patient.course", obj=patient, request=request)
-    rows = [
-        {"session": session, "course": entry}
-        for session, entry in zip(
-            sorted(sessions, key=lambda s: (s.date, s.created_at)), course, strict=True
-        )
-    ]
+    by_id = {session.id: session for session in sessions}
+    rows = [{"session": by_id[entry.session_id], "course": entry} for entry in course]
     return render(
         request,
         "frontend/patient.html",

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from analysis.voice.speakers import CLIENT, CLINICIAN, UNKNOWN
 from clinic.exceptions import RoleAssignmentInvalid
 from clinic.models import AnalysisJob, Recording, User
-from clinic.selectors.timeline_documents import timeline_document
 from clinic.selectors.timelines import timeline_for_session
 from clinic.services.analysis import analysis_request
+from clinic.services.timelines import timeline_overview
 
 ROLES = (CLIENT, CLINICIAN, UNKNOWN)
 KINDS = {"speakers": "speaker", "face_tracks": "face"}
@@ -36,18 +36,19 @@ def roles_reassign(
 ) -> AnalysisJob:
     """Queue fusion of `recording` again with these roles; the job, for its progress."""
     timeline = timeline_for_session(session=recording.session)
-    document = (
-        timeline_document(timeline=timeline)
+    # The stored overview names the speakers and face tracks: no need to decode the document.
+    overview = (
+        timeline_overview(timeline=timeline)
         if timeline is not None and timeline.recording_id == recording.id
         else None
     )
-    if timeline is None or document is None:
+    if timeline is None or overview is None:
         raise RoleAssignmentInvalid(
             "This recording has no timeline yet: roles can be set once it is analysed."
         )
     known = {
-        "speakers": {s["id"] for s in document.get("speakers", [])},
-        "face_tracks": {t["id"] for t in document.get("face_tracks", [])},
+        "speakers": {s["id"] for s in overview.get("speakers", [])},
+        "face_tracks": {t["id"] for t in overview.get("face_tracks", [])},
     }
     overrides = dict(_earlier_overrides(timeline.job))
     for kind, given in (("speakers", assignment.speakers), ("face_tracks", assignment.face_tracks)):

@@ -1,7 +1,7 @@
 // The session review page: video, timeline, evidence, transcript, session map, notes, exports,
 // upload and analysis progress. Data comes from the API; nothing here decides what a clinician
 // may see.
-import { CHANNELS, api, clock, el, onActivate } from "./js/common.js";
+import { CHANNELS, api, clock, el, onActivate, svgEl } from "./js/common.js";
 import { drawTimeline, placePlayhead, windowAt, WIDTH } from "./js/timeline_chart.js";
 import { showEvidence } from "./js/evidence.js";
 import { drawTranscript, filterTranscript, followPlayback } from "./js/transcript.js";
@@ -70,9 +70,7 @@ function start() {
   svg.addEventListener("mousedown", (event) => {
     if (!state.drawn) return;
     const x = svgX(event);
-    state.drag = { x0: x, rect: document.createElementNS("http://www.w3.org/2000/svg", "rect") };
-    Object.entries({ class: "selection", y: 24, height: state.drawn.bottom - 24, x, width: 0 })
-      .forEach(([k, v]) => state.drag.rect.setAttribute(k, v));
+    state.drag = { x0: x, rect: svgEl("rect", { class: "selection", y: 24, height: state.drawn.bottom - 24, x, width: 0 }) };
     svg.appendChild(state.drag.rect);
   });
   svg.addEventListener("mousemove", (event) => {
