@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from analysis.labels import EMOTIONS
-from analysis.moments import find_moments
+from analysis.moments import attention_evidence, find_moments
 from analysis.stage_outputs import (
     FaceOutput,
     TextOutput,
@@ -51,6 +51,7 @@ TEXT_CONFIDENCE = 0.5  # a sentence's wording is a moderate cue to how its speak
 SPEECH_EMOTION_CONFIDENCE = 0.5
 TEXT_AROUSAL_CONFIDENCE_SHARE = 0.5  # arousal from wording is weaker than valence (dev r 0.49)
 ROUND_DIGITS = 4
+WINDOW_EVIDENCE_FRAMES = 3  # attended face frames kept as each window's evidence
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ class _Cue:
     arousal: float | None = None
     emotions: np.ndarray | None = None  # (7,) over EMOTIONS
     arousal_confidence: float | None = None  # when arousal is less certain than valence
+    # face only: the frames the temporal head attended to (analysis.moments.attention_evidence)
+    frames: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass
@@ -216,6 +219,8 @@ def _fuse_window(
             continue
         parts[name] = summary
         parts[name]["source"] = modality.source
+        if frames := _attended_frames(modality.cues, start_s, end_s):
+            parts[name]["frames"] = frames
         raw = _summarise(modality.raw_cues, start_s, end_s) if modality.raw_cues else None
         if raw is not None:
             parts[name]["raw"] = {
@@ -257,11 +262,18 @@ def _fuse_window(
                 "weight": round(p["confidence"] / weight_total, ROUND_DIGITS),
                 "source": p["source"],
                 **({"raw": p["raw"]} if "raw" in p else {}),
+                **({"frames": p["frames"]} if "frames" in p else {}),
             }
             for name, p in parts.items()
         },
         "gaps": gaps,
     }
+
+
+def _attended_frames(cues: Sequence[_Cue], start_s: float, end_s: float) -> list[dict[str, Any]]:
+    """The frames inside the window that the face model attended to most, most first."""
+    inside = [f for cue in cues for f in cue.frames if start_s <= f["t_s"] < end_s]
+    return sorted(inside, key=lambda f: -f["weight"])[:WINDOW_EVIDENCE_FRAMES]
 
 
 # --- roles -----------------------------------------------------------------------------------
@@ -319,6 +331,7 @@ def _face_modality(
                 valence=float(window.valence),
                 arousal=float(window.arousal),
                 emotions=np.array([window.probs[label] for label in EMOTIONS]),
+                frames=tuple(attention_evidence(track, a) for a in window.attention),
             )
             if against_rest and window.relative_probs is not None:
                 modality.raw_cues.append(raw)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from analysis.stage_outputs import FaceOutput
+    from analysis.stage_outputs import AttentionFrame, FaceOutput, FaceTrack
 
 DIMENSIONS = ("valence", "arousal")
 PEAK_MIN_DEVIATION = 0.25  # on the -1..1 scale
@@ -77,6 +77,16 @@ def _shifts(values: np.ndarray) -> list[tuple[int, float]]:
     return found
 
 
+def attention_evidence(track: FaceTrack, frame: AttentionFrame) -> dict[str, Any]:
+    """One frame the face model attended to, as evidence: when, how much, and where the face
+    was in it (its box, so that a thumbnail can show the face rather than the room)."""
+    evidence: dict[str, Any] = {"track_id": str(track.track_id), "t_s": frame.t_s}
+    evidence["weight"] = frame.weight
+    if (box := track.box_at(frame.t_s)) is not None:
+        evidence["box"] = list(box)
+    return evidence
+
+
 def _evidence(
     start_s: float,
     end_s: float,
@@ -91,10 +101,7 @@ def _evidence(
             continue
         for face_window in track.windows:
             if face_window.end_s > start_s and face_window.start_s < end_s:
-                frames.extend(
-                    {"track_id": str(track.track_id), "t_s": a.t_s, "weight": a.weight}
-                    for a in face_window.attention
-                )
+                frames.extend(attention_evidence(track, a) for a in face_window.attention)
     frames.sort(key=lambda f: -f["weight"])
     words = [
         {"t_s": w["start_s"], "text": w["text"], "speaker": entry["speaker"]}

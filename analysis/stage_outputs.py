@@ -175,6 +175,17 @@ class FaceTrack:
 
     __hash__ = None  # type: ignore[assignment]  # mutable arrays inside
 
+    def box_at(self, t_s: float) -> tuple[float, float, float, float] | None:
+        """The face's box (x1, y1, x2, y2 in displayed pixels) in the sampled frame nearest
+        `t_s`; None for a track with no frames."""
+        if not len(self.times_s):
+            return None
+        i = int(np.searchsorted(self.times_s, t_s))
+        if i == len(self.times_s) or (i > 0 and t_s - self.times_s[i - 1] < self.times_s[i] - t_s):
+            i -= 1
+        x1, y1, x2, y2 = (round(float(v), 1) for v in self.boxes[i])
+        return x1, y1, x2, y2
+
     def to_json(self) -> Json:
         # Rounded in float64, so a float32 0.1234 is written 0.1234, as it was computed.
         columns = {

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from analysis.timeline import NOTICE
 from clinic.access import access_patient_record, access_recording, access_session
 from clinic.audit import audit_record
-from clinic.frames import NoFrame, frame_thumbnail
+from clinic.frames import FaceBox, NoFrame, frame_thumbnail
 from clinic.models import ConsentScope, Recording, User
 from clinic.selectors import job_active_for_recording, patients_visible_to, sessions_visible_to
 from clinic.selectors.consent import consent_active_modalities, consent_is_active
@@ -177,8 +177,9 @@ def recording_media(request: HttpRequest, recording_id: str) -> HttpResponseBase
 @login_required
 @require_GET
 def recording_frame(request: HttpRequest, recording_id: str) -> HttpResponse:
-    """A thumbnail of the frame at `?t_s=`: the face frames behind a score. Only while the
-    patient consents to video analysis, and audited as a view of the recording."""
+    """A thumbnail of the frame at `?t_s=`, or of the face at `&box=x1,y1,x2,y2` in it: the face
+    frames behind a score. Only while the patient consents to video analysis, and audited as a
+    view of the recording."""
     recording = access_recording(request.user, recording_id)
     try:
         t_s = float(request.GET.get("t_s", ""))
@@ -186,6 +187,10 @@ def recording_frame(request: HttpRequest, recording_id: str) -> HttpResponse:
         return HttpResponseBadRequest("t_s must be a time in seconds, such as ?t_s=12.5")
     if not math.isfinite(t_s) or t_s < 0:
         return HttpResponseBadRequest("t_s must be a time in seconds from 0, such as ?t_s=12.5")
+    try:
+        box = FaceBox.parse(request.GET["box"]) if "box" in request.GET else None
+    except ValueError as error:
+        return HttpResponseBadRequest(str(error))
     patient = recording.session.patient
     if not consent_is_active(patient=patient, modality=ConsentScope.FACE):
         raise PermissionDenied("The patient does not consent to video analysis: no frames shown.")
@@ -193,7 +198,7 @@ def recording_frame(request: HttpRequest, recording_id: str) -> HttpResponse:
         raise Http404("This recording's media has been deleted under the retention policy.")
     try:
         with recording.file.open("rb") as media:
-            image = frame_thumbnail(media, t_s)
+            image = frame_thumbnail(media, t_s, box)
     except NoFrame as error:
         raise Http404(str(error)) from error
     audit_record(
@@ -201,7 +206,7 @@ def recording_frame(request: HttpRequest, recording_id: str) -> HttpResponse:
         action="recording.view_frame",
         obj=recording,
         request=request,
-        details={"t_s": round(t_s, 2)},
+        details={"t_s": round(t_s, 2), "face_only": box is not None},
     )
     response = HttpResponse(image, content_type="image/jpeg")
     response["Cache-Control"] = "private, no-store"

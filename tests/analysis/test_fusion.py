@@ -19,7 +19,7 @@ HAPPY = {label: (0.9 if label == "happy" else 0.1 / 6) for label in EMOTIONS}
 
 
 def face_output(until_s: float, *, confidence: float = 0.8, arousal: float = 0.3) -> FaceOutput:
-    """One face track, seen from 0 to `until_s`, looking happy."""
+    """One face track, seen from 0 to `until_s`, looking happy, drifting right 10 px a second."""
     windows = [
         {
             "start_s": float(t),
@@ -43,7 +43,7 @@ def face_output(until_s: float, *, confidence: float = 0.8, arousal: float = 0.3
                 {
                     "track_id": 0,
                     "times_s": times,
-                    "boxes": [],
+                    "boxes": [[40 + 10 * t, 30, 140 + 10 * t, 150] for t in times],
                     "landmarks": [],
                     "det_scores": [],
                     "frame_probs": [],
@@ -122,6 +122,21 @@ def test_a_missing_face_drops_out_instead_of_counting_as_neutral():
     assert third["emotions"] is None
     assert third["confidence"] == 0.0
     assert {"modality": "face", "reason": "no_face"} in third["gaps"]
+
+
+def test_every_window_names_the_face_frames_it_was_read_from_and_where_the_face_was():
+    document = timeline(face=face_output(until_s=6.0))
+
+    validate_timeline(document)
+    frames = [w["modalities"]["face"]["frames"] for w in document["windows"][:3]]
+    # each window's own attended frames, the one weighed most first, with the face's box then
+    assert frames[1] == [
+        {"track_id": "0", "t_s": 2.4, "weight": 0.7, "box": [64.0, 30.0, 164.0, 150.0]},
+        {"track_id": "0", "t_s": 3.2, "weight": 0.3, "box": [72.0, 30.0, 172.0, 150.0]},
+    ]
+    assert [f["t_s"] for f in frames[2]] == [4.4, 5.2]
+    # a window with no face has no frames to show
+    assert "face" not in document["windows"][3]["modalities"]
 
 
 def test_modalities_are_weighted_by_their_confidence():
@@ -215,7 +230,12 @@ def test_a_sustained_drop_in_valence_is_a_shift_moment_with_its_evidence():
     assert shift["t_s"] == 20.0
     assert shift["delta"] == pytest.approx(-0.7)
     assert shift["evidence"]["words"] == [{"t_s": 19.5, "text": "lost", "speaker": "S1"}]
-    assert shift["evidence"]["frames"][0] == {"track_id": "0", "t_s": 18.4, "weight": 0.7}
+    assert shift["evidence"]["frames"][0] == {
+        "track_id": "0",
+        "t_s": 18.4,
+        "weight": 0.7,
+        "box": [224.0, 30.0, 324.0, 150.0],  # where the face was at 18.4 s
+    }
     assert not [m for m in moments if m["kind"] == "peak"]
 
 

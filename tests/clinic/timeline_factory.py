@@ -15,6 +15,7 @@ from clinic.services.jobs import TimelineInput, job_claim, job_create, job_succe
 
 DURATION_S = 120.0
 WINDOW_S = 2.0
+FACE_BOX = (100.0, 40.0, 220.0, 180.0)  # where the demo clip's face is, in its 320 x 240 frames
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 TRANSCRIPT: tuple[tuple[float, float, str, str], ...] = (
@@ -77,6 +78,7 @@ def timeline_document(*, with_face_gap_s: tuple[float, float] = (70.0, 78.0)) ->
                 "emotions": emotions,
                 "confidence": 0.8,
                 "weight": 0.7,
+                "frames": [{"track_id": "T1", "t_s": mid_s, "weight": 0.42, "box": list(FACE_BOX)}],
             }
         windows.append(
             {
@@ -194,7 +196,7 @@ def _moment(kind: str, dimension: str, t_s: float, value: float, words: str) -> 
         "delta": 0.4 if kind == "shift" else 0.0,
         "confidence": 0.74,
         "evidence": {
-            "frames": [{"track_id": "T1", "t_s": t_s}],
+            "frames": [{"track_id": "T1", "t_s": t_s, "weight": 0.5, "box": list(FACE_BOX)}],
             "words": [{"t_s": t_s, "text": words}],
             "modalities": {"face": 0.7, "voice": 0.3},
         },

@@ -163,3 +163,31 @@ def test_a_face_thumbnail_is_served_privately_audited_and_only_with_video_consen
     assert rivera.get(url, {"t_s": "3600"}).status_code == 404
     consent_revoke(consent=consents[ConsentScope.FACE], revoked_by=dr_rivera)
     assert rivera.get(url, {"t_s": "1.0"}).status_code == 403
+
+
+def test_a_face_thumbnail_shows_the_face_in_its_box_not_the_room(
+    recording: Recording, rivera: Client, consents: dict[str, Consent]
+) -> None:
+    url = reverse("recording-frame", args=[recording.id])
+
+    whole = rivera.get(url, {"t_s": "1.0"})
+    face = rivera.get(url, {"t_s": "1.0", "box": "100,40,220,180"})
+
+    assert face.status_code == 200
+    assert _jpeg_size(whole.content) == (192, 144)  # the 320 x 240 frame, 4:3
+    # the 120 x 140 box with a quarter of its size around it: 180 x 210, taller than wide
+    assert _jpeg_size(face.content) == (165, 192)
+    event = AuditEvent.objects.filter(action="recording.view_frame").latest("at")
+    assert event.details == {"t_s": 1.0, "face_only": True}
+    refused = {
+        "100,40,220": "box must be four numbers",
+        "100,40,220,east": "box must be four numbers",
+        "220,40,100,180": "top-left",
+        "-5,40,220,180": "from 0",
+        "nan,40,220,180": "from 0",
+    }
+    for box, message in refused.items():
+        answer = rivera.get(url, {"t_s": "1.0", "box": box})
+        assert answer.status_code == 400, box
+        assert message in answer.content.decode(), box
+    assert rivera.get(url, {"t_s": "1.0", "box": "900,900,990,990"}).status_code == 404

@@ -126,6 +126,15 @@ def test_the_moment_the_session_turned_its_evidence_the_course_and_the_summary(
     box = page.locator("#chart").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + 60)
     page.wait_for_selector("#evidence h3:has-text('Window')")
+    # ... and the client's face in the frames the face model attended to there, cut to its box
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.evidence-frames img')]"
+        ".some((img) => img.complete && img.naturalWidth > 0 && img.src.includes('box='))"
+    )
+    assert "attention 42%" in evidence.locator("[data-testid=evidence-frames]").inner_text()
+    assert AuditEvent.objects.filter(
+        action="recording.view_frame", details__face_only=True
+    ).exists()
 
     # The transcript is searchable and follows playback.
     page.fill("#transcript-search", "thursday")

@@ -3,7 +3,7 @@
 // may see.
 import { CHANNELS, api, clock, el, onActivate, svgEl } from "./js/common.js";
 import { drawTimeline, placePlayhead, windowAt, WIDTH } from "./js/timeline_chart.js";
-import { showEvidence } from "./js/evidence.js";
+import { attendedFrames, showEvidence } from "./js/evidence.js";
 import { drawTranscript, filterTranscript, followPlayback } from "./js/transcript.js";
 import { uploadResumable } from "./js/upload.js";
 
@@ -48,10 +48,22 @@ function start() {
     }
   }
 
-  function openWindow(t) {
+  async function openWindow(t) {
     const w = windowAt(state.view, t);
     if (!w) return;
-    showEvidence(evidenceBox, { window: w, start: w.start_s, end: w.end_s }, evidenceContext());
+    showEvidence(evidenceBox, { window: w, start: w.start_s, end: w.end_s, frames: await framesOf(w) }, evidenceContext());
+  }
+  // An overview point stands for one or more windows read without their frames: ask the API for
+  // those windows in full detail. A zoomed range's windows carry them already.
+  async function framesOf(w) {
+    if (w.modalities && !Array.isArray(w.modalities)) return attendedFrames([w]);
+    const url = root.dataset.timelineUrl + "?start_s=" + w.start_s.toFixed(3) + "&end_s=" + w.end_s.toFixed(3);
+    try {
+      const detail = await api(url);
+      return attendedFrames(detail.windows.filter((d) => d.start_s >= w.start_s - 1e-6 && d.end_s <= w.end_s + 1e-6));
+    } catch (error) {
+      return [];  // the evidence still shows what the overview holds
+    }
   }
   function openMoment(moment) {
     if (!moment) return;

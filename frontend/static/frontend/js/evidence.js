@@ -1,6 +1,6 @@
 // The evidence behind a window or a key moment: the words said, each channel's reading,
-// confidence and share of the fused score, and for a moment the frames the face model attended
-// to, with thumbnails when the video may be shown.
+// confidence and share of the fused score, and the frames the face model attended to, with
+// thumbnails of the client's face when the video may be shown.
 import { CHANNELS, CHANNEL_STYLE, GAP_REASONS, channelsOf, clock, el, onActivate, percent } from "./common.js";
 
 function fmt(value) {
@@ -34,6 +34,19 @@ function channelTable(channels, shares, gaps) {
     body.appendChild(row);
   });
   return table;
+}
+
+// The frames a stretch of full-detail windows was read from, those attended to most first.
+export function attendedFrames(windows, most = 6) {
+  return windows
+    .flatMap((w) => { const face = channelsOf(w).face; return (face && face.frames) || []; })
+    .sort((a, b) => b.weight - a.weight)
+    .slice(0, most);
+}
+
+function thumbnailUrl(frameUrl, frame) {
+  const box = Array.isArray(frame.box) ? "&box=" + frame.box.map((v) => Math.round(v)).join(",") : "";
+  return frameUrl + "?t_s=" + frame.t_s.toFixed(2) + box;
 }
 
 function wordsOf(transcript, start, end) {
@@ -72,7 +85,7 @@ export function showEvidence(box, subject, context) {
   if (!quote.children.length) quote.appendChild(el("li", { class: "muted" }, "Nothing was said here."));
   box.appendChild(quote);
 
-  const frames = subject.moment && subject.moment.evidence ? subject.moment.evidence.frames || [] : [];
+  const frames = subject.moment && subject.moment.evidence ? subject.moment.evidence.frames || [] : subject.frames || [];
   if (frames.length) {
     box.appendChild(el("h4", {}, "Face frames the model attended to"));
     const list = el("ol", { class: "evidence-frames", "data-testid": "evidence-frames" });
@@ -81,7 +94,7 @@ export function showEvidence(box, subject, context) {
     frames.forEach((frame) => {
       const item = el("li", { tabindex: "0", title: "Play from " + clock(frame.t_s) });
       if (context.frameUrl) {
-        item.appendChild(el("img", { src: context.frameUrl + "?t_s=" + frame.t_s.toFixed(2), alt: "Face at " + clock(frame.t_s), width: "96", height: "72", loading: "lazy" }));
+        item.appendChild(el("img", { src: thumbnailUrl(context.frameUrl, frame), alt: "Face at " + clock(frame.t_s), height: "96", loading: "lazy" }));
       }
       const weighed = typeof frame.weight === "number" && most > 0;
       if (weighed) {
@@ -97,8 +110,10 @@ export function showEvidence(box, subject, context) {
     box.appendChild(list);
     // The bars' widths are set through the CSSOM: the page's CSP allows no inline style.
     list.querySelectorAll(".attention-fill").forEach((fill) => { fill.style.width = Number(fill.dataset.weight) * 100 + "%"; });
-  } else if (subject.moment && !context.frameUrl) {
+  } else if (!context.frameUrl) {
     box.appendChild(el("p", { class: "muted" }, "No face frames: video was not analysed for this session."));
+  } else {
+    box.appendChild(el("p", { class: "muted", "data-testid": "evidence-no-frames" }, "No face frames: the client's face was not read in this stretch."));
   }
   heading.setAttribute("tabindex", "-1");
   heading.focus();
