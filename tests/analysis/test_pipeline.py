@@ -78,6 +78,15 @@ def test_a_session_with_a_talking_client_becomes_a_valid_timeline(analysed):
     assert document["face_tracks"][0]["role"] == "client"
     assert all("face" in w["modalities"] for w in document["windows"])
     assert any("text" in w["modalities"] for w in document["windows"])
+    # Each window names the frames it was read from, and where the face was in each: inside
+    # the head pasted at (100..120, 60..70), 100 x 110 px.
+    for window in document["windows"]:
+        frames = window["modalities"]["face"]["frames"]
+        assert frames
+        for frame in frames:
+            assert window["start_s"] <= frame["t_s"] < window["end_s"]
+            x1, y1, x2, y2 = frame["box"]
+            assert 100 <= (x1 + x2) / 2 <= 220 and 60 <= (y1 + y2) / 2 <= 180
     names = {m["name"] for m in document["models"]}
     assert {"silero-vad", "all-MiniLM-L6-v2", "vader-lexicon", "text-emotion-head"} <= names
     assert any(name.startswith("whisper-tiny.en") for name in names)
