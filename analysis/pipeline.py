@@ -36,7 +36,12 @@ from analysis.errors import Cancelled, ErrorCode, MediaError
 from analysis.pipeline_options import PipelineOptions
 from analysis.stage_outputs import Json, OutputVersionError, StageOutput, TimelineOutput
 from analysis.stages import STAGE_NAMES, STAGES, Stage, StageContext, StageInputs
-from analysis.threads import sharing_threads, stages_side_by_side
+from analysis.threads import (
+    ThreadShare,
+    follow_thread_share,
+    sharing_threads,
+    stages_side_by_side,
+)
 
 __all__ = [
     "STAGES",
@@ -237,8 +242,8 @@ def run_pipeline(
     if width == 1:
         run.one_after_another()
     else:
-        with sharing_threads(width):
-            run.side_by_side(width)
+        with sharing_threads(width) as share:
+            run.side_by_side(width, share)
     inputs = run.inputs
     log.info("pipeline %s: stage seconds %s (0 = reused)", path.name, run.seconds)
     if inputs.fusion is None:
@@ -297,7 +302,7 @@ class _Run:
             output, seconds = self._compute(stage, progress, self.report.should_stop)
             self._keep(stage, output, seconds)
 
-    def side_by_side(self, width: int) -> None:
+    def side_by_side(self, width: int, share: ThreadShare) -> None:
         pending = list(STAGES)
         running: dict[Future[tuple[StageOutput | None, float]], Stage] = {}
         preparing: dict[Future[None], Stage] = {}
@@ -323,6 +328,8 @@ class _Run:
                         ] = stage
                     if len(running) + len(preparing) < width:
                         self._prepare_next(pool, pending, preparing)
+                    # A stage left running alone takes the threads the others freed.
+                    share.running(len(running) + len(preparing))
                     if not running and not preparing:
                         continue
                     busy: list[Future[Any]] = [*running, *preparing]
@@ -378,6 +385,7 @@ class _Run:
     ) -> tuple[StageOutput | None, float]:
         """Run `stage` on the outputs it reads (in whichever thread): its output and seconds."""
         started = time.perf_counter()
+        follow_thread_share()
         progress(0.0)
         output = stage.run(
             StageContext(

@@ -20,6 +20,11 @@ stages) run side by side when the budget has two threads or more, each on half o
 (`stages_side_by_side`, `sharing_threads`): neither the face stage nor the transcript ran much
 faster on two threads than on one, so one analysis on two cores used them poorly in turn.
 `MOODLINE_STAGES_SIDE_BY_SIDE=0` runs them one after the other.
+
+The share follows what runs: when one stage is left running alone (the face stage after the
+transcript, say), the run widens the share to the whole budget, and the stage takes it at its
+next batch (`follow_thread_share`, and ONNX Runtime sessions chosen per call); when a second
+stage starts beside it, the share narrows again.
 """
 
 from __future__ import annotations
@@ -111,15 +116,43 @@ def apply_thread_budget(budget: ThreadBudget | None = None) -> ThreadBudget:
     return budget
 
 
-# The threads of the stage running in this context, while stages share the budget.
-_shared_threads: ContextVar[int | None] = ContextVar("shared_threads", default=None)
+class ThreadShare:
+    """Each running stage's share of the budget, while stages share it. The run that shares it
+    changes it as stages start and finish; the stages read it between their batches."""
+
+    def __init__(self, budget: int, stages: int) -> None:
+        self.budget = budget
+        self.threads = 1
+        self.running(stages)
+
+    def running(self, stages: int) -> None:
+        """`stages` stages run now: each may use budget ÷ stages threads (at least one)."""
+        # A single int written whole: the stages' threads read it without a lock.
+        self.threads = max(1, self.budget // max(1, stages))
+
+
+# The share of the stage running in this context, while stages share the budget.
+_shared_threads: ContextVar[ThreadShare | None] = ContextVar("shared_threads", default=None)
 
 
 def stage_threads() -> int:
     """Threads the running stage may give a library: its share of the budget while stages run
     side by side, else the whole budget (0: no budget, the library decides)."""
     shared = _shared_threads.get()
-    return thread_budget().threads if shared is None else shared
+    return thread_budget().threads if shared is None else shared.threads
+
+
+def follow_thread_share() -> None:
+    """Size torch's pool for this thread to the running stage's share as it is now. Called as
+    a stage starts and between its batches: torch's OpenMP pool is sized per calling thread, so
+    only the stage's own thread can widen or narrow it."""
+    shared = _shared_threads.get()
+    if shared is None:
+        return
+    import torch
+
+    if torch.get_num_threads() != shared.threads:
+        torch.set_num_threads(shared.threads)
 
 
 def stages_side_by_side(budget: ThreadBudget | None = None) -> int:
@@ -134,17 +167,17 @@ def stages_side_by_side(budget: ThreadBudget | None = None) -> int:
 
 
 @contextlib.contextmanager
-def sharing_threads(stages: int, budget: ThreadBudget | None = None) -> Iterator[int]:
+def sharing_threads(stages: int, budget: ThreadBudget | None = None) -> Iterator[ThreadShare]:
     """Split the budget between `stages` stages running at once: `stage_threads()` answers the
     share in this context (and in contexts copied from it), and torch's pool is sized to it for
-    the duration. Yields the share."""
+    the duration. Yields the share, for the run to change as stages start and finish."""
     budget = budget or thread_budget()
-    share = max(1, budget.threads // stages)
+    share = ThreadShare(budget.threads, stages)
     token = _shared_threads.set(share)
     import torch
 
     before = torch.get_num_threads()
-    torch.set_num_threads(share)
+    torch.set_num_threads(share.threads)
     try:
         yield share
     finally:

@@ -90,8 +90,9 @@ def exported(module: nn.Module, export: Export) -> Path:
     return target
 
 
-class OrtNetwork:
-    """An exported network called as its torch module is: a tensor in, a tuple of tensors out."""
+class _OrtSession:
+    """An exported network on a fixed number of threads, called as its torch module is: a
+    tensor in, a tuple of tensors out."""
 
     def __init__(self, path: Path, threads: int) -> None:
         import onnxruntime as ort
@@ -114,10 +115,24 @@ class OrtNetwork:
 
 
 @cache
-def _session(path: Path, threads: int) -> OrtNetwork:
-    return OrtNetwork(path, threads)
+def _session(path: Path, threads: int) -> _OrtSession:
+    return _OrtSession(path, threads)
+
+
+@dataclass(frozen=True)
+class OrtNetwork:
+    """An exported network as ONNX Runtime runs it, each call on the running stage's share of
+    the threads as it is then (a session's thread count is fixed when it is made, so there is
+    one session per count, made when first needed)."""
+
+    path: Path
+
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return _session(self.path, stage_threads() or os.cpu_count() or 1)(x)
 
 
 def ort_network(module: nn.Module, export: Export) -> OrtNetwork:
     """The network as ONNX Runtime runs it, on the running stage's share of the threads."""
-    return _session(exported(module, export), stage_threads() or os.cpu_count() or 1)
+    network = OrtNetwork(exported(module, export))
+    _session(network.path, stage_threads() or os.cpu_count() or 1)  # made now, not mid-batch
+    return network

@@ -39,6 +39,7 @@ from analysis.stage_outputs import (
     FaceTrack,
     FaceWindow,
 )
+from analysis.threads import follow_thread_share
 
 CNN_BATCH_FACES = 256  # crops per mini-Xception forward pass
 HEAD_BATCH_WINDOWS = 512  # windows per temporal-head forward pass
@@ -159,6 +160,7 @@ def run_face_stage(
         if should_cancel is not None and should_cancel():
             raise Cancelled()
         scale = (info.width or batch[0].rgb.shape[1]) / batch[0].rgb.shape[1]
+        follow_thread_share()  # wider once the stage runs alone
         _process_batch(batch, options, detector, tracker, cnn, model, tracks)
         if progress is not None:
             progress(min(1.0, (batch[-1].t_s + 1 / options.sample_fps) / info.duration_s))
@@ -177,6 +179,7 @@ def run_face_stage(
 
     kept = [_Track.of(t) for t in tracks.values() if len(t) >= options.min_track_frames]
     tracks.clear()
+    follow_thread_share()
     _summarise_windows(kept, options, model)
     reference = model.encoder.rest_reference
     if reference is not None:

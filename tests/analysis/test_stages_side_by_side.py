@@ -105,9 +105,32 @@ def test_a_stop_while_stages_run_side_by_side_reaches_each_and_saves_nothing_aft
 def test_two_stages_side_by_side_each_get_half_of_the_threads(two_threads: None) -> None:
     torch_threads = torch.get_num_threads()
     with sharing_threads(2) as share:
-        assert share == stage_threads() == torch.get_num_threads() == 1
+        assert share.threads == stage_threads() == torch.get_num_threads() == 1
     assert stage_threads() == 2
     assert torch.get_num_threads() == torch_threads
+
+
+def test_a_stage_left_running_alone_takes_the_threads_the_other_freed(
+    clip: Path, two_threads: None
+) -> None:
+    seen: dict[str, tuple[int, int]] = {}
+
+    def watched(stage: Stage) -> Stage:
+        def run(ctx: StageContext) -> StageOutput | None:
+            seen[stage.name] = (stage_threads(), torch.get_num_threads())
+            return stage.run(ctx)
+
+        return dataclasses.replace(stage, run=run)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "STAGES", tuple(watched(stage) for stage in STAGES))
+        run_pipeline(clip, options=PipelineOptions(), store=MemoryStageStore())
+
+    # The face stage starts beside the ingest on one thread of two; the text stage, which
+    # waits for every stage but fusion, runs alone on both, in torch too.
+    assert seen["face"] == (1, 1)
+    assert seen["text"] == (2, 2)
+    assert seen["fusion"] == (2, 2)
 
 
 def _watched_stages(events: list[str], prepare_fails: bool) -> tuple[Stage, ...]:
