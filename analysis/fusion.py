@@ -4,9 +4,12 @@ Per window each modality gives what it can — face: valence, arousal, emotions;
 arousal (prosody-derived), and emotions when the optional speech-emotion head is on; text:
 valence, arousal, emotions — with a confidence. The fused value is the confidence-weighted mean
 over the modalities that have one; a modality with nothing in a window drops out (it does not
-count as neutral) and the window records why. For emotions each modality's confidence is also
-scaled by its reliability, and the mixture tempered, both fitted on labelled multimodal
-recordings (`analysis/fusion_fit.py`, `fusion_reliability.json`).
+count as neutral) and the window records why. For emotions the modalities' readings are pooled
+logarithmically (a weighted product, renormalised: channels that agree strengthen each other,
+and a flat reading barely moves a clear one), each weighted by its confidence times its
+reliability, then tempered; reliabilities and temperature are fitted on labelled multimodal
+recordings (`analysis/fusion_fit.py`, `fusion_reliability.json`), where this pool beat the
+weighted mean it replaced.
 Only people whose role is in `score_roles` are scored; everyone else stays unscored.
 """
 
@@ -63,6 +66,7 @@ class FusionOptions:
     # how far each modality's emotions are trusted (analysis/fusion_fit.py); None: as shipped
     reliability: Mapping[str, float] | None = None
     temperature: float | None = None  # of the fused emotions; None: as shipped
+    pool: str | None = None  # how emotions are pooled (POOLS); None: as shipped
 
 
 @dataclass
@@ -108,6 +112,23 @@ def shipped_reliability() -> dict[str, float]:
 def shipped_temperature() -> float:
     """The temperature of fused emotions fitted beside the reliabilities; 1.0 when none was."""
     return float(_shipped_fit().get("temperature", 1.0))
+
+
+# How the modalities' emotions are combined: a weighted product (logarithmic opinion pool), or
+# a weighted mean (linear pool: what fusion did before, kept for comparison).
+LOGARITHMIC, LINEAR = "logarithmic", "linear"
+POOLS = (LOGARITHMIC, LINEAR)
+PROBABILITY_FLOOR = 1e-4  # no reading rules an emotion out entirely
+NEUTRAL = EMOTIONS.index("neutral")
+# Words that carry no emotion say little of how their speaker feels (absence of evidence, not
+# evidence of calm): in the logarithmic pool their weight shrinks with their neutral reading.
+# On the labelled recordings this kept flat sentences from outvoting a clear face.
+WEIGHED_BY_EMOTIONAL_CONTENT = frozenset({"text"})
+
+
+def shipped_pool() -> str:
+    """The pool the shipped reliabilities were fitted for (linear for a fit that names none)."""
+    return str(_shipped_fit().get("pool", LINEAR))
 
 
 def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
@@ -171,10 +192,14 @@ def fuse_emotions(
     readings: Mapping[str, tuple[np.ndarray | None, float]],
     reliability: Mapping[str, float],
     temperature: float = 1.0,
+    pool: str = LOGARITHMIC,
 ) -> np.ndarray | None:
     """The window's emotions: each modality's (7,) reading weighted by its confidence in this
     window times how reliable the modality proved on labelled recordings (1 when not fitted),
-    then tempered so that their confidence matches how often they were right there."""
+    pooled (`pool`), then tempered so that their confidence matches how often they were right
+    there."""
+    if pool not in POOLS:
+        raise ValueError(f"unknown pool {pool!r}; choose from {list(POOLS)}")
     weights = {
         name: confidence * reliability.get(name, 1.0)
         for name, (probs, confidence) in readings.items()
@@ -183,9 +208,21 @@ def fuse_emotions(
     total = sum(weights.values())
     if total <= 0:
         return None
+    probs = {name: np.asarray(readings[name][0], dtype=np.float64) for name in weights}
+    fused: np.ndarray
+    if pool == LOGARITHMIC:
+        log_fused = np.zeros(len(EMOTIONS))
+        for name, weight in weights.items():
+            if name in WEIGHED_BY_EMOTIONAL_CONTENT:
+                weight *= 1.0 - float(probs[name][NEUTRAL])
+            log_fused += weight * np.log(np.clip(probs[name], PROBABILITY_FLOOR, 1.0))
+        log_fused /= temperature
+        fused = np.exp(log_fused - log_fused.max())
+        fused /= fused.sum()
+        return fused
     fused = np.zeros(len(EMOTIONS))
     for name, weight in weights.items():
-        fused += weight * np.asarray(readings[name][0])
+        fused += weight * probs[name]
     fused /= total
     if temperature != 1.0:
         fused = np.clip(fused, 1e-12, 1.0) ** (1 / temperature)
@@ -199,6 +236,7 @@ def _fuse_window(
     end_s: float,
     reliability: Mapping[str, float],
     temperature: float,
+    pool: str,
 ) -> dict[str, Any]:
     parts: dict[str, dict[str, Any]] = {}
     gaps: list[dict[str, str]] = []
@@ -240,6 +278,7 @@ def _fuse_window(
         {name: (p["emotions"], p["confidence"]) for name, p in parts.items()},
         reliability,
         temperature,
+        pool,
     )
     # Independent cues: the window is as certain as "not all of them are wrong".
     confidence = 1.0 - math.prod(1.0 - p["confidence"] for p in parts.values())
@@ -524,6 +563,7 @@ def build_timeline(
             min(duration_s, (i + 1) * options.window_s),
             options.reliability if options.reliability is not None else shipped_reliability(),
             options.temperature if options.temperature is not None else shipped_temperature(),
+            options.pool if options.pool is not None else shipped_pool(),
         )
         for i in range(n_windows)
     ]

@@ -18,25 +18,28 @@ Fusion then runs as in a timeline (`build_timeline`), and each 2-second window i
 against its segment's label: a channel with no reading in a window counts as wrong. What is
 fitted is one reliability per modality (`fuse_emotions`): how far its emotions are trusted
 beside its own confidence, chosen on a grid to maximise window accuracy; then a temperature
-for the fused emotions, so that their confidence matches how often they are right. Figures are
-cross-validated by recording (fitted on three quarters, read on the rest), beside fusion as it
-was (every reliability 1) in the same run. `--write` keeps the reliabilities fitted on every
-recording in `analysis/fusion_reliability.json`.
+for the fused emotions, so that their confidence matches how often they are right. Both are
+fitted for the logarithmic pool fusion uses and, as the baseline, for the linear pool (a
+weighted mean) it used before. Figures are cross-validated by recording (fitted on three
+quarters, read on the rest), both pools in the same run. `--write` keeps the logarithmic pool's
+reliabilities fitted on every recording in `analysis/fusion_reliability.json`.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from analysis.fusion import LINEAR, LOGARITHMIC, fuse_emotions
 from analysis.labels import EMOTIONS
 
 SEGMENTS = 6
@@ -47,9 +50,11 @@ VIDEO_FPS = 10
 AUDIO_RATE_HZ = 16000
 CHANNELS = ("face", "voice", "text")
 GRID = {
-    "voice": (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0),
-    "text": (0.0, 0.1, 0.25, 0.5, 1.0),
+    "voice": (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0),
+    "text": (0.0, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0),
 }
+NOW, BEFORE = "fused, logarithmic pool", "fused, linear pool (before)"
+QUIET = " without the voice head"  # as a default deployment fuses: no emotions from the voice
 FOLDS = 4
 
 
@@ -69,8 +74,20 @@ class Recording:
     segments: tuple[Segment, ...]
 
 
-def build_recordings(count: int, seed: int) -> list[Recording]:
-    """`count` recordings, one actor each in turn; every other one with GoEmotions words."""
+def random_label(rng: np.random.Generator, number: int, segment: int) -> int:
+    """Each segment's emotion drawn at random (the fusion dev set)."""
+    return int(rng.integers(len(EMOTIONS)))
+
+
+def build_recordings(
+    count: int,
+    seed: int,
+    *,
+    segment_count: int = SEGMENTS,
+    label_at: Callable[[np.random.Generator, int, int], int] = random_label,
+) -> list[Recording]:
+    """`count` recordings of `segment_count` segments, one actor each in turn; every other one with
+    GoEmotions words. `label_at(rng, recording, segment)` gives each segment's emotion."""
     import librosa
     import soundfile as sf
 
@@ -107,8 +124,8 @@ def build_recordings(count: int, seed: int) -> list[Recording]:
         probs /= probs.sum(axis=1, keepdims=True)
         own = [s for s in sentences if s.actor == actor]  # the order labelled_features read them
         segments = []
-        for _ in range(SEGMENTS):
-            label = int(rng.integers(len(EMOTIONS)))
+        for k in range(segment_count):
+            label = label_at(rng, number, k)
             choices = [
                 i for i, s in enumerate(own) if RAVDESS_TO_MOODLINE[s.emotion] == EMOTIONS[label]
             ]
@@ -237,12 +254,13 @@ def readings(windows: Sequence[dict[str, Any]], recording: Recording) -> list[di
 
 
 def fused_probs(
-    row: Mapping[str, Any], reliability: Mapping[str, float], temperature: float = 1.0
+    row: Mapping[str, Any],
+    reliability: Mapping[str, float],
+    temperature: float = 1.0,
+    pool: str = LOGARITHMIC,
 ) -> np.ndarray | None:
-    from analysis.fusion import fuse_emotions
-
     present = {name: value for name, value in row["channels"].items() if value is not None}
-    return fuse_emotions(present, reliability, temperature)
+    return fuse_emotions(present, reliability, temperature, pool)
 
 
 def _predictions(rows: Sequence[Mapping[str, Any]], read: Any) -> tuple[list[int], np.ndarray]:
@@ -275,11 +293,15 @@ def channel_reader(name: str) -> Any:
     return lambda row: None if row["channels"][name] is None else row["channels"][name][0]
 
 
-def fit_reliability(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+def fit_reliability(rows: Sequence[Mapping[str, Any]], pool: str = LOGARITHMIC) -> dict[str, float]:
+    """The grid's reliabilities with the best window accuracy over the windows fused with the
+    voice head on and with it off (the default deployment), so one fit serves both."""
+    both = [*rows, *(_no_voice(row) for row in rows)]
     best: tuple[float, dict[str, float]] = (-1.0, {})
     for voice, text in itertools.product(GRID["voice"], GRID["text"]):
         reliability = {"face": 1.0, "voice": voice, "text": text}
-        accuracy = scores(rows, lambda row, r=reliability: fused_probs(row, r))["accuracy"]
+        read = functools.partial(fused_probs, reliability=reliability, pool=pool)
+        accuracy = scores(both, read)["accuracy"]
         if accuracy > best[0] + 1e-9:
             best = (accuracy, reliability)
     return best[1]
@@ -289,14 +311,16 @@ def _no_voice(row: Mapping[str, Any]) -> dict[str, Any]:
     return {**row, "channels": {**row["channels"], "voice": None}}
 
 
-def fit_temperature(rows: Sequence[Mapping[str, Any]], reliability: Mapping[str, float]) -> float:
+def fit_temperature(
+    rows: Sequence[Mapping[str, Any]], reliability: Mapping[str, float], pool: str = LOGARITHMIC
+) -> float:
     """The temperature that makes fused emotions' confidence match their accuracy (log-loss)."""
     from analysis.voice.train_speech_emotion import best_temperature
 
     # Over the windows as fused with the voice head on and with it off (the default), so the
     # one temperature serves both.
     both = [*rows, *(_no_voice(row) for row in rows)]
-    read = [(fused_probs(row, reliability), int(row["label"])) for row in both]
+    read = [(fused_probs(row, reliability, pool=pool), int(row["label"])) for row in both]
     read = [(p, label) for p, label in read if p is not None]
     return best_temperature(np.array([p for p, _ in read]), np.array([label for _, label in read]))
 
@@ -305,27 +329,27 @@ def evaluate(rows: Sequence[Mapping[str, Any]], seed: int) -> dict[str, Any]:
     names = sorted({row["recording"] for row in rows})
     names = [names[i] for i in np.random.default_rng(seed).permutation(len(names))]
     folds = [set(names[i::FOLDS]) for i in range(FOLDS)]
-    learned: dict[int, np.ndarray | None] = {}
-    learned_quiet: dict[int, np.ndarray | None] = {}
-    fitted = []
-    for fold in folds:
-        train = [r for r in rows if r["recording"] not in fold]
-        reliability = fit_reliability(train)
-        temperature = fit_temperature(train, reliability)
-        fitted.append({**reliability, "temperature": temperature})
-        for i, row in enumerate(rows):
-            if row["recording"] in fold:
-                learned[i] = fused_probs(row, reliability, temperature)
-                learned_quiet[i] = fused_probs(_no_voice(row), reliability, temperature)
+    # what each pool, fitted without the recording, read in each window: with the voice head,
+    # and without it
+    learned: dict[str, dict[int, np.ndarray | None]] = {}
+    fitted: dict[str, list[dict[str, float]]] = {LOGARITHMIC: [], LINEAR: []}
+    for pool, name in ((LOGARITHMIC, NOW), (LINEAR, BEFORE)):
+        learned[name], learned[name + QUIET] = {}, {}
+        for fold in folds:
+            train = [r for r in rows if r["recording"] not in fold]
+            reliability = fit_reliability(train, pool)
+            temperature = fit_temperature(train, reliability, pool)
+            fitted[pool].append({**reliability, "temperature": temperature})
+            for i, row in enumerate(rows):
+                if row["recording"] in fold:
+                    learned[name][i] = fused_probs(row, reliability, temperature, pool)
+                    learned[name + QUIET][i] = fused_probs(
+                        _no_voice(row), reliability, temperature, pool
+                    )
     index = {id(row): i for i, row in enumerate(rows)}
     readers = {name: channel_reader(name) for name in CHANNELS}
-    readers["fused, before (every reliability 1)"] = lambda row: fused_probs(row, {})
-    readers["fused, learned (cross-validated)"] = lambda row: learned[index[id(row)]]
-    # As a default deployment fuses: the speech-emotion head off, so no emotions from the voice
-    readers["fused without the voice head, before"] = lambda row: fused_probs(_no_voice(row), {})
-    readers["fused without the voice head, learned (cross-validated)"] = lambda row: learned_quiet[
-        index[id(row)]
-    ]
+    for name, read in learned.items():
+        readers[name] = lambda row, read=read: read[index[id(row)]]
     overall = {name: scores(rows, read) for name, read in readers.items()}
     by_words = {
         kind: {
@@ -343,9 +367,10 @@ def evaluate(rows: Sequence[Mapping[str, Any]], seed: int) -> dict[str, Any]:
             {
                 "recording": name,
                 **accuracy,
-                "learned_minus_best_single": round(
-                    accuracy["fused, learned (cross-validated)"] - best_single, 4
-                ),
+                **{
+                    f"{fused}_minus_best_single": round(accuracy[fused] - best_single, 4)
+                    for fused in (NOW, BEFORE)
+                },
             }
         )
     best_channel = max(CHANNELS, key=lambda c: overall[c]["accuracy"])
@@ -355,14 +380,18 @@ def evaluate(rows: Sequence[Mapping[str, Any]], seed: int) -> dict[str, Any]:
         "overall": overall,
         "accuracy_by_words": by_words,
         "best_single_channel": best_channel,
-        "learned_minus_best_single": round(
-            overall["fused, learned (cross-validated)"]["accuracy"]
-            - overall[best_channel]["accuracy"],
-            4,
-        ),
-        "recordings_where_learned_is_below_best_single": sum(
-            r["learned_minus_best_single"] < 0 for r in per_recording
-        ),
+        **{
+            f"{fused}_minus_best_single": round(
+                overall[fused]["accuracy"] - overall[best_channel]["accuracy"], 4
+            )
+            for fused in (NOW, BEFORE)
+        },
+        **{
+            f"recordings_where_{fused}_is_below_best_single": sum(
+                r[f"{fused}_minus_best_single"] < 0 for r in per_recording
+            )
+            for fused in (NOW, BEFORE)
+        },
         "reliability_per_fold": fitted,
         "per_recording": per_recording,
     }
@@ -378,8 +407,8 @@ def run(args: argparse.Namespace) -> int:
             video = write_video(Path(folder) / "recording.mp4", recording)
             rows += readings(channel_windows(recording, run_face_stage(video)), recording)
     result = evaluate(rows, args.seed)
-    reliability = fit_reliability(rows)
-    temperature = fit_temperature(rows, reliability)
+    reliability = fit_reliability(rows, LOGARITHMIC)
+    temperature = fit_temperature(rows, reliability, LOGARITHMIC)
     result["reliability_on_every_recording"] = reliability
     result["temperature_on_every_recording"] = temperature
     if args.write:
@@ -388,6 +417,7 @@ def run(args: argparse.Namespace) -> int:
         RELIABILITY_PATH.write_text(
             json.dumps(
                 {
+                    "pool": LOGARITHMIC,
                     "reliability": reliability,
                     "temperature": round(temperature, 3),
                     "fitted_on": (

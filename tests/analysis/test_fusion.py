@@ -8,7 +8,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from analysis.fusion import FusionOptions, build_timeline, fuse_emotions
+from analysis.fusion import LINEAR, FusionOptions, build_timeline, fuse_emotions
 from analysis.labels import EMOTIONS
 from analysis.moments import find_moments
 from analysis.stage_outputs import FaceOutput, TextLine, TextOutput, VoiceOutput
@@ -358,22 +358,52 @@ def test_a_voice_read_by_the_speech_emotion_head_adds_its_emotions_to_the_window
     assert quiet["modalities"]["voice"]["emotions"] is None
 
 
-def test_a_modality_found_unreliable_on_labelled_recordings_no_longer_outvotes_a_clear_face():
-    neutral = np.array([0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.88])
+NEUTRAL_WORDS = np.array([0.02, 0.02, 0.02, 0.02, 0.02, 0.02, 0.88])
+
+
+def _leaning(label: str, share: float) -> np.ndarray:
+    """A reading that gives `label` `share` and spreads the rest evenly."""
+    return np.array([share if e == label else (1 - share) / 6 for e in EMOTIONS])
+
+
+def test_a_flat_sentence_no_longer_outvotes_a_clear_face():
     happy = np.array([HAPPY[label] for label in EMOTIONS])
-    readings = {"face": (happy, 0.3), "text": (neutral, 0.5)}
+    readings = {"face": (happy, 0.3), "text": (NEUTRAL_WORDS, 0.5)}
 
-    as_set_by_hand = fuse_emotions(readings, {})
-    as_fitted = fuse_emotions(readings, {"face": 1.0, "text": 0.25})
+    as_a_weighted_mean = fuse_emotions(readings, {}, pool=LINEAR)  # how fusion read it before
+    pooled = fuse_emotions(readings, {})
 
-    assert as_set_by_hand is not None
-    assert as_fitted is not None
-    assert EMOTIONS[int(as_set_by_hand.argmax())] == "neutral"
-    assert EMOTIONS[int(as_fitted.argmax())] == "happy"
-    assert as_fitted.sum() == pytest.approx(1.0)
+    assert as_a_weighted_mean is not None
+    assert pooled is not None
+    assert EMOTIONS[int(as_a_weighted_mean.argmax())] == "neutral"
+    assert EMOTIONS[int(pooled.argmax())] == "happy"
+    assert pooled.sum() == pytest.approx(1.0)
     assert fuse_emotions({"face": (None, 0.9)}, {}) is None
-    sharper = fuse_emotions(readings, {"face": 1.0, "text": 0.25}, temperature=0.65)
+    sharper = fuse_emotions(readings, {}, temperature=0.65)
     assert sharper is not None
-    assert sharper.argmax() == as_fitted.argmax()  # a temperature changes confidence, not choice
-    assert sharper.max() > as_fitted.max()
+    assert sharper.argmax() == pooled.argmax()  # a temperature changes confidence, not choice
+    assert sharper.max() > pooled.max()
     assert sharper.sum() == pytest.approx(1.0)
+
+
+def test_channels_that_agree_strengthen_each_other_and_one_found_unreliable_weighs_less():
+    face, voice = (_leaning("sad", 0.5), 0.8), (_leaning("sad", 0.5), 0.8)
+
+    alone = fuse_emotions({"face": face}, {})
+    together = fuse_emotions({"face": face, "voice": voice}, {})
+    averaged = fuse_emotions({"face": face, "voice": voice}, {}, pool=LINEAR)
+
+    assert alone is not None
+    assert together is not None
+    assert averaged is not None
+    sad = EMOTIONS.index("sad")
+    assert together[sad] > alone[sad]  # two witnesses of the same thing
+    assert averaged[sad] == pytest.approx(0.5)  # a mean of two halves stays a half
+    # A voice that disagrees moves the reading less once it is found less reliable.
+    angry_voice = (_leaning("angry", 0.6), 0.8)
+    trusted = fuse_emotions({"face": face, "voice": angry_voice}, {"voice": 1.0})
+    doubted = fuse_emotions({"face": face, "voice": angry_voice}, {"voice": 0.25})
+    assert trusted is not None
+    assert doubted is not None
+    assert EMOTIONS[int(trusted.argmax())] == "angry"
+    assert EMOTIONS[int(doubted.argmax())] == "sad"
