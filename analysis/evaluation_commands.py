@@ -45,6 +45,13 @@ def register(commands: Any, evaluate_commands: Any) -> None:
     fusion.add_argument("--seed", type=int, default=13)
     fusion.add_argument("--write", action="store_true", help="keep the fitted reliabilities")
     fusion.set_defaults(handler=_evaluate_fusion)
+    moments = evaluate_commands.add_parser(
+        "moments",
+        help="calibrate the key-moment thresholds on generated FER+ and RAVDESS recordings",
+    )
+    moments.add_argument("--recordings", type=int, default=24, help="recordings to generate")
+    moments.add_argument("--seed", type=int, default=17)
+    moments.set_defaults(handler=_evaluate_moments)
 
 
 def read_labelled_tsv(path: Path) -> tuple[list[str], list[int]]:
@@ -98,5 +105,11 @@ def _evaluate_text_valence(args: argparse.Namespace) -> int:
 
 def _evaluate_fusion(args: argparse.Namespace) -> int:
     from analysis.fusion_fit import run
+
+    return run(args)
+
+
+def _evaluate_moments(args: argparse.Namespace) -> int:
+    from analysis.moment_fit import run
 
     return run(args)

@@ -1,15 +1,17 @@
 """Key moments of a session: peaks and sustained shifts of fused valence and arousal.
 
 A peak is a window whose value stands out from the session's own typical level (median) by
-more than `PEAK_MIN_DEVIATION` and `PEAK_MIN_MADS` robust deviations, and is the most extreme
+more than `peak_min_deviation` and `peak_min_mads` robust deviations, and is the most extreme
 within its neighbourhood. A shift is a point where the mean of the next `SHIFT_SPAN_WINDOWS`
-windows differs from the mean of the previous ones by at least `SHIFT_MIN_DELTA`. Each moment
+windows differs from the mean of the previous ones by at least `shift_min_delta`
+(`MomentThresholds`, calibrated on labelled recordings: analysis/moment_fit.py). Each moment
 carries its evidence: the scored face frames the temporal head attended to and the words said.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,12 +20,22 @@ if TYPE_CHECKING:
     from analysis.stage_outputs import AttentionFrame, FaceOutput, FaceTrack
 
 DIMENSIONS = ("valence", "arousal")
-PEAK_MIN_DEVIATION = 0.25  # on the -1..1 scale
-PEAK_MIN_MADS = 3.0
 PEAK_NEIGHBOURHOOD_WINDOWS = 5  # a peak is the extreme within +-this many windows
 SHIFT_SPAN_WINDOWS = 5
-SHIFT_MIN_DELTA = 0.3
 SHIFT_MIN_VALID_WINDOWS = 3  # on each side
+
+
+@dataclass(frozen=True)
+class MomentThresholds:
+    """How far a value must stand out to be a moment (on the -1..1 scale). Chosen for F1 on
+    labelled recordings (`python -m analysis evaluate moments`; docs/evaluation.md): against
+    0.25, 3 and 0.3 before, false alarms fell from 2.7 to 0.8 a minute there."""
+
+    peak_min_deviation: float = 0.15  # from the session's median
+    peak_min_mads: float = 6.0  # and this many of its robust deviations
+    shift_min_delta: float = 0.4  # between the means of the windows either side
+
+
 MIN_WINDOW_CONFIDENCE = 0.2  # less certain windows are ignored when looking for moments
 MAX_EVIDENCE_FRAMES = 5
 MAX_EVIDENCE_WORDS = 30
@@ -39,7 +51,7 @@ def _series(windows: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
     )
 
 
-def _peaks(values: np.ndarray) -> list[tuple[int, float]]:
+def _peaks(values: np.ndarray, thresholds: MomentThresholds) -> list[tuple[int, float]]:
     valid = values[~np.isnan(values)]
     if len(valid) < 3:
         return []
@@ -50,7 +62,7 @@ def _peaks(values: np.ndarray) -> list[tuple[int, float]]:
         if np.isnan(value):
             continue
         deviation = value - median
-        if abs(deviation) < max(PEAK_MIN_DEVIATION, PEAK_MIN_MADS * mad):
+        if abs(deviation) < max(thresholds.peak_min_deviation, thresholds.peak_min_mads * mad):
             continue
         lo, hi = max(0, i - PEAK_NEIGHBOURHOOD_WINDOWS), i + PEAK_NEIGHBOURHOOD_WINDOWS + 1
         neighbourhood = np.abs(values[lo:hi] - median)
@@ -59,7 +71,7 @@ def _peaks(values: np.ndarray) -> list[tuple[int, float]]:
     return found
 
 
-def _shifts(values: np.ndarray) -> list[tuple[int, float]]:
+def _shifts(values: np.ndarray, thresholds: MomentThresholds) -> list[tuple[int, float]]:
     deltas = np.full(len(values), np.nan)
     for i in range(1, len(values)):
         before = values[max(0, i - SHIFT_SPAN_WINDOWS) : i]
@@ -69,7 +81,7 @@ def _shifts(values: np.ndarray) -> list[tuple[int, float]]:
             deltas[i] = after.mean() - before.mean()
     found = []
     for i, delta in enumerate(deltas):
-        if np.isnan(delta) or abs(delta) < SHIFT_MIN_DELTA:
+        if np.isnan(delta) or abs(delta) < thresholds.shift_min_delta:
             continue
         lo, hi = max(0, i - SHIFT_SPAN_WINDOWS), i + SHIFT_SPAN_WINDOWS + 1
         if abs(delta) >= np.nanmax(np.abs(deltas[lo:hi])):
@@ -128,11 +140,12 @@ def find_moments(
     face: FaceOutput | None,
     transcript: Sequence[Mapping[str, Any]],
     scored_tracks: set[str],
+    thresholds: MomentThresholds = MomentThresholds(),
 ) -> list[dict[str, Any]]:
     moments: list[dict[str, Any]] = []
     for dimension in DIMENSIONS:
         values = _series(windows, dimension)
-        for i, deviation in _peaks(values):
+        for i, deviation in _peaks(values, thresholds):
             window = windows[i]
             moments.append(
                 {
@@ -149,7 +162,7 @@ def find_moments(
                     ),
                 }
             )
-        for i, delta in _shifts(values):
+        for i, delta in _shifts(values, thresholds):
             lo = max(0, i - SHIFT_SPAN_WINDOWS)
             hi = min(len(windows), i + SHIFT_SPAN_WINDOWS) - 1
             start_s, end_s = windows[lo]["start_s"], windows[hi]["end_s"]
