@@ -15,14 +15,15 @@ Only people whose role is in `score_roles` are scored; everyone else stays unsco
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -54,6 +55,7 @@ TEXT_CONFIDENCE = 0.5  # a sentence's wording is a moderate cue to how its speak
 SPEECH_EMOTION_CONFIDENCE = 0.5
 TEXT_AROUSAL_CONFIDENCE_SHARE = 0.5  # arousal from wording is weaker than valence (dev r 0.49)
 ROUND_DIGITS = 4
+T = TypeVar("T")
 WINDOW_EVIDENCE_FRAMES = 3  # attended face frames kept as each window's evidence
 
 
@@ -84,6 +86,28 @@ class _Cue:
     frames: tuple[dict[str, Any], ...] = ()
 
 
+class _SpanIndex(Generic[T]):
+    """Items with a time span, found by the window they overlap, in the order they were given:
+    each window reads only its own cues, not the whole session's (a 4-hour session has some
+    7,000 windows and as many face cues)."""
+
+    def __init__(self, items: Sequence[T], span: Callable[[T], tuple[float, float]]) -> None:
+        self._items, self._span = items, span
+        self._order = sorted(range(len(items)), key=lambda i: span(items[i])[0])
+        self._starts = [span(items[i])[0] for i in self._order]
+        self._longest = max((end - start for start, end in map(span, items)), default=0.0)
+
+    def overlapping(self, start_s: float, end_s: float) -> list[T]:
+        lo = bisect.bisect_left(self._starts, start_s - self._longest)
+        hi = bisect.bisect_left(self._starts, end_s)
+        chosen = sorted(i for i in self._order[lo:hi] if self._span(self._items[i])[1] > start_s)
+        return [self._items[i] for i in chosen]
+
+
+def _cue_span(cue: _Cue) -> tuple[float, float]:
+    return cue.start_s, cue.end_s
+
+
 @dataclass
 class _Modality:
     cues: list[_Cue] = field(default_factory=list)
@@ -94,6 +118,19 @@ class _Modality:
     source: str = ""
     # The face read as the CNN reads any face, where `cues` are read against the person's rest
     raw_cues: list[_Cue] = field(default_factory=list)
+
+    # Made on first use, once every cue is in.
+    @cached_property
+    def cues_by_time(self) -> _SpanIndex[_Cue]:
+        return _SpanIndex(self.cues, _cue_span)
+
+    @cached_property
+    def raw_cues_by_time(self) -> _SpanIndex[_Cue]:
+        return _SpanIndex(self.raw_cues, _cue_span)
+
+    @cached_property
+    def present_by_time(self) -> _SpanIndex[tuple[float, float, bool]]:
+        return _SpanIndex(self.present, lambda p: (p[0], p[1]))
 
 
 RELIABILITY_PATH = Path(__file__).with_name("fusion_reliability.json")
@@ -242,9 +279,11 @@ def _fuse_window(
     gaps: list[dict[str, str]] = []
     for name in MODALITIES:
         modality = modalities[name]
-        summary = _summarise(modality.cues, start_s, end_s)
+        cues = modality.cues_by_time.overlapping(start_s, end_s)
+        summary = _summarise(cues, start_s, end_s)
         if summary is None:
-            there = [s for a, b, s in modality.present if _overlap(a, b, start_s, end_s) > 0]
+            present = modality.present_by_time.overlapping(start_s, end_s)
+            there = [s for a, b, s in present if _overlap(a, b, start_s, end_s) > 0]
             if modality.session_gap:
                 reason = modality.reason_when_empty
             elif any(there):
@@ -257,9 +296,10 @@ def _fuse_window(
             continue
         parts[name] = summary
         parts[name]["source"] = modality.source
-        if frames := _attended_frames(modality.cues, start_s, end_s):
+        if frames := _attended_frames(cues, start_s, end_s):
             parts[name]["frames"] = frames
-        raw = _summarise(modality.raw_cues, start_s, end_s) if modality.raw_cues else None
+        raw_cues = modality.raw_cues_by_time.overlapping(start_s, end_s)
+        raw = _summarise(raw_cues, start_s, end_s) if raw_cues else None
         if raw is not None:
             parts[name]["raw"] = {
                 "valence": _round(raw["valence"]),
