@@ -92,8 +92,11 @@ def _shifts(values: np.ndarray, thresholds: MomentThresholds) -> list[tuple[int,
 def attention_evidence(track: FaceTrack, frame: AttentionFrame) -> dict[str, Any]:
     """One frame the face model attended to, as evidence: when, how much, and where the face
     was in it (its box, so that a thumbnail can show the face rather than the room)."""
-    evidence: dict[str, Any] = {"track_id": str(track.track_id), "t_s": frame.t_s}
-    evidence["weight"] = frame.weight
+    evidence: dict[str, Any] = {
+        "track_id": str(track.track_id),
+        "t_s": frame.t_s,
+        "weight": frame.weight,
+    }
     if (box := track.box_at(frame.t_s)) is not None:
         evidence["box"] = list(box)
     return evidence
