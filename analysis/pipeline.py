@@ -349,9 +349,14 @@ class _Run:
     def _prepare_next(
         self, pool: ThreadPoolExecutor, pending: list[Stage], preparing: dict[Future[None], Stage]
     ) -> None:
-        """In a thread no stage can use yet, load the models of the next waiting stage (e.g.
-        the text stage's sentence encoder while the face stage finishes): once per stage."""
+        """In a thread no stage can use yet, load the models of a stage that runs next (e.g.
+        the text stage's sentence encoder while the voice stage runs): once per stage. Only
+        one step ahead, a stage none of whose inputs still waits, so that a model is not held
+        beside the memory of stages before the one it follows (the face stage's)."""
+        waiting = {stage.name for stage in pending}
         for stage in pending:
+            if any(name in waiting for name in stage.reads):
+                continue
             if stage.prepare is not None and stage.name not in self.prepared:
                 self.prepared.add(stage.name)
                 context = contextvars.copy_context()

@@ -20,6 +20,7 @@ Cases:
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 import time
@@ -30,13 +31,50 @@ import numpy as np
 import torch
 
 
+class _MemoryTrace:
+    """A pipeline reporter that reads this process's resident memory as progress comes in:
+    per stage label, the memory when it started and the most it reached, and along the run,
+    the memory at every tenth of it (how it grows with the recording's position)."""
+
+    def __init__(self) -> None:
+        self.by_stage: dict[str, dict[str, float]] = {}
+        self.along: list[tuple[float, float]] = []  # (fraction of the run, MiB)
+
+    def progress(self, stage: str, fraction: float) -> None:
+        rss = _resident_mib()
+        seen = self.by_stage.setdefault(stage, {"start_mib": rss, "max_mib": rss})
+        seen["max_mib"] = max(seen["max_mib"], rss)
+        if not self.along or fraction >= self.along[-1][0] + 0.1:
+            self.along.append((round(fraction, 2), rss))
+
+    def should_stop(self, *, at_boundary: bool = False) -> bool:
+        return False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "by_stage": {
+                stage: {k: round(v, 1) for k, v in seen.items()}
+                for stage, seen in self.by_stage.items()
+            },
+            "along": [[fraction, round(rss, 1)] for fraction, rss in self.along],
+        }
+
+
+def _resident_mib() -> float:
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
+
+
 def _pipeline(path: Path) -> dict[str, Any]:
     from analysis.pipeline import FileStageStore, PipelineOptions, run_pipeline
 
     options = PipelineOptions()
+    trace = _MemoryTrace()
     with tempfile.TemporaryDirectory() as outputs:
         started = time.perf_counter()
-        run = run_pipeline(path, options=options, store=FileStageStore(Path(outputs)))
+        run = run_pipeline(
+            path, options=options, store=FileStageStore(Path(outputs)), reporter=trace
+        )
         elapsed_s = time.perf_counter() - started  # not the stages' sum: some run side by side
     stage_s = run.seconds
     document = run.document
@@ -50,6 +88,7 @@ def _pipeline(path: Path) -> dict[str, Any]:
         "windows": len(document["windows"]),
         "utterances": len(document["transcript"]),
         "face_tracks": len(document.get("face_tracks", [])),
+        "resident_memory": trace.to_json(),
     }
 
 
@@ -123,6 +162,7 @@ CASES = {
 
 def main(argv: list[str]) -> int:
     case, recording, *limit = argv
+    from analysis.allocator import allocator_in_use
     from analysis.device import torch_device
     from analysis.threads import apply_thread_budget
 
@@ -133,6 +173,7 @@ def main(argv: list[str]) -> int:
     else:
         result = CASES[case](Path(recording))
     result["device"] = str(torch_device())
+    result["allocator"] = allocator_in_use()
     result["threads"] = budget.threads
     result["torch_threads"] = torch.get_num_threads()
     print(json.dumps(result))

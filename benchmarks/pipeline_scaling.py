@@ -11,7 +11,9 @@ benchmarks/_recording.py) into a temporary folder, then measures, each case in i
   whole audio (against the transcript stage);
 - growth: seconds of work per added minute of input between the smallest and largest sizes,
   the ratio of peak memory between them (flat memory: close to 1), and peak memory's growth
-  per hour of recording with the 4-hour peak it implies.
+  per hour of recording with the 4-hour peak it implies;
+- memory's baseline: the pipeline on glibc's malloc (`pipeline-system-malloc`), where the
+  `pipeline` case runs on the allocator a worker runs on (analysis/allocator.py).
 
     python -m benchmarks.pipeline_scaling              # 1, 10, 60 minutes; 3 repeats (hours)
     python -m benchmarks.pipeline_scaling --quick      # 1 and 10 minutes; 1 repeat
@@ -26,6 +28,7 @@ reported with the results.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -34,12 +37,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from analysis.allocator import ALLOCATOR_VARIABLE, SYSTEM, analysis_environment
 from benchmarks._recording import RecordingSpec, repeat_recording, write_recording
 from benchmarks.common import Row, print_rows, python_child, run_child, summarise, write_result
 
 FULL_MINUTES = (1.0, 10.0, 60.0)
 QUICK_MINUTES = (1.0, 10.0)
-CASES = ("pipeline", "decode", "naive-face", "whisper-plain")
+CASES = ("pipeline", "decode", "naive-face", "whisper-plain", "pipeline-system-malloc")
+SYSTEM_MALLOC = "pipeline-system-malloc"  # the pipeline as before jemalloc: memory's baseline
 CASE_TIMEOUT_S = 6 * 60 * 60
 SECONDS_PER_MINUTE = 60.0
 LONGEST_HOURS = 4.0  # the longest session a worker should analyse within its memory
@@ -60,8 +65,14 @@ class ScalingOptions:
 
 
 def measure_case(case: str, recording: Path, *extra: str) -> dict[str, Any]:
+    """One case in its own process, started as a worker is (analysis/allocator.py)."""
+    environment = analysis_environment()
+    if case == SYSTEM_MALLOC:
+        environment = analysis_environment({**os.environ, ALLOCATOR_VARIABLE: SYSTEM})
+        case = "pipeline"
     child = run_child(
         python_child("benchmarks._pipeline_child", case, str(recording), *extra),
+        env=environment,
         timeout_s=CASE_TIMEOUT_S,
     )
     if child.returncode != 0:
@@ -170,8 +181,21 @@ def rows_from_runs(runs: dict[float, dict[str, list[dict[str, Any]]]]) -> list[R
                     spread=rss.spread(),
                     baseline="decoding alone" if decode else "",
                     baseline_value=round(_median(decode, "peak_rss_mib"), 1) if decode else None,
+                    note=f"allocator {pipeline[0].get('allocator', 'system')}",
                 )
             )
+            system = cases.get(SYSTEM_MALLOC, [])
+            if system:
+                rows.append(
+                    Row(
+                        case=f"pipeline peak RSS, {size}",
+                        metric="MiB",
+                        value=round(rss.median, 1),
+                        spread=rss.spread(),
+                        baseline="glibc malloc (MOODLINE_ALLOCATOR=system)",
+                        baseline_value=round(_median(system, "peak_rss_mib"), 1),
+                    )
+                )
         naive = cases.get("naive-face", [])
         if pipeline and naive:
             frames = _median(decode, "frames") if decode else duration_s * pipeline[0]["sample_fps"]
@@ -228,22 +252,36 @@ def _growth_rows(runs: dict[float, dict[str, list[dict[str, Any]]]]) -> list[Row
                 note="ratio ≈ 1 or below: linear (fixed start-up cost amortised)",
             )
         )
-    small_rss = _median(runs[small]["pipeline"], "peak_rss_mib")
-    large_rss = _median(runs[large]["pipeline"], "peak_rss_mib")
-    rows.append(
+    for case in ("pipeline", SYSTEM_MALLOC):
+        if runs[small].get(case) and runs[large].get(case):
+            rows.extend(
+                _memory_growth_rows(case, runs[small][case], runs[large][case], small, large)
+            )
+    return rows
+
+
+def _memory_growth_rows(
+    case: str,
+    small_runs: Sequence[dict[str, Any]],
+    large_runs: Sequence[dict[str, Any]],
+    small: float,
+    large: float,
+) -> list[Row]:
+    span = f"{small:g}→{large:g} min"
+    small_rss = _median(small_runs, "peak_rss_mib")
+    large_rss = _median(large_runs, "peak_rss_mib")
+    per_hour = (large_rss - small_rss) / (large - small) * 60
+    return [
         Row(
-            case=f"pipeline peak RSS growth, {span}",
+            case=f"{case} peak RSS growth, {span}",
             metric="MiB",
             value=round(large_rss, 1),
             baseline=f"peak RSS at {small:g} min",
             baseline_value=round(small_rss, 1),
             note="ratio ≈ 1: flat memory",
-        )
-    )
-    per_hour = (large_rss - small_rss) / (large - small) * 60
-    rows.append(
+        ),
         Row(
-            case=f"pipeline peak RSS growth per hour of recording, {span}",
+            case=f"{case} peak RSS growth per hour of recording, {span}",
             metric="MiB/hour",
             value=round(per_hour, 1),
             note=(
@@ -251,9 +289,8 @@ def _growth_rows(runs: dict[float, dict[str, list[dict[str, Any]]]]) -> list[Row
                 f"{large_rss + per_hour * (LONGEST_HOURS - large / 60):.0f} MiB "
                 f"(target {TARGET_LONGEST_PEAK_MIB} MiB)"
             ),
-        )
-    )
-    return rows
+        ),
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

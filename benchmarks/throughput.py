@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from analysis.allocator import analysis_environment
 from benchmarks._recording import RecordingSpec, write_recording
 from benchmarks.common import (
     ChildRun,
@@ -60,7 +61,7 @@ SEQUENTIAL_SETTINGS = {
 def _child(case: str, recording: Path, env: dict[str, str], *extra: str) -> dict[str, Any]:
     run: ChildRun = run_child(
         python_child("benchmarks._pipeline_child", case, str(recording), *extra),
-        env=env,
+        env=analysis_environment({**os.environ, **env}),  # started as a worker is
         timeout_s=CHILD_TIMEOUT_S,
     )
     if run.returncode != 0:

@@ -24,6 +24,7 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
+from analysis.allocator import analysis_environment
 from clinic.demo_sessions import DEMO_SESSIONS, DemoSession, demo_session_clip
 from clinic.models import (
     AnalysisJob,
@@ -152,7 +153,8 @@ def demo_serve(*, host: str, port: int) -> int:
         ),
         _start(
             [sys.executable, "-m", "celery", "-A", "clinic", "worker", "--pool", "threads",
-             "--concurrency", "2", "--queues", "analysis,housekeeping", "--loglevel", "INFO"]
+             "--concurrency", "2", "--queues", "analysis,housekeeping", "--loglevel", "INFO"],
+            environment=analysis_environment(),  # on jemalloc where installed
         ),
     ]  # fmt: skip
     stop_requested = False
@@ -175,8 +177,11 @@ def demo_serve(*, host: str, port: int) -> int:
     return 1 if failed and not stop_requested else 0
 
 
-def _start(command: Sequence[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(command, cwd=REPO_ROOT, env=os.environ.copy())  # noqa: S603
+def _start(
+    command: Sequence[str], environment: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    env = os.environ.copy() if environment is None else environment
+    return subprocess.Popen(command, cwd=REPO_ROOT, env=env)  # noqa: S603
 
 
 def _stop(children: Sequence[subprocess.Popen[bytes]]) -> None:

@@ -16,6 +16,11 @@ case "${1:-web}" in
         # (analysis/threads.py): this worker's concurrency, unless the machine runs several
         # workers and says so with MOODLINE_CONCURRENT_ANALYSES.
         export MOODLINE_CONCURRENT_ANALYSES="${MOODLINE_CONCURRENT_ANALYSES:-${WORKER_CONCURRENCY:-1}}"
+        # On jemalloc, which gives back what an analysis freed; glibc's malloc keeps hundreds
+        # of MiB of it (analysis/allocator.py). MOODLINE_ALLOCATOR=system keeps glibc's.
+        if [ "${MOODLINE_ALLOCATOR:-jemalloc}" = jemalloc ]; then
+            export LD_PRELOAD="libjemalloc.so.2${LD_PRELOAD:+ $LD_PRELOAD}"
+        fi
         exec celery -A clinic worker \
             --queues "${CELERY_QUEUES:-analysis}" \
             --concurrency "${WORKER_CONCURRENCY:-1}" \

@@ -6,6 +6,11 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || missing+=(sox)
+# jemalloc, the allocator analysis workers run on (analysis/allocator.py), where it may be
+# installed; without it they run on glibc's malloc and its test is skipped.
+if ! ldconfig -p 2>/dev/null | grep -q 'libjemalloc\.so\.2' && [ "$(id -u)" -eq 0 ]; then
+    missing+=(libjemalloc2)
+fi
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi

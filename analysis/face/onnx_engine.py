@@ -119,6 +119,14 @@ def _session(path: Path, threads: int) -> _OrtSession:
     return _OrtSession(path, threads)
 
 
+def release_sessions() -> None:
+    """Let every session go, with the memory ONNX Runtime keeps for its largest batch (~230
+    MiB after a session's video: the detector's image pyramids). The face stage calls this
+    when its video is read, so the stages after it do not run beside that memory; the next
+    call of a network makes its session again, in a fraction of a second."""
+    _session.cache_clear()
+
+
 @dataclass(frozen=True)
 class OrtNetwork:
     """An exported network as ONNX Runtime runs it, each call on the running stage's share of

@@ -26,7 +26,7 @@ from analysis.face.baseline import relative_to_rest, rest_baseline
 from analysis.face.detect import DetectorOptions, FaceDetector, frames_to_tensor
 from analysis.face.expression import to_model_input
 from analysis.face.loading import expression_network, face_model_specs
-from analysis.face.onnx_engine import Network
+from analysis.face.onnx_engine import Network, release_sessions
 from analysis.face.sequence import FaceSequenceModel, load_head_model
 from analysis.face.track import FaceTracker, TrackedFace, TrackerOptions
 from analysis.labels import EMOTIONS, valence_arousal
@@ -166,16 +166,19 @@ def run_face_stage(
             progress(min(1.0, (batch[-1].t_s + 1 / options.sample_fps) / info.duration_s))
         batch.clear()
 
-    for frame in iter_video_frames(
-        path, sample_fps=options.sample_fps, max_side_px=options.max_side_px
-    ):
-        if batch and frame.rgb.shape != batch[0].rgb.shape:
+    try:
+        for frame in iter_video_frames(
+            path, sample_fps=options.sample_fps, max_side_px=options.max_side_px
+        ):
+            if batch and frame.rgb.shape != batch[0].rgb.shape:
+                flush()
+            batch.append(frame)
+            if len(batch) >= options.batch_size:
+                flush()
+        if batch:
             flush()
-        batch.append(frame)
-        if len(batch) >= options.batch_size:
-            flush()
-    if batch:
-        flush()
+    finally:
+        release_sessions()  # what ONNX Runtime holds for the largest batch, before what follows
 
     kept = [_Track.of(t) for t in tracks.values() if len(t) >= options.min_track_frames]
     tracks.clear()
