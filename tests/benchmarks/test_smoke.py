@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis.allocator import jemalloc_library
 from benchmarks.common import REPO_ROOT
 from benchmarks.pipeline_scaling import rows_from_runs
 from benchmarks.transcribe import JFK
@@ -142,21 +143,28 @@ def test_the_pipeline_benchmark_runs_every_case_and_reports_the_device(tmp_path:
     )
 
     runs = document["details"]["runs"]["0.05"]
-    assert set(runs) == {"pipeline", "decode", "naive-face", "whisper-plain"}
+    assert set(runs) == {
+        "pipeline", "decode", "naive-face", "whisper-plain", "pipeline-system-malloc"
+    }  # fmt: skip
     pipeline = runs["pipeline"][0]
     assert set(pipeline["stage_s"]) == {"ingest", "face", "voice", "transcript", "text", "fusion"}
     assert pipeline["device"] == document["machine"]["device"]
+    # the pipeline runs on the allocator a worker runs on; its memory's baseline on glibc's
+    assert pipeline["allocator"] == ("jemalloc" if jemalloc_library() else "system")
+    assert runs["pipeline-system-malloc"][0]["allocator"] == "system"
+    assert set(pipeline["resident_memory"]["by_stage"]) >= {"voice", "text", "fusion"}
     cases = {row["case"] for row in document["rows"]}
     assert {
         "pipeline end to end, 0.05 min",
         "face stage, 0.05 min",
         "transcript stage, 0.05 min",
     } <= cases
+    baselines = {row["baseline"] for row in document["rows"] if row["metric"] == "MiB"}
+    assert "glibc malloc (MOODLINE_ALLOCATOR=system)" in baselines
     # a child's memory is its own: decoding alone needs less than the whole pipeline
     assert 0 < runs["decode"][0]["peak_rss_mib"] < pipeline["peak_rss_mib"]
 
 
-@pytest.mark.slow
 @pytest.mark.slow
 def test_the_throughput_benchmark_runs_two_analyses_at_once_beside_the_old_settings(
     tmp_path: Path,
