@@ -3,11 +3,11 @@
 An analysis allocates and frees many buffers of a few hundred KiB to a few MiB (decoded frames,
 detector pyramids, Whisper's decoding buffers) from several threads. glibc's malloc keeps much
 of what was freed and seldom returns it: on a 10-minute session the process peaked at
-1.3-1.4 GiB, and `malloc_trim` after every face batch or two arenas instead of sixteen gave
-none of it back. Sending buffers over 1 MiB to `mmap` did (1.09 GiB) but made the whole run
-~1.4x slower. jemalloc returns freed pages by itself and cost no time (1.23 GiB, same speed;
-docs/evaluation.md, "Pipeline memory"), so analysis workers run on it where it is installed
-(Debian: `libjemalloc2`).
+1,291-1,362 MiB, and `malloc_trim` after every face batch, or two arenas instead of sixteen,
+gave next to none of it back. Sending buffers over 1 MiB to `mmap` did (1,063 MiB) but made
+the whole run ~1.4x slower. jemalloc returns freed pages by itself (1,199 MiB, at the same
+speed; docs/evaluation.md, "Pipeline memory"), so analysis workers run on it where it is
+installed (Debian: `libjemalloc2`).
 
 The allocator is chosen when a process starts (`LD_PRELOAD`), so it is set by whatever starts
 the worker: `docker/entrypoint.sh`, `manage.py demo` and the benchmarks' children take their
