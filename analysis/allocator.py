@@ -5,8 +5,8 @@ detector pyramids, Whisper's decoding buffers) from several threads. glibc's mal
 of what was freed and seldom returns it: on a 10-minute session the process peaked at
 1,291-1,362 MiB, and `malloc_trim` after every face batch, or two arenas instead of sixteen,
 gave next to none of it back. Sending buffers over 1 MiB to `mmap` did (1,063 MiB) but made
-the whole run ~1.4x slower. jemalloc returns freed pages by itself (1,199 MiB, at the same
-speed; docs/evaluation.md, "Pipeline memory"), so analysis workers run on it where it is
+the whole run ~1.4x slower. jemalloc returns freed pages by itself (1,199 MiB, within 2 % of
+glibc's speed; docs/evaluation.md, "Pipeline memory"), so analysis workers run on it where it is
 installed (Debian: `libjemalloc2`).
 
 The allocator is chosen when a process starts (`LD_PRELOAD`), so it is set by whatever starts
