@@ -20,7 +20,6 @@ Cases:
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tempfile
 import time
@@ -29,6 +28,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from benchmarks.common import resident_mib
 
 
 class _MemoryTrace:
@@ -41,7 +42,7 @@ class _MemoryTrace:
         self.along: list[tuple[float, float]] = []  # (fraction of the run, MiB)
 
     def progress(self, stage: str, fraction: float) -> None:
-        rss = _resident_mib()
+        rss = resident_mib()
         seen = self.by_stage.setdefault(stage, {"start_mib": rss, "max_mib": rss})
         seen["max_mib"] = max(seen["max_mib"], rss)
         if not self.along or fraction >= self.along[-1][0] + 0.1:
@@ -58,11 +59,6 @@ class _MemoryTrace:
             },
             "along": [[fraction, round(rss, 1)] for fraction, rss in self.along],
         }
-
-
-def _resident_mib() -> float:
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / (1024 * 1024)
 
 
 def _pipeline(path: Path) -> dict[str, Any]:

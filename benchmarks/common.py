@@ -183,6 +183,15 @@ def run_child(
     )
 
 
+def resident_mib(pid: int | str = "self") -> float:
+    """A process's resident memory now (VmRSS), MiB; 0 when it reports none."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / KIB_PER_MIB
+    return 0.0
+
+
 def python_child(module: str, *args: str) -> list[str]:
     """The argv that runs `python -m module args` with this interpreter."""
     return [sys.executable, "-m", module, *args]

@@ -41,6 +41,7 @@ from benchmarks.common import (
     django_bench_env,
     ensure_database,
     print_rows,
+    resident_mib,
     write_result,
 )
 
@@ -184,14 +185,6 @@ def upload(port: int, token: str, session_id: str, unit: bytes, size_bytes: int)
     return response.status
 
 
-def _rss_mib(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 class PeakSampler(threading.Thread):
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
@@ -201,7 +194,7 @@ class PeakSampler(threading.Thread):
 
     def run(self) -> None:
         while not self.done.is_set():
-            self.peak_mib = max(self.peak_mib, _rss_mib(self.pid))
+            self.peak_mib = max(self.peak_mib, resident_mib(self.pid))
             time.sleep(SAMPLE_INTERVAL_S)
 
 
@@ -215,7 +208,7 @@ def measure(
         if warm != 201:
             raise RuntimeError(f"the warm-up upload answered {warm}")
         time.sleep(0.5)
-        idle = _rss_mib(server.pid)
+        idle = resident_mib(server.pid)
         sampler = PeakSampler(server.pid)
         sampler.start()
         started = time.perf_counter()

@@ -24,9 +24,10 @@ SAMPLE_RATE_HZ = 16000
 FRAME_SAMPLES = 512
 FRAME_S = FRAME_SAMPLES / SAMPLE_RATE_HZ
 LANES = 32  # lanes in one batch: enough to keep two cores busy, ~21 MB of audio per batch
-# 10.24 s per lane; the last, partial batch has fewer lanes, as long. (Shorter lanes there
-# restarted the state every 2 s of a short recording: an angry 2.6 s sentence read as silence,
-# and RAVDESS two-voice conversations missed 16% of their speech instead of 12%.)
+# 10.24 s per lane. The last, partial batch has as few lanes as it needs, of this length (one
+# shorter lane for a recording under 10 s). (32 lanes of 2 s there restarted the state every
+# 2 s of a short recording: an angry 2.6 s sentence read as silence, and RAVDESS two-voice
+# conversations missed 16% of their speech instead of 12%.)
 LANE_FRAMES = 320
 WARMUP_FRAMES = 32  # 1 s of preceding audio read by each lane before its own frames
 
@@ -84,7 +85,8 @@ class SpeechProbabilities:
     def result(self) -> np.ndarray:
         """Probabilities of every whole frame fed so far (a last partial frame is not scored)."""
         if self._pending_frames:
-            self._score(self._take(self._pending_frames), LANE_FRAMES)
+            frames = self._pending_frames
+            self._score(self._take(frames), min(LANE_FRAMES, frames))
         if not self._probs:
             return np.zeros(0, dtype=np.float32)
         return np.concatenate(self._probs)

@@ -139,7 +139,7 @@ def test_a_recording_shorter_than_a_batch_reads_as_frame_by_frame_reading_does(c
 
     gap = np.abs(tracker.result() - vad.frame_by_frame_probabilities(conversation))
 
-    # Then it is read in two full-length lanes, not in many short ones each restarting the
+    # Then it is read in two lanes of ~10 s, not in many short ones each restarting the
     # model's state (lanes of 2 s put frames off by up to 0.42 here)
     assert gap.max() < 0.1
     assert gap.mean() < 0.005

@@ -44,7 +44,10 @@ pytestmark = [
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FAST = {"sample_fps": 2.0}
+# Every frame of the two-second clip: the face stage then outlasts the ingest by ~0.4 s, two
+# polls, long enough for a fault to be put to it while it runs (at 2 frames a second it
+# finished within 0.1 s of the ingest, and a poll every 0.2 s could miss it).
+EVERY_FRAME = {"sample_fps": 25.0}
 WORKER_START_TIMEOUT_S = 120  # generous: the test machines are shared and busy
 JOB_TIMEOUT_S = 240
 # Recovery settings for the test workers only (the defaults are minutes).
@@ -215,7 +218,7 @@ def _assert_analysed_exactly_once(job: AnalysisJob, recording: Recording) -> Non
 def test_a_worker_killed_mid_analysis_is_replaced_and_the_job_completes_once(
     recording: Recording, dr_rivera: User, consents: dict[str, Consent], workers: Workers
 ) -> None:
-    job = analysis_request(recording=recording, requested_by=dr_rivera, options=FAST)
+    job = analysis_request(recording=recording, requested_by=dr_rivera, options=EVERY_FRAME)
     workers.start("alpha")
     wait_for(lambda: _face_running_after_ingest(job.id), timeout_s=JOB_TIMEOUT_S, what="face stage")
     ingest_before = StageResult.objects.get(job=job, stage="ingest").created_at
@@ -238,7 +241,7 @@ def test_a_worker_killed_mid_analysis_is_replaced_and_the_job_completes_once(
 def test_a_worker_asked_to_stop_hands_its_job_back_at_once_for_another_to_finish(
     recording: Recording, dr_rivera: User, consents: dict[str, Consent], workers: Workers
 ) -> None:
-    job = analysis_request(recording=recording, requested_by=dr_rivera, options=FAST)
+    job = analysis_request(recording=recording, requested_by=dr_rivera, options=EVERY_FRAME)
     workers.start("golf")
     wait_for(lambda: _face_running_after_ingest(job.id), timeout_s=JOB_TIMEOUT_S, what="face stage")
 
@@ -257,7 +260,7 @@ def test_a_worker_asked_to_stop_hands_its_job_back_at_once_for_another_to_finish
 def test_a_database_hiccup_mid_job_is_retried_and_the_job_resumes_where_it_was(
     recording: Recording, dr_rivera: User, consents: dict[str, Consent], workers: Workers
 ) -> None:
-    job = analysis_request(recording=recording, requested_by=dr_rivera, options=FAST)
+    job = analysis_request(recording=recording, requested_by=dr_rivera, options=EVERY_FRAME)
     workers.start("india")
     wait_for(lambda: _face_running_after_ingest(job.id), timeout_s=JOB_TIMEOUT_S, what="face stage")
     ingest_before = StageResult.objects.get(job=job, stage="ingest").created_at
@@ -285,7 +288,7 @@ def test_a_job_survives_a_redis_restart_and_the_worker_keeps_consuming(
     tmp_path: Path,
 ) -> None:
     workers = Workers(redis_url=own_redis.url, log_dir=tmp_path)
-    options = {"modalities": ["voice", "text", "face"], **FAST}
+    options = {"modalities": ["voice", "text", "face"], **EVERY_FRAME}
     job = job_create(recording=recording, requested_by=dr_rivera, options=options)
     try:
         workers.start("charlie")
@@ -350,7 +353,7 @@ def test_two_workers_receiving_the_same_job_run_it_once(
 ) -> None:
     workers.start("echo")
     workers.start("foxtrot")
-    job = analysis_request(recording=recording, requested_by=dr_rivera, options=FAST)
+    job = analysis_request(recording=recording, requested_by=dr_rivera, options=EVERY_FRAME)
     analysis_enqueue(job_id=job.id)  # the same job, delivered twice
 
     wait_for(lambda: _finished(job.id), timeout_s=JOB_TIMEOUT_S, what="the job to finish")
