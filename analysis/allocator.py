@@ -5,9 +5,9 @@ detector pyramids, Whisper's decoding buffers) from several threads. glibc's mal
 of what was freed and seldom returns it: on a 10-minute session the process peaked at
 1,291-1,362 MiB, and `malloc_trim` after every face batch, or two arenas instead of sixteen,
 gave next to none of it back. Sending buffers over 1 MiB to `mmap` did (1,063 MiB) but made
-the whole run ~1.4x slower. jemalloc returns freed pages by itself (1,199 MiB, within 2 % of
-glibc's speed; docs/evaluation.md, "Pipeline memory"), so analysis workers run on it where it is
-installed (Debian: `libjemalloc2`).
+the whole run ~1.4x slower. jemalloc returns freed pages by itself (1,199 MiB; in alternating
+runs two of three were within 2 % of glibc's time; docs/evaluation.md, "Pipeline memory"),
+so analysis workers run on it where it is installed (Debian: `libjemalloc2`).
 
 The allocator is chosen when a process starts (`LD_PRELOAD`), so it is set by whatever starts
 the worker: `docker/entrypoint.sh`, `manage.py demo` and the benchmarks' children take their
@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes.util
 import os
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 
 ALLOCATOR_VARIABLE = "MOODLINE_ALLOCATOR"
@@ -40,6 +41,7 @@ def allocator_setting(environ: Mapping[str, str] | None = None) -> str:
     return asked
 
 
+@cache
 def jemalloc_library() -> str | None:
     """The name the dynamic loader knows jemalloc by (`libjemalloc.so.2`), or None when it is
     not installed."""

@@ -43,8 +43,8 @@ from benchmarks.common import Row, print_rows, python_child, run_child, summaris
 
 FULL_MINUTES = (1.0, 10.0, 60.0)
 QUICK_MINUTES = (1.0, 10.0)
-CASES = ("pipeline", "decode", "naive-face", "whisper-plain", "pipeline-system-malloc")
 SYSTEM_MALLOC = "pipeline-system-malloc"  # the pipeline as before jemalloc: memory's baseline
+CASES = ("pipeline", "decode", "naive-face", "whisper-plain", SYSTEM_MALLOC)
 CASE_TIMEOUT_S = 6 * 60 * 60
 SECONDS_PER_MINUTE = 60.0
 LONGEST_HOURS = 4.0  # the longest session a worker should analyse within its memory
@@ -66,10 +66,11 @@ class ScalingOptions:
 
 def measure_case(case: str, recording: Path, *extra: str) -> dict[str, Any]:
     """One case in its own process, started as a worker is (analysis/allocator.py)."""
-    environment = analysis_environment()
-    if case == SYSTEM_MALLOC:
-        environment = analysis_environment({**os.environ, ALLOCATOR_VARIABLE: SYSTEM})
-        case = "pipeline"
+    system = case == SYSTEM_MALLOC
+    environment = analysis_environment(
+        {**os.environ, ALLOCATOR_VARIABLE: SYSTEM} if system else None
+    )
+    case = "pipeline" if system else case
     child = run_child(
         python_child("benchmarks._pipeline_child", case, str(recording), *extra),
         env=environment,
