@@ -43,6 +43,9 @@ def register(commands: Any, evaluate_commands: Any) -> None:
     )
     fusion.add_argument("--recordings", type=int, default=32, help="recordings to generate")
     fusion.add_argument("--seed", type=int, default=13)
+    fusion.add_argument(
+        "--segments", type=int, default=6, help="4-second segments per recording (default 6)"
+    )
     fusion.add_argument("--write", action="store_true", help="keep the fitted reliabilities")
     fusion.set_defaults(handler=_evaluate_fusion)
     moments = evaluate_commands.add_parser(

@@ -1,9 +1,10 @@
 """Fit fusion on labelled multimodal recordings: `python -m analysis evaluate fusion [--write]`.
 
 No labelled therapy recording exists here, so the dev set is built from two labelled sources
-(shared/data): each recording is six 4-second segments, each of one emotion, showing a FER+
-`valid` face whose crowd majority is that emotion while a RAVDESS actor says a sentence acted
-with it; one actor per recording, the client. Each channel reads it as the pipeline does:
+(shared/data): each recording is six 4-second segments (`--segments`), each of one emotion,
+showing a FER+ `valid` face whose crowd majority is that emotion while a RAVDESS actor says a
+sentence acted with it; one actor per recording, the client. Each channel reads it as the
+pipeline does:
 
 - face: the face stage on the generated video (MTCNN, the FER+ CNN, the temporal head);
 - voice: the speech-emotion head's probabilities for the sentence, from a head trained with
@@ -400,7 +401,7 @@ def evaluate(rows: Sequence[Mapping[str, Any]], seed: int) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     from analysis.face.stage import run_face_stage
 
-    recordings = build_recordings(args.recordings, args.seed)
+    recordings = build_recordings(args.recordings, args.seed, segment_count=args.segments)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as folder:
         for recording in recordings:
@@ -421,8 +422,9 @@ def run(args: argparse.Namespace) -> int:
                     "reliability": reliability,
                     "temperature": round(temperature, 3),
                     "fitted_on": (
-                        f"{len(recordings)} generated recordings: FER+ valid faces and RAVDESS "
-                        "actors 01-08 (python -m analysis evaluate fusion)"
+                        f"{len(recordings)} generated recordings of {args.segments} segments: "
+                        "FER+ valid faces and RAVDESS actors 01-08 (python -m analysis evaluate "
+                        "fusion)"
                     ),
                     "cross_validated": {
                         k: v

@@ -106,23 +106,24 @@ def error_rate(
     }
 
 
-def conversations(quick: bool) -> list[Conversation]:
-    """At least 16 one-voice recordings, and two- and three-voice ones, of both sources."""
+def conversations(quick: bool, first_seed: int = 0) -> list[Conversation]:
+    """At least 16 one-voice recordings, and two- and three-voice ones, of both sources; another
+    `first_seed` gives other conversations made the same way."""
     per_kind = 2 if quick else 6
     found = [
-        espeak_conversation(100 * voices + seed, speakers=voices)
+        espeak_conversation(first_seed + 100 * voices + seed, speakers=voices)
         for voices in (1, 2, 3)
         for seed in range(per_kind + (per_kind if voices == 1 else 0))
     ]
     actors = list(range(1, 9))
     try:
         for seed in range(per_kind + (4 if not quick else 0)):
-            found.append(ravdess_conversation(200 + seed, actors=[actors[seed % 8]]))
+            found.append(ravdess_conversation(first_seed + 200 + seed, actors=[actors[seed % 8]]))
         for seed in range(per_kind):
             pair = [actors[seed % 8], actors[(seed + 3) % 8]]
-            found.append(ravdess_conversation(300 + seed, actors=pair))
+            found.append(ravdess_conversation(first_seed + 300 + seed, actors=pair))
             trio = [actors[seed % 8], actors[(seed + 2) % 8], actors[(seed + 5) % 8]]
-            found.append(ravdess_conversation(400 + seed, actors=trio, turns=9))
+            found.append(ravdess_conversation(first_seed + 400 + seed, actors=trio, turns=9))
     except FileNotFoundError as missing:
         print(f"RAVDESS left out: {missing}")
     return found
