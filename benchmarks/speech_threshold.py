@@ -72,18 +72,36 @@ def setting(threshold: float, pad_s: float) -> VadOptions:
     )
 
 
-def speech_error(heard: Sequence[Heard], options: VadOptions) -> float:
-    """Missed speech plus false alarm over all `heard`, as a share of their reference speech."""
-    errors = speech = 0.0
+@dataclass(frozen=True)
+class SpeechError:
+    """Shares of the reference speech over a set of recordings."""
+
+    missed: float
+    false_alarm: float
+
+    @property
+    def total(self) -> float:
+        return self.missed + self.false_alarm
+
+
+def speech_errors(heard: Sequence[Heard], options: VadOptions) -> SpeechError:
+    """Missed speech and false alarm over all `heard`, as shares of their reference speech."""
+    missed = false_alarm = speech = 0.0
     for one in heard:
         duration_s = len(one.conversation.audio) / RATE_HZ
         segments = segments_from_probabilities(one.probabilities, options, duration_s=duration_s)
         pieces = [VoicePiece(s.start_s, s.end_s, (), (), None) for s in segments]
         scored = error_rate(one.conversation, pieces, ["speech"] * len(pieces))
         reference_s = sum(t.end_s - t.start_s for t in one.conversation.turns)
-        errors += (scored["missed"] + scored["false_alarm"]) * reference_s
+        missed += scored["missed"] * reference_s
+        false_alarm += scored["false_alarm"] * reference_s
         speech += reference_s
-    return errors / speech
+    return SpeechError(missed / speech, false_alarm / speech)
+
+
+def speech_error(heard: Sequence[Heard], options: VadOptions) -> float:
+    """Missed speech plus false alarm over all `heard`, as a share of their reference speech."""
+    return speech_errors(heard, options).total
 
 
 def one_and_two_voices(quick: bool, first_seed: int) -> list[Conversation]:
@@ -105,19 +123,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = min(on_choosing, key=on_choosing.__getitem__)
     shipped = VadOptions()
     rows: list[Row] = []
-    details: dict[str, dict[str, float]] = {}
+    details: dict[str, dict[str, dict[str, float]]] = {}
     for room_tone in (False, True):
         where = "with room tone" if room_tone else "digital silence between turns"
         mine = [h for h in reported if h.room_tone == room_tone]
         baseline = speech_error(mine, shipped)
         for (threshold, pad_s), options in settings.items():
-            value = speech_error(mine, options)
-            details.setdefault(f"threshold {threshold}, pad {pad_s} s", {})[where] = round(value, 4)
+            errors = speech_errors(mine, options)
+            details.setdefault(f"threshold {threshold}, pad {pad_s} s", {})[where] = {
+                "missed": round(errors.missed, 4),
+                "false_alarm": round(errors.false_alarm, 4),
+                "total": round(errors.total, 4),
+            }
             rows.append(
                 Row(
                     f"{len(mine)} recordings, {where}",
                     f"missed + false alarm, threshold {threshold}, pad {pad_s} s",
-                    round(value, 4),
+                    round(errors.total, 4),
                     baseline=SHIPPED,
                     baseline_value=round(baseline, 4),
                     note="chosen on other conversations" if (threshold, pad_s) == chosen else "",
