@@ -41,10 +41,12 @@ def register(commands: Any, evaluate_commands: Any) -> None:
         "fusion",
         help="each channel and fusion on generated FER+ and RAVDESS recordings; fit reliabilities",
     )
-    fusion.add_argument("--recordings", type=int, default=32, help="recordings to generate")
+    fusion.add_argument("--recordings", type=int, default=48, help="recordings to generate")
     fusion.add_argument("--seed", type=int, default=13)
+    # 48 windows a recording: whether fusion falls below a channel on one recording then turns on
+    # more than one or two windows.
     fusion.add_argument(
-        "--segments", type=int, default=6, help="4-second segments per recording (default 6)"
+        "--segments", type=int, default=24, help="4-second segments per recording (default 24)"
     )
     fusion.add_argument("--write", action="store_true", help="keep the fitted reliabilities")
     fusion.set_defaults(handler=_evaluate_fusion)

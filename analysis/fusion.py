@@ -82,6 +82,9 @@ class _Cue:
     arousal: float | None = None
     emotions: np.ndarray | None = None  # (7,) over EMOTIONS
     arousal_confidence: float | None = None  # when arousal is less certain than valence
+    # When its emotions are less certain than its valence: words weigh in fusion's emotions only
+    # as far as they carry affect (a plain sentence still says its valence is near neutral).
+    emotions_confidence: float | None = None
     # face only: the frames the temporal head attended to (analysis.moments.attention_evidence)
     frames: tuple[dict[str, Any], ...] = ()
 
@@ -194,6 +197,7 @@ def _summarise(cues: Sequence[_Cue], start_s: float, end_s: float) -> dict[str, 
     w_emotions = 0.0
     coverage = 0.0
     confidence = 0.0
+    emotions_confidence = 0.0
     for cue in cues:
         share = _overlap(cue.start_s, cue.end_s, start_s, end_s) / span
         if share <= 0:
@@ -211,6 +215,10 @@ def _summarise(cues: Sequence[_Cue], start_s: float, end_s: float) -> dict[str, 
         if cue.emotions is not None:
             emotions += weight * cue.emotions
             w_emotions += weight
+            e_confidence = (
+                cue.confidence if cue.emotions_confidence is None else cue.emotions_confidence
+            )
+            emotions_confidence += share * e_confidence
     if coverage <= 0 or confidence <= 0:
         return None
     return {
@@ -219,6 +227,8 @@ def _summarise(cues: Sequence[_Cue], start_s: float, end_s: float) -> dict[str, 
         "emotions": emotions / w_emotions if w_emotions > 0 else None,
         # mean confidence of what was seen, scaled by how much of the window it covers
         "confidence": float(min(1.0, confidence / coverage) * min(1.0, coverage)),
+        # the same for what its emotions are weighed by in fusion
+        "emotions_confidence": float(min(1.0, emotions_confidence / coverage) * min(1.0, coverage)),
         # how strongly this modality speaks to each dimension, relative to its cues' confidence
         "k_valence": sums["w_valence"] / confidence,
         "k_arousal": sums["w_arousal"] / confidence,
@@ -315,7 +325,7 @@ def _fuse_window(
         return float(sum(p["confidence"] * p[f"k_{key}"] * p[key] for p in present) / total)
 
     emotions = fuse_emotions(
-        {name: (p["emotions"], p["confidence"]) for name, p in parts.items()},
+        {name: (p["emotions"], p["emotions_confidence"]) for name, p in parts.items()},
         reliability,
         temperature,
         pool,
@@ -339,6 +349,7 @@ def _fuse_window(
                 "emotions": _emotion_dict(p["emotions"]),
                 "confidence": round(p["confidence"], ROUND_DIGITS),
                 "weight": round(p["confidence"] / weight_total, ROUND_DIGITS),
+                "emotions_confidence": round(p["emotions_confidence"], ROUND_DIGITS),
                 "source": p["source"],
                 **({"raw": p["raw"]} if "raw" in p else {}),
                 **({"frames": p["frames"]} if "frames" in p else {}),
@@ -589,6 +600,7 @@ def build_timeline(
                     arousal=entry["arousal"],
                     emotions=np.array([entry["emotions"][label] for label in EMOTIONS]),
                     arousal_confidence=TEXT_CONFIDENCE * TEXT_AROUSAL_CONFIDENCE_SHARE,
+                    emotions_confidence=TEXT_CONFIDENCE * entry["sentiment"]["affect"],
                 )
             )
 

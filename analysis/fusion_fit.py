@@ -1,7 +1,7 @@
 """Fit fusion on labelled multimodal recordings: `python -m analysis evaluate fusion [--write]`.
 
 No labelled therapy recording exists here, so the dev set is built from two labelled sources
-(shared/data): each recording is six 4-second segments (`--segments`), each of one emotion,
+(shared/data): each recording is 4-second segments (24 unless `--segments`), each of one emotion,
 showing a FER+ `valid` face whose crowd majority is that emotion while a RAVDESS actor says a
 sentence acted with it; one actor per recording, the client. Each channel reads it as the
 pipeline does:
@@ -13,16 +13,19 @@ pipeline does:
   ("Kids are talking by the door" or "Dogs are sitting by the door" for every emotion: words
   that carry none, as many a consulting-room sentence does not); the other half put in their
   place a GoEmotions `dev` sentence labelled with the segment's emotion, as if the client had
-  said it, so that how far words are worth trusting can be measured at all.
+  said it, so that how far words are worth trusting can be measured at all. Words weigh in
+  the fused emotions by their confidence times their share of affect (VADER's lexicon), so
+  plain words such as RAVDESS's weigh nothing there.
 
 Fusion then runs as in a timeline (`build_timeline`), and each 2-second window is scored
 against its segment's label: a channel with no reading in a window counts as wrong. What is
 fitted is one reliability per modality (`fuse_emotions`): how far its emotions are trusted
 beside its own confidence, chosen on a grid to maximise window accuracy; then a temperature
 for the fused emotions, so that their confidence matches how often they are right. Both are
-fitted for the logarithmic pool fusion uses and, as the baseline, for the linear pool (a
-weighted mean) it used before. Figures are cross-validated by recording (fitted on three
-quarters, read on the rest), both pools in the same run. `--write` keeps the logarithmic pool's
+fitted for the logarithmic pool fusion uses and, as baselines, for the linear pool (a
+weighted mean) it used before and for the logarithmic pool weighing words whatever their
+affect, as it did before. Figures are cross-validated by recording (fitted on three
+quarters, read on the rest), all three in the same run. `--write` keeps the logarithmic pool's
 reliabilities fitted on every recording in `analysis/fusion_reliability.json`.
 """
 
@@ -52,9 +55,12 @@ AUDIO_RATE_HZ = 16000
 CHANNELS = ("face", "voice", "text")
 GRID = {
     "voice": (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0),
-    "text": (0.0, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0),
+    "text": (0.0, 0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0),
 }
 NOW, BEFORE = "fused, logarithmic pool", "fused, linear pool (before)"
+# the logarithmic pool as it weighed words before: by their confidence, whatever their affect
+ALL_WORDS = "fused, logarithmic pool, words weighed whatever their affect (before)"
+FUSED = (NOW, BEFORE, ALL_WORDS)
 QUIET = " without the voice head"  # as a default deployment fuses: no emotions from the voice
 FOLDS = 4
 
@@ -241,6 +247,7 @@ def readings(windows: Sequence[dict[str, Any]], recording: Recording) -> list[di
         middle = (window["start_s"] + window["end_s"]) / 2
         label = recording.segments[min(len(recording.segments) - 1, int(middle // SEGMENT_S))].label
         channels: dict[str, tuple[np.ndarray, float] | None] = {}
+        words_confidence = None
         for name in CHANNELS:
             part = window["modalities"].get(name)
             if part is None or part["emotions"] is None:
@@ -248,9 +255,18 @@ def readings(windows: Sequence[dict[str, Any]], recording: Recording) -> list[di
             else:
                 channels[name] = (
                     np.array([part["emotions"][e] for e in EMOTIONS]),
-                    part["confidence"],
+                    part["emotions_confidence"],
                 )
-        rows.append({"label": label, "channels": channels, "recording": recording.name})
+                if name == "text":
+                    words_confidence = part["confidence"]
+        rows.append(
+            {
+                "label": label,
+                "channels": channels,
+                "recording": recording.name,
+                "words_confidence": words_confidence,
+            }
+        )
     return rows
 
 
@@ -297,7 +313,7 @@ def channel_reader(name: str) -> Any:
 def fit_reliability(rows: Sequence[Mapping[str, Any]], pool: str = LOGARITHMIC) -> dict[str, float]:
     """The grid's reliabilities with the best window accuracy over the windows fused with the
     voice head on and with it off (the default deployment), so one fit serves both."""
-    both = [*rows, *(_no_voice(row) for row in rows)]
+    both = [*rows, *(without_voice_head(row) for row in rows)]
     best: tuple[float, dict[str, float]] = (-1.0, {})
     for voice, text in itertools.product(GRID["voice"], GRID["text"]):
         reliability = {"face": 1.0, "voice": voice, "text": text}
@@ -308,8 +324,15 @@ def fit_reliability(rows: Sequence[Mapping[str, Any]], pool: str = LOGARITHMIC) 
     return best[1]
 
 
-def _no_voice(row: Mapping[str, Any]) -> dict[str, Any]:
+def without_voice_head(row: Mapping[str, Any]) -> dict[str, Any]:
     return {**row, "channels": {**row["channels"], "voice": None}}
+
+
+def _words_whatever_their_affect(row: Mapping[str, Any]) -> dict[str, Any]:
+    words = row["channels"]["text"]
+    if words is None:
+        return dict(row)
+    return {**row, "channels": {**row["channels"], "text": (words[0], row["words_confidence"])}}
 
 
 def fit_temperature(
@@ -320,7 +343,7 @@ def fit_temperature(
 
     # Over the windows as fused with the voice head on and with it off (the default), so the
     # one temperature serves both.
-    both = [*rows, *(_no_voice(row) for row in rows)]
+    both = [*rows, *(without_voice_head(row) for row in rows)]
     read = [(fused_probs(row, reliability, pool=pool), int(row["label"])) for row in both]
     read = [(p, label) for p, label in read if p is not None]
     return best_temperature(np.array([p for p, _ in read]), np.array([label for _, label in read]))
@@ -334,18 +357,24 @@ def evaluate(rows: Sequence[Mapping[str, Any]], seed: int) -> dict[str, Any]:
     # and without it
     learned: dict[str, dict[int, np.ndarray | None]] = {}
     fitted: dict[str, list[dict[str, float]]] = {LOGARITHMIC: [], LINEAR: []}
-    for pool, name in ((LOGARITHMIC, NOW), (LINEAR, BEFORE)):
+    as_before = [_words_whatever_their_affect(row) for row in rows]
+    for pool, name, fused_rows in (
+        (LOGARITHMIC, NOW, rows),
+        (LINEAR, BEFORE, rows),
+        (LOGARITHMIC, ALL_WORDS, as_before),
+    ):
         learned[name], learned[name + QUIET] = {}, {}
         for fold in folds:
-            train = [r for r in rows if r["recording"] not in fold]
+            train = [r for r in fused_rows if r["recording"] not in fold]
             reliability = fit_reliability(train, pool)
             temperature = fit_temperature(train, reliability, pool)
-            fitted[pool].append({**reliability, "temperature": temperature})
-            for i, row in enumerate(rows):
+            if name != ALL_WORDS:
+                fitted[pool].append({**reliability, "temperature": temperature})
+            for i, row in enumerate(fused_rows):
                 if row["recording"] in fold:
                     learned[name][i] = fused_probs(row, reliability, temperature, pool)
                     learned[name + QUIET][i] = fused_probs(
-                        _no_voice(row), reliability, temperature, pool
+                        without_voice_head(row), reliability, temperature, pool
                     )
     index = {id(row): i for i, row in enumerate(rows)}
     readers = {name: channel_reader(name) for name in CHANNELS}
@@ -359,39 +388,47 @@ def evaluate(rows: Sequence[Mapping[str, Any]], seed: int) -> dict[str, Any]:
         }
         for kind in ("RAVDESS words", "GoEmotions words")
     }
+    # Without the voice head there is no voice channel to be below: the best single channel
+    # is the face's or the words'.
+    fused_kinds: dict[str, tuple[str, ...]] = dict.fromkeys(FUSED, CHANNELS)
+    fused_kinds |= {fused + QUIET: ("face", "text") for fused in FUSED}
     per_recording = []
     for name in names:
         mine = [r for r in rows if r["recording"] == name]
         accuracy = {key: scores(mine, read)["accuracy"] for key, read in readers.items()}
-        best_single = max(accuracy[c] for c in CHANNELS)
         per_recording.append(
             {
                 "recording": name,
                 **accuracy,
                 **{
-                    f"{fused}_minus_best_single": round(accuracy[fused] - best_single, 4)
-                    for fused in (NOW, BEFORE)
+                    f"{fused}_minus_best_single": round(
+                        accuracy[fused] - max(accuracy[c] for c in singles), 4
+                    )
+                    for fused, singles in fused_kinds.items()
                 },
             }
         )
-    best_channel = max(CHANNELS, key=lambda c: overall[c]["accuracy"])
+    best = {
+        fused: max(singles, key=lambda c: overall[c]["accuracy"])
+        for fused, singles in fused_kinds.items()
+    }
     return {
         "windows": len(rows),
         "recordings": len(names),
         "overall": overall,
         "accuracy_by_words": by_words,
-        "best_single_channel": best_channel,
+        "best_single_channel": best[NOW],
         **{
             f"{fused}_minus_best_single": round(
-                overall[fused]["accuracy"] - overall[best_channel]["accuracy"], 4
+                overall[fused]["accuracy"] - overall[best[fused]]["accuracy"], 4
             )
-            for fused in (NOW, BEFORE)
+            for fused in fused_kinds
         },
         **{
             f"recordings_where_{fused}_is_below_best_single": sum(
                 r[f"{fused}_minus_best_single"] < 0 for r in per_recording
             )
-            for fused in (NOW, BEFORE)
+            for fused in fused_kinds
         },
         "reliability_per_fold": fitted,
         "per_recording": per_recording,

@@ -356,7 +356,7 @@ class TextLine:
 
     utterance: Utterance
     speaker: str | None  # the voice stage's speaker id; None where nobody was heard
-    sentiment: dict[str, Any]  # VADER: compound, label, source
+    sentiment: dict[str, Any]  # VADER: compound, label, source, affect
     emotions: dict[str, float]  # the head's probabilities over EMOTIONS
     valence: float  # the reading chosen on EmoBank dev (analysis/text/valence.py)
     arousal: float
@@ -367,7 +367,7 @@ class TextOutput:
     """Every line scored, whoever spoke it: fusion keeps the scores of the roles it scores, so
     a clinician reassigning a speaker re-runs fusion only."""
 
-    VERSION: ClassVar[int] = 1
+    VERSION: ClassVar[int] = 2  # 2: a line's sentiment says how much of it carries affect
 
     valence_source: str
     lines: tuple[TextLine, ...]

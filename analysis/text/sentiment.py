@@ -1,4 +1,5 @@
-"""Transcript sentiment: VADER's compound score, a lexicon-and-rules measure in [-1, 1]."""
+"""Transcript sentiment: VADER's compound score, a lexicon-and-rules measure in [-1, 1], and how
+much of a line carries affect at all."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ class Sentiment(TypedDict):
     compound: float  # -1 (most negative) .. 1 (most positive)
     label: str  # negative | neutral | positive
     source: str  # "vader"
+    # Share of the line's sentiment that VADER's lexicon finds in affect-bearing words (its pos +
+    # neg): 0 for a plain sentence such as "Kids are talking by the door."
+    affect: float
 
 
 @cache
@@ -25,12 +29,19 @@ def _analyzer() -> Any:
 
 
 def sentiment(text: str) -> Sentiment:
-    """{"compound": -1..1, "label": negative|neutral|positive, "source": "vader"}."""
-    compound = float(_analyzer().polarity_scores(text)["compound"])
+    """The line's VADER compound, its polarity label and its share of affect (`Sentiment`)."""
+    scores = _analyzer().polarity_scores(text)
+    compound = float(scores["compound"])
     if compound <= NEGATIVE_BELOW:
         label = "negative"
     elif compound >= POSITIVE_ABOVE:
         label = "positive"
     else:
         label = "neutral"
-    return {"compound": round(compound, 4), "label": label, "source": "vader"}
+    return {
+        "compound": round(compound, 4),
+        "label": label,
+        "source": "vader",
+        # pos + neg rather than 1 - neu: a line with no words at all has neither
+        "affect": round(min(1.0, float(scores["pos"]) + float(scores["neg"])), 4),
+    }

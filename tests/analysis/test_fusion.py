@@ -271,7 +271,16 @@ def test_without_consent_for_the_voice_every_window_says_so_even_while_the_clien
     )
 
 
-def scored_line(text: str, speaker: str, start_s: float, end_s: float, valence: float) -> TextLine:
+def scored_line(
+    text: str,
+    speaker: str,
+    start_s: float,
+    end_s: float,
+    valence: float,
+    *,
+    affect: float = 0.6,
+    emotions: dict[str, float] = HAPPY,
+) -> TextLine:
     words = text.split()
     step = (end_s - start_s) / len(words)
     return TextLine(
@@ -285,8 +294,8 @@ def scored_line(text: str, speaker: str, start_s: float, end_s: float, valence: 
             ),
         ),
         speaker=speaker,
-        sentiment={"compound": valence, "label": "positive", "source": "vader"},
-        emotions=HAPPY,
+        sentiment={"compound": valence, "label": "positive", "source": "vader", "affect": affect},
+        emotions=emotions,
         valence=valence,
         arousal=0.2,
     )
@@ -407,3 +416,38 @@ def test_channels_that_agree_strengthen_each_other_and_one_found_unreliable_weig
     assert doubted is not None
     assert EMOTIONS[int(trusted.argmax())] == "angry"
     assert EMOTIONS[int(doubted.argmax())] == "sad"
+
+
+def test_plain_words_give_the_window_their_valence_but_leave_its_emotions_to_the_face():
+    """A sentence with no affect words (VADER) tells nothing about how its speaker feels: its
+    emotions weigh nothing beside the face's, whatever the words model makes of it."""
+    sad = {label: (0.55 if label == "sad" else 0.45 / 6) for label in EMOTIONS}
+    face = face_output(10.0, confidence=0.3)
+    face = replace(
+        face,
+        tracks=tuple(
+            replace(t, windows=tuple(replace(w, probs=sad) for w in t.windows)) for t in face.tracks
+        ),
+    )
+    angry_reading = {label: (0.6 if label == "angry" else 0.4 / 6) for label in EMOTIONS}
+
+    def window(affect: float) -> dict:
+        line = scored_line(
+            "Kids are talking by the door.",
+            "S1",
+            6.1,
+            7.9,
+            0.0,
+            affect=affect,
+            emotions=angry_reading,
+        )
+        document = timeline(face, voice_output(), text=TextOutput("blend", (line,)))
+        return document["windows"][3]  # 6-8 s
+
+    plain, felt = window(0.0), window(0.8)
+
+    assert plain["modalities"]["text"]["emotions_confidence"] == 0.0
+    assert plain["modalities"]["text"]["valence"] == 0.0  # its valence still counts
+    assert plain["dominant"] == "sad"
+    assert felt["modalities"]["text"]["emotions_confidence"] > 0.3
+    assert felt["dominant"] == "angry"

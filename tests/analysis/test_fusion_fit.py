@@ -28,6 +28,7 @@ def test_fusion_with_the_fitted_reliabilities_beats_every_channel_on_unseen_reco
         fused_probs,
         readings,
         scores,
+        without_voice_head,
         write_video,
     )
 
@@ -42,3 +43,14 @@ def test_fusion_with_the_fitted_reliabilities_beats_every_channel_on_unseen_reco
     best = max(channels.values(), key=lambda s: s["accuracy"])
     assert fused["accuracy"] >= best["accuracy"]
     assert fused["uar"] >= best["uar"]
+
+    # As deployed by default, with no speech-emotion head: face and words.
+    default = [without_voice_head(row) for row in rows]
+    fused_default = scores(default, lambda row: fused_probs(row, shipped_reliability()))
+    assert fused_default["accuracy"] >= max(channels[c]["accuracy"] for c in ("face", "text"))
+    # Words with no affect in them ("Kids are talking by the door") never cost the face a
+    # window: on every such recording, fused is right wherever the face is.
+    for name in {row["recording"] for row in default if "RAVDESS words" in row["recording"]}:
+        mine = [row for row in default if row["recording"] == name]
+        face = scores(mine, channel_reader("face"))["accuracy"]
+        assert scores(mine, lambda row: fused_probs(row, shipped_reliability()))["accuracy"] >= face

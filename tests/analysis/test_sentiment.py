@@ -27,6 +27,15 @@ def test_vader_ranks_negative_below_neutral_below_positive():
     assert [s["label"] for s in scores] == ["negative", "neutral", "positive"]
 
 
+def test_plain_words_carry_no_affect_and_feeling_words_carry_much():
+    plain = [sentiment(t)["affect"] for t in (NEUTRAL, "Kids are talking by the door.")]
+    felt = [sentiment(t)["affect"] for t in (NEGATIVE, POSITIVE)]
+
+    assert plain == [0.0, 0.0]
+    assert all(0.3 < share <= 1.0 for share in felt)
+    assert sentiment("...")["affect"] == 0.0  # no words, no affect
+
+
 @pytest.mark.slow
 def test_the_minilm_head_ranks_the_same_sentences_in_the_same_order():
     negative, neutral, positive = text_emotions([NEGATIVE, NEUTRAL, POSITIVE])
