@@ -18,7 +18,7 @@ from analysis.labels import EMOTIONS
 from analysis.timeline import NOTICE
 
 CHANNELS = ("face", "voice", "text")
-CHANNEL_FIELDS = ("valence", "arousal", "confidence", "weight")
+CHANNEL_FIELDS = ("valence", "arousal", "confidence", "weight", "emotions_confidence")
 
 
 @dataclass(frozen=True)

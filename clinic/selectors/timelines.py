@@ -221,7 +221,9 @@ def _channel_point(values: dict[str, Any]) -> dict[str, Any]:
     return {key: values.get(key) for key in CHANNEL_POINT_FIELDS}
 
 
-CHANNEL_POINT_FIELDS = ("valence", "arousal", "confidence", "weight")
+# emotions_confidence: what the channel's emotions weighed in the fused ones (words weigh there
+# only as far as they carry affect); absent from timelines made before it was recorded
+CHANNEL_POINT_FIELDS = ("valence", "arousal", "confidence", "weight", "emotions_confidence")
 
 
 def _weighted(points: Sequence[dict[str, Any]], key: str) -> float | None:
@@ -230,6 +232,11 @@ def _weighted(points: Sequence[dict[str, Any]], key: str) -> float | None:
     if not pairs:
         return None
     return round(sum(v * c for v, c in pairs) / sum(c for _, c in pairs), 3)
+
+
+def _mean_over(values: Sequence[float], count: int) -> float | None:
+    """The sum of `values` over `count` windows (a window without one counts 0); None if none."""
+    return round(sum(values) / count, 3) if values else None
 
 
 def _merge(bucket: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -243,6 +250,14 @@ def _merge(bucket: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "arousal": _weighted(readings, "arousal"),
             "confidence": round(sum(r["confidence"] or 0.0 for r in readings) / len(points), 3),
             "weight": _weighted(readings, "weight"),
+            "emotions_confidence": _mean_over(
+                [
+                    r["emotions_confidence"]
+                    for r in readings
+                    if r["emotions_confidence"] is not None
+                ],
+                len(points),
+            ),
         }
     with_emotions = [p for p in points if p["emotions"]]
     emotions = None

@@ -20,7 +20,13 @@ from analysis.timeline import SCHEMA_ID
 from clinic.models import AnalysisJob, AuditEvent, Consent, Patient, Recording, TherapySession, User
 from clinic.services import job_claim, job_progress
 from clinic.services.jobs import TimelineInput, job_succeed
-from tests.clinic.timeline_factory import DURATION_S, WINDOW_S, analysed, timeline_document
+from tests.clinic.timeline_factory import (
+    DURATION_S,
+    EMOTIONS,
+    WINDOW_S,
+    analysed,
+    timeline_document,
+)
 from tests.factories import RecordingFactory, TherapySessionFactory
 from tests.frontend.browser_steps import as_a_worker, screenshot, sign_in
 
@@ -246,3 +252,42 @@ def test_a_clinician_opens_a_session_and_uploads_its_recording_with_progress(
     sign_in(page, server_url, "dr_okafor")
     assert page.goto(f"{server_url}/patients/{patient.id}/").status == 404
     assert page.goto(f"{server_url}/sessions/{session.id}/").status == 404
+
+
+def test_the_evidence_says_when_words_with_no_feeling_in_them_did_not_weigh_on_the_emotions(
+    dr_rivera: User,
+    therapy_session: TherapySession,
+    long_clip: Path,
+    consents: dict[str, Consent],
+    server_url: str,
+    browser_page: Any,
+) -> None:
+    document = timeline_document()
+    for window in document["windows"]:
+        window["modalities"]["text"] = {
+            "valence": 0.0,
+            "arousal": None,
+            "emotions": {label: (0.4 if label == "happy" else 0.1) for label in EMOTIONS},
+            "confidence": 0.5,
+            "weight": 0.2,
+            "emotions_confidence": 0.0,  # "We moved the appointment to Thursday."
+            "source": "transcript",
+        }
+    recording = RecordingFactory.create(
+        session=therapy_session, clip=long_clip, uploaded_by=dr_rivera
+    )
+    analysed(recording, document)
+    page = browser_page
+    sign_in(page, server_url, "dr_rivera")
+    page.goto(f"{server_url}/sessions/{recording.session_id}/")
+    page.wait_for_selector("#chart path.moment")
+
+    box = page.locator("#chart").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + 60)
+    page.wait_for_selector("#evidence h3:has-text('Window')")
+
+    words = page.locator("[data-testid=evidence-channels] tr[data-channel=text]").inner_text()
+    face = page.locator("[data-testid=evidence-channels] tr[data-channel=face]").inner_text()
+    assert "50%" in words
+    assert "emotions 0% (no feeling words)" in words
+    assert "emotions" not in face  # the face's emotions weigh as its confidence says

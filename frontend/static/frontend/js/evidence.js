@@ -7,6 +7,18 @@ function fmt(value) {
   return value === null || value === undefined ? "–" : (value >= 0 ? "+" : "") + Number(value).toFixed(2);
 }
 
+// Words weigh in the fused emotions only as far as they carry affect: say so where they weighed
+// less there than in valence, so a plain sentence's emotion reading is not taken for a vote.
+function confidenceCell(reading) {
+  const cell = el("td", {}, reading.confidence == null ? "–" : percent(reading.confidence));
+  const emotional = reading.emotions_confidence;
+  if (typeof emotional === "number" && reading.confidence != null && emotional < reading.confidence - 0.005) {
+    const why = emotional === 0 ? " (no feeling words)" : " (few feeling words)";
+    cell.appendChild(el("span", { class: "small muted", "data-testid": "emotions-weight" }, " · emotions " + percent(emotional) + why));
+  }
+  return cell;
+}
+
 function channelTable(channels, shares, gaps) {
   const table = el("table", { class: "table evidence-channels", "data-testid": "evidence-channels" });
   const head = el("tr");
@@ -24,7 +36,7 @@ function channelTable(channels, shares, gaps) {
     if (reading) {
       row.appendChild(el("td", {}, fmt(reading.valence)));
       row.appendChild(el("td", {}, fmt(reading.arousal)));
-      row.appendChild(el("td", {}, reading.confidence == null ? "–" : percent(reading.confidence)));
+      row.appendChild(confidenceCell(reading));
       const share = shares && shares[name] !== undefined ? shares[name] : reading.weight;
       row.appendChild(el("td", {}, share == null ? "–" : percent(share)));
     } else {
