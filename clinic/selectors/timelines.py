@@ -30,7 +30,9 @@ OVERVIEW_MAX_POINTS = 300  # a chart a few hundred pixels wide shows no more tha
 OVERVIEW_MAX_POINTS_LIMIT = 2000  # the most an API client may ask for
 # The shape of a stored overview. Raise it whenever `timeline_view` changes what it returns:
 # stored overviews of another format are then worked out afresh on their next read.
-OVERVIEW_FORMAT = 2  # 2: points carry emotions, channels and gaps; the view, face tracks
+# 2: points carry emotions, channels and gaps; the view, face tracks
+# 3: a channel's point carries its emotions_confidence
+OVERVIEW_FORMAT = 3
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def test_fusion_with_the_fitted_reliabilities_beats_every_channel_on_unseen_reco
     fused_default = scores(default, lambda row: fused_probs(row, shipped_reliability()))
     assert fused_default["accuracy"] >= max(channels[c]["accuracy"] for c in ("face", "text"))
     # Words with no affect in them ("Kids are talking by the door") never cost the face a
-    # window: on every such recording, fused is right wherever the face is.
+    # window: on every such recording, fused is at least as accurate as the face.
     for name in {row["recording"] for row in default if "RAVDESS words" in row["recording"]}:
         mine = [row for row in default if row["recording"] == name]
         face = scores(mine, channel_reader("face"))["accuracy"]

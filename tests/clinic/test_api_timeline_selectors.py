@@ -109,3 +109,35 @@ def test_the_whole_session_is_not_a_range() -> None:
     ranged = RangedTimeline.of_plaintext(orjson.dumps(timeline_document()))
     with pytest.raises(ValueError, match="overview"):
         ranged.view(TimelineRange())
+
+
+def test_where_plain_words_did_not_weigh_on_the_emotions_the_merged_point_says_how_little():
+    """Two windows merged into one point: the words' emotions weighed 0 in one and 0.4 in the
+    other, so 0.2 over the two; a channel that never reports it has none."""
+    windows = [
+        {
+            "start_s": 2.0 * k,
+            "end_s": 2.0 * (k + 1),
+            "valence": 0.1,
+            "arousal": 0.1,
+            "confidence": 0.6,
+            "dominant": "neutral",
+            "modalities": {
+                "face": {"valence": 0.1, "arousal": 0.1, "confidence": 0.6, "weight": 0.5},
+                "text": {
+                    "valence": 0.0,
+                    "arousal": None,
+                    "confidence": 0.5,
+                    "weight": 0.5,
+                    "emotions_confidence": emotional,
+                },
+            },
+        }
+        for k, emotional in enumerate((0.0, 0.4))
+    ]
+
+    (point,) = windows_downsample(windows, max_points=1)
+
+    assert point["channels"]["text"]["emotions_confidence"] == pytest.approx(0.2)
+    assert point["channels"]["text"]["confidence"] == pytest.approx(0.5)
+    assert point["channels"]["face"]["emotions_confidence"] is None
