@@ -189,6 +189,11 @@ def _emotion_dict(probs: np.ndarray | None) -> dict[str, float] | None:
     }
 
 
+def _covered(weighted_confidence: float, coverage: float) -> float:
+    """The mean confidence of what was seen, scaled by how much of the window it covers."""
+    return float(min(1.0, weighted_confidence / coverage) * min(1.0, coverage))
+
+
 def _summarise(cues: Sequence[_Cue], start_s: float, end_s: float) -> dict[str, Any] | None:
     """Weighted mean of the cues overlapping a window: weight = confidence x overlap share."""
     span = end_s - start_s
@@ -225,10 +230,9 @@ def _summarise(cues: Sequence[_Cue], start_s: float, end_s: float) -> dict[str, 
         "valence": sums["valence"] / sums["w_valence"] if sums["w_valence"] > 0 else None,
         "arousal": sums["arousal"] / sums["w_arousal"] if sums["w_arousal"] > 0 else None,
         "emotions": emotions / w_emotions if w_emotions > 0 else None,
-        # mean confidence of what was seen, scaled by how much of the window it covers
-        "confidence": float(min(1.0, confidence / coverage) * min(1.0, coverage)),
+        "confidence": _covered(confidence, coverage),
         # the same for what its emotions are weighed by in fusion
-        "emotions_confidence": float(min(1.0, emotions_confidence / coverage) * min(1.0, coverage)),
+        "emotions_confidence": _covered(emotions_confidence, coverage),
         # how strongly this modality speaks to each dimension, relative to its cues' confidence
         "k_valence": sums["w_valence"] / confidence,
         "k_arousal": sums["w_arousal"] / confidence,
