@@ -25,7 +25,9 @@ for the fused emotions, so that their confidence matches how often they are righ
 fitted for the logarithmic pool fusion uses and, as baselines, for the linear pool (a
 weighted mean) it used before and for the logarithmic pool weighing words whatever their
 affect, as it did before. Figures are cross-validated by recording (fitted on three
-quarters, read on the rest), all three in the same run. `--write` keeps the logarithmic pool's
+quarters, read on the rest), all three in the same run. Each recording is also compared
+window by window with its best single channel (an exact sign test), so a shortfall of one
+window is told apart from one beyond chance. `--write` keeps the logarithmic pool's
 reliabilities fitted on every recording in `analysis/fusion_reliability.json`.
 """
 
@@ -63,6 +65,7 @@ ALL_WORDS = "fused, logarithmic pool, words weighed whatever their affect (befor
 FUSED = (NOW, BEFORE, ALL_WORDS)
 QUIET = " without the voice head"  # as a default deployment fuses: no emotions from the voice
 FOLDS = 4
+SIGNIFICANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -306,6 +309,24 @@ def scores(rows: Sequence[Mapping[str, Any]], read: Any) -> dict[str, float]:
     }
 
 
+def windows_won_and_lost(
+    rows: Sequence[Mapping[str, Any]], read: Any, against: Any
+) -> dict[str, float]:
+    """Windows `read` gets right and `against` wrong (won), and the reverse (lost), with the
+    exact two-sided sign test's p that the two are equally often right (McNemar's, exact)."""
+    from scipy.stats import binomtest
+
+    won = lost = 0
+    for row in rows:
+        mine, theirs = read(row), against(row)
+        right = mine is not None and int(np.argmax(mine)) == row["label"]
+        also = theirs is not None and int(np.argmax(theirs)) == row["label"]
+        won += right and not also
+        lost += also and not right
+    p = binomtest(won, won + lost).pvalue if won + lost else 1.0
+    return {"won": won, "lost": lost, "p": round(float(p), 4)}
+
+
 def channel_reader(name: str) -> Any:
     return lambda row: None if row["channels"][name] is None else row["channels"][name][0]
 
@@ -396,15 +417,21 @@ def evaluate(rows: Sequence[Mapping[str, Any]], seed: int) -> dict[str, Any]:
     for name in names:
         mine = [r for r in rows if r["recording"] == name]
         accuracy = {key: scores(mine, read)["accuracy"] for key, read in readers.items()}
+        compared = {}
+        for fused, singles in fused_kinds.items():
+            best_here = max(singles, key=lambda c: accuracy[c])
+            compared[fused] = {
+                "minus_best_single": round(accuracy[fused] - accuracy[best_here], 4),
+                **windows_won_and_lost(mine, readers[fused], readers[best_here]),
+            }
         per_recording.append(
             {
                 "recording": name,
                 **accuracy,
                 **{
-                    f"{fused}_minus_best_single": round(
-                        accuracy[fused] - max(accuracy[c] for c in singles), 4
-                    )
-                    for fused, singles in fused_kinds.items()
+                    f"{fused}_{key}": value
+                    for fused, c in compared.items()
+                    for key, value in c.items()
                 },
             }
         )
@@ -429,6 +456,16 @@ def evaluate(rows: Sequence[Mapping[str, Any]], seed: int) -> dict[str, Any]:
                 r[f"{fused}_minus_best_single"] < 0 for r in per_recording
             )
             for fused in fused_kinds
+        },
+        # One window either way is chance: below (or above) by more than chance means the paired
+        # test says so at SIGNIFICANCE.
+        **{
+            f"recordings_where_{fused}_is_{side}_best_single_beyond_chance": sum(
+                r[f"{fused}_p"] < SIGNIFICANCE and sign * r[f"{fused}_minus_best_single"] > 0
+                for r in per_recording
+            )
+            for fused in fused_kinds
+            for side, sign in (("below", -1), ("above", 1))
         },
         "reliability_per_fold": fitted,
         "per_recording": per_recording,
