@@ -430,8 +430,8 @@ def evaluate(rows: Sequence[Mapping[str, Any]], seed: int) -> dict[str, Any]:
                 **accuracy,
                 **{
                     f"{fused}_{key}": value
-                    for fused, c in compared.items()
-                    for key, value in c.items()
+                    for fused, comparison in compared.items()
+                    for key, value in comparison.items()
                 },
             }
         )
