@@ -259,7 +259,7 @@ def _voice_prepare(options: PipelineOptions) -> None:
 
 def _voice_depends_on(options: PipelineOptions) -> Json:
     from analysis.voice.speech_emotion import speech_emotion_setting
-    from analysis.weights.speech import SPEAKER_ENCODER, SPEECH_EMOTION_HEAD
+    from analysis.weights.speech import SPEAKER_ENCODER, SPEECH_EMOTION_HEAD, WHISPER_TINY_EN
 
     head = speech_emotion_setting()
     return {
@@ -267,6 +267,8 @@ def _voice_depends_on(options: PipelineOptions) -> Json:
         "needs_audio": options.needs_audio,
         "speaker_encoder": SPEAKER_ENCODER.sha256,
         "speech_emotion": SPEECH_EMOTION_HEAD.sha256 if head else None,
+        # the head reads Whisper's encoder
+        "speech_emotion_encoder": WHISPER_TINY_EN.sha256 if head else None,
     }
 
 

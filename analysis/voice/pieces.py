@@ -102,7 +102,7 @@ def _described_but_voiceprint(
     )
     emotions = None
     if emotion_head is not None and features is not None:
-        probs = emotion_head.probabilities(emotion_features(mono, features))
+        probs = emotion_head.probabilities(emotion_features(mono))
         emotions = {label: round(float(p), 4) for label, p in zip(EMOTIONS, probs, strict=True)}
     return DescribedPiece(piece, features, emotions), mono
 
@@ -121,5 +121,8 @@ def load_voice_models(*, emotion_head: bool) -> None:
     head when asked, and librosa's DSP (about 2 s on its first call)."""
     speaker_encoder()
     if emotion_head:
+        from analysis.weights.speech import load_whisper
+
         shipped_head()
+        load_whisper()  # the head reads Whisper's encoder
     describe_piece(np.zeros(WARM_UP_SAMPLES, dtype=np.float32), 0.0, 1.0, measure_prosody=True)

@@ -1,17 +1,16 @@
 """An optional speech-emotion head: Moodline's seven labels from how a piece of speech sounds.
 
-Logistic regression over prosodic and spectral statistics of the piece (`emotion_features`),
-trained on RAVDESS actors 01-08 (`python -m analysis train-speech-emotion`; figures are
-leave-one-actor-out, docs/models/speech-emotion-ravdess.md). RAVDESS is CC BY-NC-SA 4.0, so a
-head trained on it may not serve every deployment: it is off unless
-`MOODLINE_SPEECH_EMOTION=ravdess-nc`. When on, every voice piece gets emotion probabilities,
-which fusion weighs like the face's and the words'.
+Logistic regression over what Whisper's encoder (tiny.en, the transcript's own model) makes of
+the piece: the mean and deviation over time of its last layer (`emotion_features`), trained on
+RAVDESS actors 01-08 (`python -m analysis train-speech-emotion`; figures are leave-one-actor-out,
+docs/models/speech-emotion-ravdess.md). RAVDESS is CC BY-NC-SA 4.0, so a head trained on it may
+not serve every deployment: it is off unless `MOODLINE_SPEECH_EMOTION=ravdess-nc`. When on,
+every voice piece gets emotion probabilities, which fusion weighs like the face's and the words'.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,13 +21,13 @@ import numpy as np
 
 from analysis.errors import ErrorCode, ModelError
 from analysis.labels import EMOTIONS
-from analysis.voice.prosody import SAMPLE_RATE_HZ, ProsodyFeatures
+from analysis.voice.prosody import SAMPLE_RATE_HZ
 
 SETTING = "MOODLINE_SPEECH_EMOTION"
 RAVDESS_NC = "ravdess-nc"
 HEAD_PATH = Path(__file__).with_name("speech_emotion_head.json")
 SOURCE = "speech-emotion head (RAVDESS, CC BY-NC-SA)"
-MFCC_COUNT = 13
+MAX_ENCODED_S = 30.0  # Whisper's window: the encoder has positions for no more
 
 
 def speech_emotion_setting() -> str | None:
@@ -44,42 +43,31 @@ def speech_emotion_setting() -> str | None:
     return value
 
 
-def emotion_features(samples: np.ndarray, prosody: ProsodyFeatures) -> np.ndarray:
-    """(51,) statistics of one 16 kHz mono piece: pitch, loudness and voicing (6); MFCC means and
-    deviations without c0 (24); deviations of their deltas (12); spectral centroid, roll-off,
-    flatness and zero-crossing rate, mean and deviation (8); loudness range (1)."""
-    import librosa
+def emotion_features(samples: np.ndarray) -> np.ndarray:
+    """(768,) for one 16 kHz mono piece: the mean and the deviation over time of Whisper tiny.en's
+    encoder output (384 wide). The encoder reads the piece alone, not padded to Whisper's 30 s:
+    its positions are cut to the piece's length (a longer piece is read for its first
+    MAX_ENCODED_S), many times cheaper, and the head was trained on features read the same way."""
+    import torch
+    import torch.nn.functional as F
+    import whisper
 
-    x = samples.astype(np.float32, copy=False)
-    mfcc = librosa.feature.mfcc(y=x, sr=SAMPLE_RATE_HZ, n_mfcc=MFCC_COUNT)
-    delta = librosa.feature.delta(mfcc, mode="nearest")[1:] if mfcc.shape[1] >= 3 else mfcc[1:] * 0
-    spectral = np.vstack(
-        [
-            librosa.feature.spectral_centroid(y=x, sr=SAMPLE_RATE_HZ) / 1000,
-            librosa.feature.spectral_rolloff(y=x, sr=SAMPLE_RATE_HZ) / 1000,
-            librosa.feature.spectral_flatness(y=x),
-            librosa.feature.zero_crossing_rate(x),
-        ]
-    )
-    rms_db = 20 * np.log10(librosa.feature.rms(y=x)[0] + 1e-6)
-    pitched = prosody.f0_median_hz is not None
-    return np.array(
-        [
-            12 * math.log2(prosody.f0_median_hz / 100.0) if prosody.f0_median_hz else 0.0,
-            prosody.f0_sd_semitones or 0.0,
-            prosody.intensity_db,
-            prosody.voiced_fraction,
-            prosody.hnr_db or 0.0,
-            float(pitched),
-            *mfcc[1:].mean(axis=1),
-            *mfcc[1:].std(axis=1),
-            *delta.std(axis=1),
-            *spectral.mean(axis=1),
-            *spectral.std(axis=1),
-            float(np.percentile(rms_db, 95) - np.percentile(rms_db, 5)),
-        ],
-        dtype=np.float64,
-    )
+    from analysis.weights.speech import load_whisper
+
+    encoder = load_whisper().encoder
+    x = samples.astype(np.float32, copy=False)[: int(MAX_ENCODED_S * SAMPLE_RATE_HZ)]
+    parameter = next(encoder.parameters())
+    with torch.inference_mode():
+        mel = whisper.log_mel_spectrogram(torch.from_numpy(x).to(parameter.device))
+        mel = mel[:, : max(2, mel.shape[1] // 2 * 2)]  # the second convolution halves time
+        # AudioEncoder.forward, with the positions the piece has rather than all 1500
+        hidden = F.gelu(encoder.conv1(mel[None].to(parameter.dtype)))
+        hidden = F.gelu(encoder.conv2(hidden)).permute(0, 2, 1)
+        hidden = hidden + encoder.positional_embedding[: hidden.shape[1]]
+        for block in encoder.blocks:
+            hidden = block(hidden)
+        frames = encoder.ln_post(hidden)[0].float().cpu().numpy()
+    return np.concatenate([frames.mean(axis=0), frames.std(axis=0)]).astype(np.float64)
 
 
 @dataclass(frozen=True)

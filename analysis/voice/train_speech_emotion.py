@@ -1,6 +1,7 @@
 """Train the optional speech-emotion head on RAVDESS: `python -m analysis train-speech-emotion`.
 
-Every sentence of actors 01-08 is trimmed of silence and described by `emotion_features`;
+Every sentence of actors 01-08 is trimmed of silence and described by `emotion_features`
+(Whisper's encoder);
 RAVDESS's eight emotions map onto Moodline's seven (calm joins neutral, fearful is fear,
 surprised is surprise). Leave one actor out: for each actor, a logistic regression (classes
 weighted to balance them) is fitted on the other seven and read on theirs, so every figure is
@@ -42,14 +43,13 @@ def labelled_features(root: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndar
     import librosa
     import soundfile as sf
 
-    from analysis.voice.prosody import prosody_features
     from analysis.voice.ravdess import acted_sentences
 
     rows, labels, actors = [], [], []
     for sentence in acted_sentences(root) if root else acted_sentences():
         samples, _ = sf.read(sentence.path, dtype="float32")
         speech, _ = librosa.effects.trim(samples, top_db=TRIM_TOP_DB)
-        rows.append(emotion_features(speech, prosody_features(speech)))
+        rows.append(emotion_features(speech))
         labels.append(EMOTIONS.index(RAVDESS_TO_MOODLINE[sentence.emotion]))
         actors.append(sentence.actor)
     return np.array(rows), np.array(labels), np.array(actors)

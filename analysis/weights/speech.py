@@ -191,15 +191,15 @@ VADER = register(
 SPEECH_EMOTION_HEAD = register(
     ModelSpec(
         name="speech-emotion-ravdess-nc",
-        version="1",
-        task="speech emotion (7 labels) from prosodic and spectral statistics of a speech piece",
+        version="2",
+        task="speech emotion (7 labels) from Whisper tiny.en's encoder over a speech piece",
         source_package="analysis",
         source_file="voice/speech_emotion_head.json",
         # printed by the training command; update when retraining
-        sha256="38903511d06c8eae3ed0bf72f3d671f30a9b202043e633dd191b7c0b5a35c223",
+        sha256="9c8e0968fa7505424335208d9ce9fe6785c960483bd8c9c5b4bbe2b2a3979b37",
         licence="trained on RAVDESS (CC BY-NC-SA 4.0): non-commercial use only",
         labels=EMOTIONS,
-        input_size=(51,),
+        input_size=(768,),
         normalisation="standardised with the training set's mean and deviation",
     )
 )

@@ -9,7 +9,13 @@ from analysis.errors import ModelError
 from analysis.labels import EMOTIONS
 from analysis.voice.pieces import describe_piece
 from analysis.voice.ravdess import DEFAULT_DIR
-from analysis.voice.speech_emotion import SETTING, shipped_head, speech_emotion_setting
+from analysis.voice.speech_emotion import (
+    MAX_ENCODED_S,
+    SETTING,
+    emotion_features,
+    shipped_head,
+    speech_emotion_setting,
+)
 from tests.analysis.speech_factory import speak
 
 
@@ -53,9 +59,25 @@ def test_trained_on_six_actors_the_head_reads_two_unheard_voices_well_above_chan
     features, labels, actors = labelled_features()
     heard = actors <= 6
 
-    head = fit_head(features[heard], labels[heard], c=0.03)
+    head = fit_head(features[heard], labels[heard], c=0.01)
     predicted = head.probabilities(features[~heard]).argmax(axis=1)
 
     metrics = recall_metrics(list(labels[~heard]), [int(p) for p in predicted])
-    assert metrics["uar"] > 0.35  # chance: 1/7
+    # chance: 1/7; the statistics the head read before (version 1) managed 0.56 over all actors
+    assert metrics["uar"] > 0.6
     assert np.unique(predicted).size >= 5  # not one or two labels for everything
+
+
+@pytest.mark.slow
+def test_the_encoder_reads_a_piece_of_any_length_at_its_own_length():
+    samples = speak("I have been feeling much better this week.")
+    longer_than_whisper_reads = np.tile(samples, int(MAX_ENCODED_S // (len(samples) / 16000)) + 2)
+
+    features = [emotion_features(x) for x in (samples[:800], samples, longer_than_whisper_reads)]
+
+    assert all(f.shape == (768,) and np.isfinite(f).all() for f in features)
+    # a fragment of the sentence and the whole of it are heard differently
+    assert not np.allclose(features[0], features[1], atol=1e-3)
+    # beyond Whisper's 30 s the piece is read for its first 30 s
+    first = emotion_features(longer_than_whisper_reads[: int(MAX_ENCODED_S * 16000)])
+    assert np.allclose(features[2], first, atol=1e-4)
