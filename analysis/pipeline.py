@@ -309,6 +309,7 @@ class _Run:
         with ThreadPoolExecutor(max_workers=width, thread_name_prefix="stage") as pool:
             try:
                 while pending or running:
+                    started = False
                     for stage in self._ready(pending, len(running) + len(preparing), width):
                         if self.report.should_stop(at_boundary=True):
                             raise Cancelled()
@@ -316,6 +317,7 @@ class _Run:
                         if self._reused(stage):
                             continue
                         self._note(stage.name, 0.0)
+                        started = True
                         context = contextvars.copy_context()  # carries the share of threads
                         running[
                             pool.submit(
@@ -326,6 +328,9 @@ class _Run:
                                 self.stop.is_set,
                             )
                         ] = stage
+                    if started:
+                        # said as soon as it starts: a stage shorter than a poll is still said
+                        self._report_running(list(running.values()))
                     if len(running) + len(preparing) < width:
                         self._prepare_next(pool, pending, preparing)
                     # A stage left running alone takes the threads the others freed.
