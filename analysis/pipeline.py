@@ -310,7 +310,11 @@ class _Run:
             try:
                 while pending or running:
                     started = False
-                    for stage in self._ready(pending, len(running) + len(preparing), width):
+                    ready = self._ready(pending, len(running) + len(preparing), width)
+                    # The share is set before a stage starts, or it may read the share it had
+                    # before (a stage starting alone would take one thread of two).
+                    share.running(len(running) + len(preparing) + len(ready))
+                    for stage in ready:
                         if self.report.should_stop(at_boundary=True):
                             raise Cancelled()
                         pending.remove(stage)
