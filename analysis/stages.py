@@ -16,7 +16,7 @@ error; only a recording with nothing usable at all is rejected.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -258,6 +258,7 @@ def _voice_prepare(options: PipelineOptions) -> None:
 
 
 def _voice_depends_on(options: PipelineOptions) -> Json:
+    from analysis.voice.speakers import SpeakerOptions
     from analysis.voice.speech_emotion import speech_emotion_setting
     from analysis.weights.speech import SPEAKER_ENCODER, SPEECH_EMOTION_HEAD, WHISPER_TINY_EN
 
@@ -266,6 +267,8 @@ def _voice_depends_on(options: PipelineOptions) -> Json:
         "voice": options.allows(Modality.VOICE),
         "needs_audio": options.needs_audio,
         "speaker_encoder": SPEAKER_ENCODER.sha256,
+        # how voices are told apart: a stored assignment made another way is made again
+        "speakers": asdict(SpeakerOptions()),
         "speech_emotion": SPEECH_EMOTION_HEAD.sha256 if head else None,
         # the head reads Whisper's encoder
         "speech_emotion_encoder": WHISPER_TINY_EN.sha256 if head else None,

@@ -16,6 +16,7 @@ from analysis.voice.speaker_embedding import speaker_embedding, speaker_embeddin
 from analysis.voice.speakers import (
     CLIENT,
     CLINICIAN,
+    UNCENTRED_OPTIONS,
     SpeakerOptions,
     VoicePiece,
     assign_speakers,
@@ -217,7 +218,7 @@ def test_the_speaker_encoder_places_one_voice_closer_to_itself_than_to_another_v
     assert all(e.shape == (256,) and abs(float(np.linalg.norm(e)) - 1.0) < 1e-5 for e in client)
     same_voice = 1 - float(client[0] @ client[1])  # different words, one voice
     other_voice = 1 - float(client[0] @ clinician)  # the same words, another voice
-    assert same_voice < SpeakerOptions().max_distance < other_voice
+    assert same_voice < SpeakerOptions().min_separation < other_voice
 
 
 @pytest.mark.slow
@@ -401,7 +402,42 @@ def test_two_clusters_of_voiceprints_count_as_two_people_only_when_their_centres
 
     result = assign_speakers(pieces)
 
-    # the pieces alone are far apart: the linkage cut keeps two clusters either way
+    # the pieces alone lie further apart than the separation either way: their centres decide
     across = 1 - np.array(prints[:5]) @ np.array(prints[5:]).T
-    assert across.mean() > SpeakerOptions().max_distance
+    assert across.mean() > SpeakerOptions().min_separation
     assert len(result.speakers) == voices
+
+
+def _direction(*coordinates: float) -> np.ndarray:
+    vector = np.zeros(256)
+    vector[: len(coordinates)] = coordinates
+    return vector / np.linalg.norm(vector)
+
+
+def test_one_person_heard_in_two_moods_beside_another_person_is_one_speaker():
+    # Voiceprints share a direction (the encoder's, the room's); each person adds their own,
+    # and each mood of the first person its own: calm and raised lie 0.39 apart, further than
+    # two voices need to be kept apart, but far closer than either lies to the other person.
+    calm = _direction(0.5, 1.0, 0.0, 0.9, 0.0)
+    raised = _direction(0.5, 1.0, 0.0, 0.0, 0.9)
+    other = _direction(0.5, 0.0, 1.5, 0.0, 0.0)
+    rng = np.random.default_rng(3)
+    prints = _voiceprints(calm, rng, 4) + _voiceprints(other, rng, 4) + _voiceprints(raised, rng, 4)
+    people = ["first"] * 4 + ["other"] * 4 + ["first"] * 4
+    order = np.random.default_rng(1).permutation(len(prints))  # turns in no particular order
+    pieces = [
+        VoicePiece(2.0 * i, 2.0 * i + 1.5, (-20.0,), (), 120.0, tuple(prints[k]))
+        for i, k in enumerate(order)
+    ]
+    assert SpeakerOptions().min_separation < 1 - calm @ raised < 1 - calm @ other
+
+    centred = assign_speakers(pieces)
+    uncentred = assign_speakers(pieces, options=UNCENTRED_OPTIONS)
+
+    assert len(centred.speakers) == 2
+    heard_as: dict[str, set[str]] = {}
+    for k, speaker in zip(order, centred.piece_speakers, strict=True):
+        heard_as.setdefault(speaker, set()).add(people[k])
+    assert sorted(map(sorted, heard_as.values())) == [["first"], ["other"]]
+    # clustered as the voiceprints were before they were centred: the moods are two people
+    assert len(uncentred.speakers) == 3
