@@ -39,7 +39,7 @@ import itertools
 import json
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -283,15 +283,26 @@ def fused_probs(
     return fuse_emotions(present, reliability, temperature, pool)
 
 
+def _predicted(reading: np.ndarray | None) -> int:
+    """The label a reading names; -1 for no reading, which is never right."""
+    return -1 if reading is None else int(np.argmax(reading))
+
+
 def _predictions(rows: Sequence[Mapping[str, Any]], read: Any) -> tuple[list[int], np.ndarray]:
     """Predicted label per row (-1 when there is no reading) and (n, 7) probabilities."""
     predicted, probs = [], np.full((len(rows), len(EMOTIONS)), 1 / len(EMOTIONS))
     for i, row in enumerate(rows):
         p = read(row)
-        predicted.append(-1 if p is None else int(np.argmax(p)))
+        predicted.append(_predicted(p))
         if p is not None:
             probs[i] = p
     return predicted, probs
+
+
+def _right(rows: Sequence[Mapping[str, Any]], read: Any) -> np.ndarray:
+    """Per row, whether `read` names its label."""
+    predicted, _ = _predictions(rows, read)
+    return np.asarray(np.array(predicted) == np.array([int(row["label"]) for row in rows]))
 
 
 def scores(rows: Sequence[Mapping[str, Any]], read: Any) -> dict[str, float]:
@@ -309,22 +320,23 @@ def scores(rows: Sequence[Mapping[str, Any]], read: Any) -> dict[str, float]:
     }
 
 
-def windows_won_and_lost(
-    rows: Sequence[Mapping[str, Any]], read: Any, against: Any
-) -> dict[str, float]:
-    """Windows `read` gets right and `against` wrong (won), and the reverse (lost), with the
-    exact two-sided sign test's p that the two are equally often right (McNemar's, exact)."""
+@dataclass(frozen=True)
+class WonAndLost:
+    """One reading against another over the same windows."""
+
+    won: int  # windows the first gets right and the other wrong
+    lost: int  # the reverse
+    p: float  # exact two-sided sign test that both are equally often right (McNemar's, exact)
+
+
+def windows_won_and_lost(rows: Sequence[Mapping[str, Any]], read: Any, against: Any) -> WonAndLost:
+    """How `read` fares against `against`, window by window (see WonAndLost)."""
     from scipy.stats import binomtest
 
-    won = lost = 0
-    for row in rows:
-        mine, theirs = read(row), against(row)
-        right = mine is not None and int(np.argmax(mine)) == row["label"]
-        also = theirs is not None and int(np.argmax(theirs)) == row["label"]
-        won += right and not also
-        lost += also and not right
+    mine, theirs = _right(rows, read), _right(rows, against)
+    won, lost = int((mine & ~theirs).sum()), int((theirs & ~mine).sum())
     p = binomtest(won, won + lost).pvalue if won + lost else 1.0
-    return {"won": won, "lost": lost, "p": round(float(p), 4)}
+    return WonAndLost(won, lost, round(float(p), 4))
 
 
 def channel_reader(name: str) -> Any:
@@ -422,7 +434,7 @@ def evaluate(rows: Sequence[Mapping[str, Any]], seed: int) -> dict[str, Any]:
             best_here = max(singles, key=lambda c: accuracy[c])
             compared[fused] = {
                 "minus_best_single": round(accuracy[fused] - accuracy[best_here], 4),
-                **windows_won_and_lost(mine, readers[fused], readers[best_here]),
+                **asdict(windows_won_and_lost(mine, readers[fused], readers[best_here])),
             }
         per_recording.append(
             {

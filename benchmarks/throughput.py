@@ -15,6 +15,11 @@ stage >= 3x the naive loop.
 
     python -m benchmarks.throughput                 # two 10-minute sessions
     python -m benchmarks.throughput --minutes 2     # quicker, noisier
+
+`--speech-emotion` measures instead what the optional speech-emotion head
+(`MOODLINE_SPEECH_EMOTION=ravdess-nc`, off by default) costs under the same contention: the two
+sessions analysed at once with the head on, beside the same with it off, in the same run
+(results/throughput_speech_emotion.json).
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ SETTINGS = {
     # What ran before: each library takes every core for itself.
     "old threads": {"MOODLINE_ANALYSIS_THREADS": "0"},
 }
+# The optional speech-emotion head on, under the budget (its cost: --speech-emotion).
+WITH_SPEECH_EMOTION = {**SETTINGS["budget"], "MOODLINE_SPEECH_EMOTION": "ravdess-nc"}
 SEQUENTIAL_SETTINGS = {
     "budget": {"MOODLINE_CONCURRENT_ANALYSES": "1"},
     "old threads": {"MOODLINE_ANALYSIS_THREADS": "0"},
@@ -153,6 +160,40 @@ def rows_from(runs: dict[str, Any], media_s: float, naive_s: float) -> list[Row]
     return rows
 
 
+def speech_emotion_rows(runs: dict[str, Any], media_s: float) -> list[Row]:
+    """The head's cost: both sessions at once with it on, beside the same with it off."""
+    on, off = runs["speech-emotion head on"], runs["speech-emotion head off"]
+    baseline = "the same, speech-emotion head off"
+    rows = [
+        Row(
+            case="two sessions at once, speech-emotion head on",
+            metric="aggregate real-time factor",
+            value=round(on["wall_s"] / (2 * media_s), 4),
+            baseline=baseline,
+            baseline_value=round(off["wall_s"] / (2 * media_s), 4),
+        )
+    ]
+    for index, (job, old_job) in enumerate(zip(on["jobs"], off["jobs"], strict=True)):
+        case = f"two sessions at once, speech-emotion head on, job {index + 1}"
+        rows += [
+            Row(
+                case=case,
+                metric="real-time factor",
+                value=round(job["seconds"] / media_s, 4),
+                baseline=baseline,
+                baseline_value=round(old_job["seconds"] / media_s, 4),
+            ),
+            Row(
+                case=case,
+                metric="voice stage real-time factor",
+                value=round(job["stage_s"]["voice"] / media_s, 4),
+                baseline=baseline,
+                baseline_value=round(old_job["stage_s"]["voice"] / media_s, 4),
+            ),
+        ]
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, help="length of each session (default 10)")
@@ -160,6 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--naive-seconds", type=float, help="video the naive face loop runs on (default 60)"
     )
     parser.add_argument("--quick", action="store_true", help="two 1-minute sessions")
+    parser.add_argument(
+        "--speech-emotion", action="store_true", help="what the optional speech-emotion head costs"
+    )
     args = parser.parse_args(argv)
     args.minutes = args.minutes or (1.0 if args.quick else 10.0)
     args.naive_seconds = args.naive_seconds or (20.0 if args.quick else 60.0)
@@ -171,6 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             for seed in (1, 2)
         ]
+        if args.speech_emotion:
+            return _speech_emotion_cost(recordings, args.minutes, load_before)
         runs: dict[str, Any] = {"concurrent": {}, "sequential": {}}
         for name, env in SETTINGS.items():
             runs["concurrent"][name] = together("pipeline", recordings, env)
@@ -190,6 +236,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     path = write_result("throughput", rows, details)
     print(f"written to {path}")
+    return 0
+
+
+def _speech_emotion_cost(recordings: Sequence[Path], minutes: float, load_before: Any) -> int:
+    runs = {
+        "speech-emotion head off": together("pipeline", recordings, SETTINGS["budget"]),
+        "speech-emotion head on": together("pipeline", recordings, WITH_SPEECH_EMOTION),
+    }
+    rows = speech_emotion_rows(runs, minutes * 60)
+    print_rows(f"The speech-emotion head's cost: two {minutes:g}-minute sessions at once", rows)
+    details = {
+        "minutes": minutes,
+        "load_average_before": load_before,
+        "load_average_after": [round(load, 2) for load in os.getloadavg()],
+        "runs": runs,
+    }
+    print(f"written to {write_result('throughput_speech_emotion', rows, details)}")
     return 0
 
 

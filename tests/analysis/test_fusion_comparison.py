@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.fusion_fit import windows_won_and_lost
+from analysis.fusion_fit import WonAndLost, windows_won_and_lost
 
 
 def _rows(labels: list[int]) -> list[dict[str, object]]:
@@ -23,16 +23,16 @@ def test_one_window_lost_is_chance_and_six_lost_with_none_won_is_not():
     wrong = lambda row: _says((row["label"] + 1) % 7)  # noqa: E731
 
     one_off = lambda row: wrong(row) if row["window"] == 0 else right(row)  # noqa: E731
-    assert windows_won_and_lost(rows, one_off, right) == {"won": 0, "lost": 1, "p": 1.0}
+    assert windows_won_and_lost(rows, one_off, right) == WonAndLost(won=0, lost=1, p=1.0)
 
     six_off = lambda row: wrong(row) if row["window"] < 6 else right(row)  # noqa: E731
     paired = windows_won_and_lost(rows, six_off, right)
-    assert (paired["won"], paired["lost"]) == (0, 6)
-    assert paired["p"] < 0.05
+    assert (paired.won, paired.lost) == (0, 6)
+    assert paired.p < 0.05
 
 
 def test_a_window_with_no_reading_counts_as_wrong():
     rows = _rows([3, 3])
     nothing = lambda row: None  # noqa: E731
     paired = windows_won_and_lost(rows, lambda row: _says(3), nothing)
-    assert (paired["won"], paired["lost"]) == (2, 0)
+    assert (paired.won, paired.lost) == (2, 0)

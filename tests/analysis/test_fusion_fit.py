@@ -22,6 +22,7 @@ def test_fusion_with_the_fitted_reliabilities_beats_every_channel_on_unseen_reco
     from analysis.face.stage import run_face_stage
     from analysis.fusion_fit import (
         CHANNELS,
+        SIGNIFICANCE,
         build_recordings,
         channel_reader,
         channel_windows,
@@ -38,7 +39,8 @@ def test_fusion_with_the_fitted_reliabilities_beats_every_channel_on_unseen_reco
         video = write_video(tmp_path / "recording.mp4", recording)
         rows += readings(channel_windows(recording, run_face_stage(video)), recording)
 
-    fused = scores(rows, lambda row: fused_probs(row, shipped_reliability()))
+    fuse = lambda row: fused_probs(row, shipped_reliability())  # noqa: E731
+    fused = scores(rows, fuse)
     channels = {name: scores(rows, channel_reader(name)) for name in CHANNELS}
 
     best = max(channels.values(), key=lambda s: s["accuracy"])
@@ -47,19 +49,18 @@ def test_fusion_with_the_fitted_reliabilities_beats_every_channel_on_unseen_reco
 
     # As deployed by default, with no speech-emotion head: face and words.
     default = [without_voice_head(row) for row in rows]
-    fused_default = scores(default, lambda row: fused_probs(row, shipped_reliability()))
+    fused_default = scores(default, fuse)
     assert fused_default["accuracy"] >= max(channels[c]["accuracy"] for c in ("face", "text"))
     # Words with no affect in them ("Kids are talking by the door") never cost the face a
     # window: on every such recording, fused is at least as accurate as the face.
     for name in {row["recording"] for row in default if "RAVDESS words" in row["recording"]}:
         mine = [row for row in default if row["recording"] == name]
         face = scores(mine, channel_reader("face"))["accuracy"]
-        assert scores(mine, lambda row: fused_probs(row, shipped_reliability()))["accuracy"] >= face
+        assert scores(mine, fuse)["accuracy"] >= face
 
     # Recording by recording, in both deployments, fusion never loses to the recording's best
     # channel by more than chance: a right face outvoted in one window of twelve can happen, a
     # fusion that follows the wrong channel loses many.
-    fuse = lambda row: fused_probs(row, shipped_reliability())  # noqa: E731
     for name in {row["recording"] for row in rows}:
         for mine, singles in (
             ([row for row in rows if row["recording"] == name], CHANNELS),
@@ -67,4 +68,4 @@ def test_fusion_with_the_fitted_reliabilities_beats_every_channel_on_unseen_reco
         ):
             best_here = max(singles, key=lambda c: scores(mine, channel_reader(c))["accuracy"])
             paired = windows_won_and_lost(mine, fuse, channel_reader(best_here))
-            assert paired["won"] >= paired["lost"] or paired["p"] >= 0.05, (name, paired)
+            assert paired.won >= paired.lost or paired.p >= SIGNIFICANCE, (name, paired)
