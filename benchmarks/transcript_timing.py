@@ -13,6 +13,13 @@ same conversations decoded with their silences kept whole (`keep_pauses`, how th
 before), in the same run.
 Targets: line and word times within 0.3 s, median <= 0.15 s, p95 <= 0.5 s; no line spans
 two turns a second apart.
+
+Who said each line: the voice stage's own steps (benchmarks/diarization.py: VAD, pieces,
+voiceprints, `assign_speakers`) give each piece a speaker, and the lines are split between
+speakers as the text stage splits them (`lines_by_speaker`). Reported: lines still holding two
+people's words, and the share of words given to the wrong person (speakers matched one-to-one
+to the voices), beside the same with voiceprints clustered as before they were centred, in
+the same run. Target: no line holds two people's words.
 """
 
 from __future__ import annotations
@@ -24,12 +31,15 @@ from typing import Any
 
 import numpy as np
 
+from analysis.stage_outputs import SpokenPiece
+from analysis.text.lines import lines_by_speaker
 from analysis.text.transcribe import (
     UTTERANCE_PAUSE_S,
     Utterance,
     get_engine,
     transcribe_speech,
 )
+from analysis.voice.speakers import UNCENTRED_OPTIONS, SpeakerOptions, assign_speakers
 from analysis.voice.vad import detect_speech
 from benchmarks._conversations import (
     Conversation,
@@ -38,8 +48,13 @@ from benchmarks._conversations import (
     ravdess_conversation,
 )
 from benchmarks.common import Row, print_rows, write_result
+from benchmarks.diarization import voice_pieces
 
 NOW, BEFORE = "pauses shortened", "pauses kept (before)"
+SPEAKERS = {
+    "voiceprints centred": SpeakerOptions(),
+    "voiceprints not centred (before)": UNCENTRED_OPTIONS,
+}
 
 
 def transcribe(conversation: Conversation, *, keep_pauses: bool) -> list[Utterance]:
@@ -88,6 +103,46 @@ def timing(conversation: Conversation, utterances: Sequence[Utterance]) -> dict[
     }
 
 
+def spoken_pieces(conversation: Conversation, options: SpeakerOptions) -> list[SpokenPiece]:
+    """The conversation's speech pieces, each with the speaker the voice stage would give it."""
+    pieces = voice_pieces(conversation)
+    labels = assign_speakers(pieces, options=options).piece_speakers
+    return [
+        SpokenPiece(piece.start_s, piece.end_s, label, piece.channel_db, None)
+        for piece, label in zip(pieces, labels, strict=True)
+    ]
+
+
+def attribution(
+    conversation: Conversation, utterances: Sequence[Utterance], pieces: Sequence[SpokenPiece]
+) -> dict[str, int]:
+    """Lines (split between speakers) holding two people's words, and words given to the wrong
+    person, speakers matched one-to-one to the voices that spoke most of their words."""
+    from scipy.optimize import linear_sum_assignment
+
+    turns = conversation.turns
+    voices = sorted({t.speaker for t in turns})
+    heard: list[tuple[str, str | None]] = []  # (who said the word, whose line it is in)
+    spanning = 0
+    for line, speaker in lines_by_speaker(utterances, pieces):
+        said_by = {turns[_nearest_turn(turns, w.start_s, w.end_s)].speaker for w in line.words}
+        spanning += len(said_by) > 1
+        heard += [
+            (turns[_nearest_turn(turns, w.start_s, w.end_s)].speaker, speaker) for w in line.words
+        ]
+    found = sorted({speaker for _, speaker in heard if speaker is not None})
+    counts = np.zeros((len(voices), max(1, len(found))))
+    for voice, speaker in heard:
+        if speaker is not None:
+            counts[voices.index(voice), found.index(speaker)] += 1
+    rows, cols = linear_sum_assignment(-counts)
+    return {
+        "lines_spanning_speakers": spanning,
+        "words": len(heard),
+        "words_wrong_speaker": len(heard) - int(counts[rows, cols].sum()),
+    }
+
+
 def _figures(results: Sequence[dict[str, Any]]) -> dict[str, float]:
     boundary = np.concatenate([r["boundary_errors_s"] for r in results])
     outside = np.concatenate([r["word_outside_s"] for r in results])
@@ -121,10 +176,14 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="four conversations, not twelve")
     args = parser.parse_args()
     chosen = conversations(args.quick)
-    results: dict[str, list[dict[str, Any]]] = {NOW: [], BEFORE: []}
-    for conversation in chosen:
-        for name, keep in ((NOW, False), (BEFORE, True)):
-            results[name].append(timing(conversation, transcribe(conversation, keep_pauses=keep)))
+    transcripts = {
+        name: [transcribe(c, keep_pauses=keep) for c in chosen]
+        for name, keep in ((NOW, False), (BEFORE, True))
+    }
+    results = {
+        name: [timing(c, lines) for c, lines in zip(chosen, found, strict=True)]
+        for name, found in transcripts.items()
+    }
     sources = {"all": chosen} | {
         source: [c for c in chosen if c.name.startswith(source)] for source in ("espeak", "RAVDESS")
     }
@@ -133,6 +192,26 @@ def main() -> int:
         names = {c.name for c in members}
         return _figures([r for c, r in zip(chosen, results[name], strict=True) if c.name in names])
 
+    attributed = {
+        name: [
+            attribution(c, lines, spoken_pieces(c, options))
+            for c, lines in zip(chosen, transcripts[NOW], strict=True)
+        ]
+        for name, options in SPEAKERS.items()
+    }
+
+    def speakers_of(name: str, members: list[Conversation]) -> dict[str, float]:
+        names = {c.name for c in members}
+        runs = [r for c, r in zip(chosen, attributed[name], strict=True) if c.name in names]
+        words = sum(r["words"] for r in runs)
+        return {
+            "lines holding two people's words": sum(r["lines_spanning_speakers"] for r in runs),
+            "share of words given to the wrong person": round(
+                sum(r["words_wrong_speaker"] for r in runs) / max(1, words), 4
+            ),
+        }
+
+    centred, uncentred = SPEAKERS
     rows = [
         Row(
             case=f"{source}: {len(members)} conversations",
@@ -157,6 +236,20 @@ def main() -> int:
             ("turns_heard", ""),
         )
     ]
+    rows += [
+        Row(
+            case=f"{source}: {len(members)} conversations, lines split between speakers",
+            metric=metric,
+            value=now[metric],
+            baseline=uncentred,
+            baseline_value=before[metric],
+            note="target 0" if metric.startswith("lines") else "",
+        )
+        for source, members in sources.items()
+        if members
+        for now, before in [(speakers_of(centred, members), speakers_of(uncentred, members))]
+        for metric in now
+    ]
     print_rows("Transcript timing against known turns", rows)
     details = {
         "conversations": [c.name for c in chosen],
@@ -167,6 +260,10 @@ def main() -> int:
                 for c, r in zip(chosen, runs, strict=True)
             ]
             for name, runs in results.items()
+        },
+        "speakers": {
+            name: [run | {"name": c.name} for c, run in zip(chosen, runs, strict=True)]
+            for name, runs in attributed.items()
         },
     }
     write_result("transcript_timing", rows, details)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from analysis.voice.speakers import SpeakerOptions
 from benchmarks._conversations import espeak_conversation
-from benchmarks.transcript_timing import timing, transcribe
+from benchmarks.transcript_timing import attribution, spoken_pieces, timing, transcribe
 
 pytestmark = pytest.mark.slow
 
@@ -38,3 +39,15 @@ def test_no_transcript_line_runs_across_a_pause_of_a_second(conversation):
     ]
     assert sum(p >= 1.0 for p in pauses) >= 3  # the conversation has such pauses to split at
     assert len(utterances) >= 1 + sum(p >= 1.0 for p in pauses)
+
+
+def test_lines_split_between_speakers_give_every_word_to_the_person_who_said_it(conversation):
+    utterances = transcribe(conversation, keep_pauses=False)
+    pieces = spoken_pieces(conversation, SpeakerOptions())
+
+    said = attribution(conversation, utterances, pieces)
+
+    assert len({piece.speaker for piece in pieces}) == 2
+    assert said["words"] >= 40
+    assert said["lines_spanning_speakers"] == 0
+    assert said["words_wrong_speaker"] == 0

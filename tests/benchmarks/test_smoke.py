@@ -41,7 +41,9 @@ def fresh_smoke_database() -> Iterator[str]:
     drop()
 
 
-def _run_benchmark(module: str, results: Path, *args: str, **env: str) -> dict:
+def _run_benchmark(
+    module: str, results: Path, *args: str, result: str | None = None, **env: str
+) -> dict:
     completed = subprocess.run(
         [sys.executable, "-m", f"benchmarks.{module}", *args],
         cwd=REPO_ROOT,
@@ -51,7 +53,7 @@ def _run_benchmark(module: str, results: Path, *args: str, **env: str) -> dict:
         timeout=900,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    document: dict = json.loads((results / f"{module}.json").read_text())
+    document: dict = json.loads((results / f"{result or module}.json").read_text())
     return document
 
 
@@ -181,6 +183,25 @@ def test_the_throughput_benchmark_runs_two_analyses_at_once_beside_the_old_setti
     assert ("two sessions, concurrent", "old thread settings") in cases
     assert any(case == "face stage, two at once" for case, _ in cases)
     for row in document["rows"]:
+        assert row["value"] > 0
+        assert row["baseline_value"] > 0
+
+
+@pytest.mark.slow
+def test_the_throughput_benchmark_prices_the_speech_emotion_head_beside_it_off(
+    tmp_path: Path,
+) -> None:
+    document = _run_benchmark(
+        "throughput", tmp_path, "--minutes", "0.25", "--speech-emotion",
+        result="throughput_speech_emotion",
+    )  # fmt: skip
+    runs = document["details"]["runs"]
+    on, off = runs["speech-emotion head on"]["jobs"], runs["speech-emotion head off"]["jobs"]
+    assert len(on) == len(off) == 2
+    metrics = {row["metric"] for row in document["rows"]}
+    assert {"aggregate real-time factor", "voice stage real-time factor"} <= metrics
+    for row in document["rows"]:
+        assert row["baseline"] == "the same, speech-emotion head off"
         assert row["value"] > 0
         assert row["baseline_value"] > 0
 
