@@ -5,8 +5,9 @@ differ, each speech piece goes to the channel that is clearly louder in it. Othe
 are clustered by voiceprint (the GE2E speaker encoder's embedding, analysis/voice/
 speaker_embedding.py), centred on the recording's own mean voiceprint: average linkage on cosine
 distance, cut at `max_distance`; voices whose centres are closer than `min_separation` merged,
-and a voice holding less than `min_share` of the speech folded into the nearest (all calibrated
-on conversations other than those the diarization benchmark reports, docs/evaluation.md).
+and a voice holding less than `min_share` of the speech folded into the nearest (all chosen on
+conversations other than those the diarization benchmark reports, docs/evaluation.md, where
+the limit is set out: some pairs of people lie closer to the encoder than one person's moods).
 Without voiceprints, pieces are
 clustered by voice colour (MFCC means/deviations) and pitch level, as before: Ward linkage into
 two groups, kept when they separate well (silhouette above `min_silhouette`). A speaker whose
