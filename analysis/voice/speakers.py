@@ -8,10 +8,10 @@ distance, cut at `max_distance`; voices whose centres are closer than `min_separ
 and a voice holding less than `min_share` of the speech folded into the nearest (all chosen on
 conversations other than those the diarization benchmark reports, docs/evaluation.md, where
 the limit is set out: some pairs of people lie closer to the encoder than one person's moods).
-Without voiceprints, pieces are
-clustered by voice colour (MFCC means/deviations) and pitch level, as before: Ward linkage into
-two groups, kept when they separate well (silhouette above `min_silhouette`). A speaker whose
-voice activity follows a face track's mouth movement is linked to that track.
+Without voiceprints, pieces are clustered by voice colour (MFCC means/deviations) and pitch
+level, as before: Ward linkage into two groups, kept when they separate well (silhouette above
+`min_silhouette`). A speaker whose voice activity follows a face track's mouth movement is
+linked to that track.
 
 Roles are guesses until a clinician sets them (`role_source: "guessed"`): the recording's camera
 usually frames the client, so a speaker linked to a face is the client when only one speaker
@@ -58,7 +58,8 @@ class SpeakerOptions:
     # voices apart stands out: on RAVDESS conversations, telling two pieces of one voice from
     # two of different voices went from AUC 0.91-0.92 to 0.96-0.98.
     centred: bool = True
-    # voiceprint: pieces closer than this (cosine distance, average linkage) are one voice
+    # voiceprint: pieces closer than this (cosine distance between their voiceprints, centred
+    # when `centred`; average linkage) are one voice
     max_distance: float = 1.1
     # voiceprint: a voice with less than this share of the speech joins the nearest other one
     min_share: float = 0.2
