@@ -39,7 +39,12 @@ from analysis.text.transcribe import (
     get_engine,
     transcribe_speech,
 )
-from analysis.voice.speakers import UNCENTRED_OPTIONS, SpeakerOptions, assign_speakers
+from analysis.voice.speakers import (
+    UNCENTRED_OPTIONS,
+    SpeakerOptions,
+    VoicePiece,
+    assign_speakers,
+)
 from analysis.voice.vad import detect_speech
 from benchmarks._conversations import (
     Conversation,
@@ -103,9 +108,8 @@ def timing(conversation: Conversation, utterances: Sequence[Utterance]) -> dict[
     }
 
 
-def spoken_pieces(conversation: Conversation, options: SpeakerOptions) -> list[SpokenPiece]:
-    """The conversation's speech pieces, each with the speaker the voice stage would give it."""
-    pieces = voice_pieces(conversation)
+def spoken_pieces(pieces: Sequence[VoicePiece], options: SpeakerOptions) -> list[SpokenPiece]:
+    """The speech pieces (`voice_pieces`), each with the speaker the voice stage would give it."""
     labels = assign_speakers(pieces, options=options).piece_speakers
     return [
         SpokenPiece(piece.start_s, piece.end_s, label, piece.channel_db, None)
@@ -125,11 +129,9 @@ def attribution(
     heard: list[tuple[str, str | None]] = []  # (who said the word, whose line it is in)
     spanning = 0
     for line, speaker in lines_by_speaker(utterances, pieces):
-        said_by = {turns[_nearest_turn(turns, w.start_s, w.end_s)].speaker for w in line.words}
-        spanning += len(said_by) > 1
-        heard += [
-            (turns[_nearest_turn(turns, w.start_s, w.end_s)].speaker, speaker) for w in line.words
-        ]
+        said_by = [turns[_nearest_turn(turns, w.start_s, w.end_s)].speaker for w in line.words]
+        spanning += len(set(said_by)) > 1
+        heard += [(voice, speaker) for voice in said_by]
     found = sorted({speaker for _, speaker in heard if speaker is not None})
     counts = np.zeros((len(voices), max(1, len(found))))
     for voice, speaker in heard:
@@ -192,10 +194,11 @@ def main() -> int:
         names = {c.name for c in members}
         return _figures([r for c, r in zip(chosen, results[name], strict=True) if c.name in names])
 
+    heard = [voice_pieces(c) for c in chosen]
     attributed = {
         name: [
-            attribution(c, lines, spoken_pieces(c, options))
-            for c, lines in zip(chosen, transcripts[NOW], strict=True)
+            attribution(c, lines, spoken_pieces(pieces, options))
+            for c, lines, pieces in zip(chosen, transcripts[NOW], heard, strict=True)
         ]
         for name, options in SPEAKERS.items()
     }

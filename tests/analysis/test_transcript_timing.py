@@ -7,6 +7,7 @@ import pytest
 
 from analysis.voice.speakers import SpeakerOptions
 from benchmarks._conversations import espeak_conversation
+from benchmarks.diarization import voice_pieces
 from benchmarks.transcript_timing import attribution, spoken_pieces, timing, transcribe
 
 pytestmark = pytest.mark.slow
@@ -43,7 +44,7 @@ def test_no_transcript_line_runs_across_a_pause_of_a_second(conversation):
 
 def test_lines_split_between_speakers_give_every_word_to_the_person_who_said_it(conversation):
     utterances = transcribe(conversation, keep_pauses=False)
-    pieces = spoken_pieces(conversation, SpeakerOptions())
+    pieces = spoken_pieces(voice_pieces(conversation), SpeakerOptions())
 
     said = attribution(conversation, utterances, pieces)
 
