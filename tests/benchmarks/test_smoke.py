@@ -206,6 +206,27 @@ def test_the_throughput_benchmark_prices_the_speech_emotion_head_beside_it_off(
         assert row["baseline_value"] > 0
 
 
+@pytest.mark.slow
+def test_the_diarization_benchmark_scores_every_clustering_on_the_same_conversations(
+    tmp_path: Path,
+) -> None:
+    document = _run_benchmark("diarization", tmp_path, "--quick")
+
+    details = document["details"]
+    assert {"now", "voiceprints not centred (before)", "MFCC timbre (first)"} <= set(details)
+    names = [[r["name"] for r in details[k]] for k in ("now", "voiceprints not centred (before)")]
+    assert names[0] == names[1]  # the same conversations, clustered every way
+    assert len(names[0]) >= 8
+    rows = {(row["case"], row["metric"], row["baseline"]): row for row in document["rows"]}
+    one_voice = next(case for case, _, _ in rows if case.startswith("1 voice(s), "))
+    phantoms = rows[
+        (one_voice, "recordings with the wrong number of speakers", "MFCC timbre (first)")
+    ]
+    assert phantoms["value"] == 0  # no phantom second voice, the first target
+    for row in document["rows"]:
+        assert row["baseline_value"] is not None
+
+
 def test_the_vad_benchmark_times_lanes_beside_frame_by_frame_reading(tmp_path: Path) -> None:
     document = _run_benchmark("vad", tmp_path, "--minutes", "0.5", "--repeats", "2")
 
