@@ -301,8 +301,7 @@ def _predictions(rows: Sequence[Mapping[str, Any]], read: Any) -> tuple[list[int
 
 def _right(rows: Sequence[Mapping[str, Any]], read: Any) -> np.ndarray:
     """Per row, whether `read` names its label."""
-    predicted, _ = _predictions(rows, read)
-    return np.asarray(np.array(predicted) == np.array([int(row["label"]) for row in rows]))
+    return np.array([_predicted(read(row)) == int(row["label"]) for row in rows], dtype=bool)
 
 
 def scores(rows: Sequence[Mapping[str, Any]], read: Any) -> dict[str, float]:

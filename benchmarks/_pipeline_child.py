@@ -84,6 +84,10 @@ def _pipeline(path: Path) -> dict[str, Any]:
         "windows": len(document["windows"]),
         "utterances": len(document["transcript"]),
         "face_tracks": len(document.get("face_tracks", [])),
+        # voice segments read by the optional speech-emotion head (0 when it is off)
+        "speech_emotion_segments": sum(
+            segment.get("emotions") is not None for segment in document["voice_segments"]
+        ),
         "resident_memory": trace.to_json(),
     }
 

@@ -198,6 +198,9 @@ def test_the_throughput_benchmark_prices_the_speech_emotion_head_beside_it_off(
     runs = document["details"]["runs"]
     on, off = runs["speech-emotion head on"]["jobs"], runs["speech-emotion head off"]["jobs"]
     assert len(on) == len(off) == 2
+    # the head really read the voice with it on, and nothing with it off
+    assert all(job["speech_emotion_segments"] > 0 for job in on)
+    assert all(job["speech_emotion_segments"] == 0 for job in off)
     metrics = {row["metric"] for row in document["rows"]}
     assert {"aggregate real-time factor", "voice stage real-time factor"} <= metrics
     for row in document["rows"]:
