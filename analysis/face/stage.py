@@ -26,11 +26,11 @@ from analysis.face.baseline import relative_to_rest, rest_baseline
 from analysis.face.detect import DetectorOptions, FaceDetector, frames_to_tensor
 from analysis.face.expression import to_model_input
 from analysis.face.loading import expression_network, face_model_specs
-from analysis.face.onnx_engine import Network, release_sessions
 from analysis.face.sequence import FaceSequenceModel, load_head_model
 from analysis.face.track import FaceTracker, TrackedFace, TrackerOptions
 from analysis.labels import EMOTIONS, valence_arousal
 from analysis.media import VideoFrame, iter_video_frames, probe, require_video
+from analysis.onnx_engine import Network, release_sessions
 from analysis.stage_outputs import (
     FACE_FRAME_COLUMNS,
     AttentionFrame,

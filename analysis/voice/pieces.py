@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from analysis.labels import EMOTIONS
+from analysis.voice.campplus import campplus_embeddings, campplus_network
 from analysis.voice.prosody import ProsodyFeatures, prosody_features, timbre_features
-from analysis.voice.speaker_embedding import speaker_embeddings, speaker_encoder
 from analysis.voice.speakers import VoicePiece
 from analysis.voice.speech_emotion import SpeechEmotionHead, emotion_features, shipped_head
 from analysis.voice.vad import SpeechSegment
@@ -50,8 +50,7 @@ def describe_pieces(
 ) -> Iterator[DescribedPiece]:
     """Each ((start_s, end_s), samples) piece's voice, in order, skipping pieces too short to
     measure. Samples are (n,) or (channels, n). The voiceprints are computed `VOICEPRINT_BATCH`
-    pieces at a time (the speaker encoder is several times faster on a batch), so at most that
-    many pieces' samples are held at once."""
+    pieces at a time, so at most that many pieces' samples are held at once."""
     waiting: list[tuple[DescribedPiece, np.ndarray]] = []
     for (start_s, end_s), audio in cuts:
         described = _described_but_voiceprint(audio, start_s, end_s, measure_prosody, emotion_head)
@@ -110,7 +109,7 @@ def _described_but_voiceprint(
 def _with_voiceprints(
     waiting: Sequence[tuple[DescribedPiece, np.ndarray]],
 ) -> Iterator[DescribedPiece]:
-    voiceprints = speaker_embeddings([mono for _, mono in waiting])
+    voiceprints = campplus_embeddings([mono for _, mono in waiting])
     for (described, _), voiceprint in zip(waiting, voiceprints, strict=True):
         piece = replace(described.piece, voiceprint=tuple(float(v) for v in voiceprint))
         yield replace(described, piece=piece)
@@ -119,7 +118,7 @@ def _with_voiceprints(
 def load_voice_models(*, emotion_head: bool) -> None:
     """Load what describing a piece loads on first use: the speaker encoder, the speech-emotion
     head when asked, and librosa's DSP (about 2 s on its first call)."""
-    speaker_encoder()
+    campplus_network()
     if emotion_head:
         from analysis.weights.speech import load_whisper
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from analysis.weights.speech import SPEAKER_ENCODER, shipped_path
+from analysis.weights.speech import GE2E_SPEAKER_ENCODER, shipped_path
 
 SAMPLE_RATE_HZ = 16000
 MEL_BANDS = 40
@@ -47,7 +47,8 @@ class SpeakerEncoder(nn.Module):
 
 @cache
 def speaker_encoder() -> SpeakerEncoder:
-    checkpoint = torch.load(shipped_path(SPEAKER_ENCODER), map_location="cpu", weights_only=True)
+    path = shipped_path(GE2E_SPEAKER_ENCODER)
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     weights = {k: v for k, v in checkpoint["model_state"].items() if not k.startswith("similarity")}
     model = SpeakerEncoder()
     model.load_state_dict(weights)

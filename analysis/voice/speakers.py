@@ -2,12 +2,13 @@
 
 Telehealth exports often record each participant on a channel of their own: when channels
 differ, each speech piece goes to the channel that is clearly louder in it. Otherwise pieces
-are clustered by voiceprint (the GE2E speaker encoder's embedding, analysis/voice/
-speaker_embedding.py), centred on the recording's own mean voiceprint: average linkage on cosine
+are clustered by voiceprint (the CAM++ speaker encoder's embedding, analysis/voice/
+campplus.py), centred on the recording's own mean voiceprint: average linkage on cosine
 distance, cut at `max_distance`; voices whose centres are closer than `min_separation` merged,
 and a voice holding less than `min_share` of the speech folded into the nearest (all chosen on
 conversations other than those the diarization benchmark reports, docs/evaluation.md, where
-the limit is set out: some pairs of people lie closer to the encoder than one person's moods).
+the limit is set out: a few pairs of people still lie closer to the encoder than one person's
+moods).
 Without voiceprints, pieces are clustered by voice colour (MFCC means/deviations) and pitch
 level, as before: Ward linkage into two groups, kept when they separate well (silhouette above
 `min_silhouette`). A speaker whose voice activity follows a face track's mouth movement is
@@ -65,7 +66,7 @@ class SpeakerOptions:
     min_share: float = 0.2
     # voiceprint: two voices whose mean voiceprints (not centred) are closer than this are one
     # person; centring says which pieces belong together, not whether two voices are there
-    min_separation: float = 0.32
+    min_separation: float = 0.55
     # timbre: at most this many voices, kept only when they separate this well (silhouette)
     max_speakers: int = 2
     min_silhouette: float = 0.3
@@ -73,8 +74,9 @@ class SpeakerOptions:
 
 # How pieces were clustered before the speaker encoder: MFCC timbre, two voices at most.
 BEFORE_OPTIONS = SpeakerOptions(features="timbre")
-# How voiceprints were clustered before they were centred on the recording's mean.
-UNCENTRED_OPTIONS = SpeakerOptions(centred=False, max_distance=0.35, min_separation=0.3)
+# How GE2E voiceprints (analysis/voice/speaker_embedding.py) were clustered before CAM++: one
+# person's voiceprints lay closer together there, and so did two people's.
+GE2E_OPTIONS = SpeakerOptions(min_separation=0.32)
 
 
 @dataclass(frozen=True)

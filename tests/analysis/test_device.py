@@ -30,9 +30,9 @@ from analysis.face.clips import FaceClip, FaceCropper
 from analysis.face.detect import FaceDetector, FrameFaces, frames_to_tensor
 from analysis.face.evaluate import clip_probabilities
 from analysis.face.expression import MiniXception
-from analysis.face.onnx_engine import ENGINE_VARIABLE, TORCH
 from analysis.face.sequence import load_head_model, load_sequence_model
 from analysis.labels import EMOTIONS
+from analysis.onnx_engine import ENGINE_VARIABLE, TORCH
 from analysis.pipeline import PipelineOptions, analyse_file
 from analysis.weights import speech as speech_weights
 from benchmarks import _pipeline_child, face_stage

@@ -10,8 +10,8 @@ import pytest
 
 from analysis.errors import ModelError
 from analysis.face.engine_agreement import cnn_agreement, detector_agreement
-from analysis.face.onnx_engine import ENGINE_VARIABLE, face_engine
 from analysis.face.stage import run_face_stage
+from analysis.onnx_engine import ENGINE_VARIABLE, face_engine
 from tests.analysis import face_factory as faces
 from tests.analysis.media_factory import MovingFace, write_clip
 

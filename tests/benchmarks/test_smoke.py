@@ -216,10 +216,13 @@ def test_the_diarization_benchmark_scores_every_clustering_on_the_same_conversat
     document = _run_benchmark("diarization", tmp_path, "--quick")
 
     details = document["details"]
-    assert {"now", "voiceprints not centred (before)", "MFCC timbre (first)"} <= set(details)
-    names = [[r["name"] for r in details[k]] for k in ("now", "voiceprints not centred (before)")]
+    assert {"now", "GE2E voiceprints (before)", "MFCC timbre (first)"} <= set(details)
+    names = [[r["name"] for r in details[k]] for k in ("now", "GE2E voiceprints (before)")]
     assert names[0] == names[1]  # the same conversations, clustered every way
     assert len(names[0]) >= 8
+    # both encoders timed on the same pieces
+    assert details["encoder_rtf"]["now"] > 0
+    assert details["encoder_rtf"]["GE2E voiceprints (before)"] > 0
     rows = {(row["case"], row["metric"], row["baseline"]): row for row in document["rows"]}
     one_voice = next(case for case, _, _ in rows if case.startswith("1 voice(s), "))
     phantoms = rows[

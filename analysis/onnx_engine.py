@@ -1,14 +1,17 @@
-"""The face stage's networks through ONNX Runtime, which runs them faster than torch on a CPU.
+"""Networks through ONNX Runtime, which runs them faster than torch on a CPU.
 
 MTCNN's three networks and the expression CNN are small convolutional networks run thousands of
 times an hour; on the CPU, ONNX Runtime answers them faster than torch's eager kernels (the
-figures are in docs/evaluation.md, "Throughput on shared cores"). Each network is exported from
-its torch module once, into the model cache, under a name carrying the weights' sha256 and
-torch's version, so other weights or another exporter export afresh; an export is written whole
-or not at all. Both engines give the same answers within float rounding: the agreement check
-(`python -m analysis evaluate face-engine`, FER+ `valid`) and the tests hold them to it.
+figures are in docs/evaluation.md, "Throughput on shared cores"). So does the voice stage's
+CAM++ speaker encoder (analysis/voice/campplus.py), run on every speech piece. Each network is
+exported from its torch module once, into the model cache, under a name carrying the weights'
+sha256 and torch's version, so other weights or another exporter export afresh; an export is
+written whole or not at all. Both engines give the same answers within float rounding: the
+agreement check (`python -m analysis evaluate face-engine`, FER+ `valid`) and the tests hold
+them to it.
 
-`MOODLINE_FACE_ENGINE=torch` runs torch instead; on a GPU, torch always runs.
+`MOODLINE_FACE_ENGINE=torch` runs the face networks in torch instead; on a GPU, torch always
+runs.
 """
 
 from __future__ import annotations
