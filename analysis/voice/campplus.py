@@ -34,6 +34,7 @@ FBANK_BANDS = 80
 EMBEDDING_SIZE = 192
 SEGMENT_FRAMES = 100  # the masks' local context: 1 s
 MIN_FRAMES = 20  # shorter pieces are repeated to this length (the convolutions need a few frames)
+FRAME_SAMPLES = 400  # one 25 ms filterbank frame; a piece is padded to at least this
 
 
 def _batch_norm_relu(channels: int) -> nn.Sequential:
@@ -254,12 +255,12 @@ def filterbanks(samples: np.ndarray) -> np.ndarray:
     options.frame_opts.samp_freq = SAMPLE_RATE_HZ
     options.mel_opts.num_bins = FBANK_BANDS
     computer = knf.OnlineFbank(options)
-    computer.accept_waveform(SAMPLE_RATE_HZ, np.asarray(samples, dtype=np.float32).tolist())
+    waveform = np.asarray(samples, dtype=np.float32)
+    waveform = np.pad(waveform, (0, max(0, FRAME_SAMPLES - waveform.size)))
+    computer.accept_waveform(SAMPLE_RATE_HZ, waveform.tolist())
     computer.input_finished()
-    frames = computer.num_frames_ready
-    if frames == 0:
-        return np.zeros((0, FBANK_BANDS), dtype=np.float32)
-    bands = np.stack([computer.get_frame(i) for i in range(frames)]).astype(np.float32)
+    frames = range(computer.num_frames_ready)
+    bands = np.stack([computer.get_frame(i) for i in frames]).astype(np.float32)
     centred: np.ndarray = bands - bands.mean(axis=0, keepdims=True)
     return centred
 
@@ -278,10 +279,7 @@ def campplus_embeddings(pieces: Sequence[np.ndarray], engine: str = ONNX_RUNTIME
     for samples in pieces:
         bands = filterbanks(samples)
         if len(bands) < MIN_FRAMES:
-            bands = np.resize(bands, (MIN_FRAMES, FBANK_BANDS)) if len(bands) else bands
-        if not len(bands):
-            rows.append(torch.zeros(EMBEDDING_SIZE))
-            continue
+            bands = np.resize(bands, (MIN_FRAMES, FBANK_BANDS))  # whole frames, repeated
         rows.append(encoder(torch.from_numpy(bands)[None])[0])
     embedded = torch.stack(rows)
     unit = embedded / embedded.norm(dim=1, keepdim=True).clamp(min=1e-9)

@@ -238,11 +238,16 @@ def test_onnx_runtime_gives_the_voiceprint_torch_gives():
 @pytest.mark.slow
 def test_a_quieter_or_very_short_turn_keeps_its_speakers_voiceprint():
     sentence = speak(FIRST)
-    loud, quiet, clipped = campplus_embeddings([sentence, 0.2 * sentence, sentence[:2400]])
+    loud, quiet, clipped, blip = campplus_embeddings(
+        [sentence, 0.2 * sentence, sentence[:2400], sentence[:200]]
+    )
 
     assert 1 - float(loud @ quiet) < 0.01  # the filterbanks' mean over the piece drops out
-    # 0.15 s, under the network's shortest input, is repeated to length: still a voiceprint
-    assert abs(float(np.linalg.norm(clipped)) - 1.0) < 1e-5
+    # 0.15 s, under the network's shortest input, is repeated to length; 12 ms, under one
+    # filterbank frame, is padded to one first: each is still a voiceprint
+    for short in (clipped, blip):
+        assert np.isfinite(short).all()
+        assert abs(float(np.linalg.norm(short)) - 1.0) < 1e-5
 
 
 @pytest.mark.slow
