@@ -186,6 +186,7 @@ def _voice(ctx: StageContext) -> VoiceOutput | None:
     from analysis.voice.regions import iter_region_audio
     from analysis.voice.speakers import VoicePiece, assign_speakers
     from analysis.voice.speech_emotion import shipped_head, speech_emotion_setting
+    from analysis.voice.voiceprints import voiceprint_encoder
     from analysis.weights.speech import SPEECH_EMOTION_HEAD
 
     ingest = ctx.inputs.ingested
@@ -202,8 +203,12 @@ def _voice(ctx: StageContext) -> VoiceOutput | None:
     pieces: list[VoicePiece] = []
     prosody: list[ProsodyFeatures | None] = []
     emotions: list[dict[str, float] | None] = []
+    encoder = voiceprint_encoder()
     described_pieces = describe_pieces(
-        iter_region_audio(chunks, spans, spans), measure_prosody=measure_prosody, emotion_head=head
+        iter_region_audio(chunks, spans, spans),
+        measure_prosody=measure_prosody,
+        emotion_head=head,
+        encoder=encoder,
     )
     for described in described_pieces:
         ctx.check_stop()
@@ -212,7 +217,7 @@ def _voice(ctx: StageContext) -> VoiceOutput | None:
         emotions.append(described.emotions)
         ctx.progress(min(1.0, described.piece.end_s / duration_s))
     face_tracks = ctx.inputs.face.tracks if ctx.inputs.face is not None else ()
-    assignment = assign_speakers(pieces, face_tracks)
+    assignment = assign_speakers(pieces, face_tracks, options=encoder.options)
     return VoiceOutput(
         method=assignment.method,
         details=assignment.details,
@@ -258,17 +263,18 @@ def _voice_prepare(options: PipelineOptions) -> None:
 
 
 def _voice_depends_on(options: PipelineOptions) -> Json:
-    from analysis.voice.speakers import SpeakerOptions
     from analysis.voice.speech_emotion import speech_emotion_setting
-    from analysis.weights.speech import CAMPPLUS_ENCODER, SPEECH_EMOTION_HEAD, WHISPER_TINY_EN
+    from analysis.voice.voiceprints import voiceprint_encoder
+    from analysis.weights.speech import SPEECH_EMOTION_HEAD, WHISPER_TINY_EN
 
     head = speech_emotion_setting()
+    encoder = voiceprint_encoder()
     return {
         "voice": options.allows(Modality.VOICE),
         "needs_audio": options.needs_audio,
-        "speaker_encoder": CAMPPLUS_ENCODER.sha256,
+        "speaker_encoder": encoder.spec.sha256,
         # how voices are told apart: a stored assignment made another way is made again
-        "speakers": asdict(SpeakerOptions()),
+        "speakers": asdict(encoder.options),
         "speech_emotion": SPEECH_EMOTION_HEAD.sha256 if head else None,
         # the head reads Whisper's encoder
         "speech_emotion_encoder": WHISPER_TINY_EN.sha256 if head else None,

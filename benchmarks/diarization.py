@@ -24,23 +24,17 @@ from __future__ import annotations
 import argparse
 import itertools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from analysis.voice.campplus import campplus_embeddings
 from analysis.voice.pieces import describe_pieces, piece_spans
-from analysis.voice.speaker_embedding import speaker_embeddings
-from analysis.voice.speakers import (
-    BEFORE_OPTIONS,
-    GE2E_OPTIONS,
-    SpeakerOptions,
-    VoicePiece,
-    assign_speakers,
-)
+from analysis.voice.speakers import BEFORE_OPTIONS, VoicePiece, assign_speakers
 from analysis.voice.vad import detect_speech
+from analysis.voice.voiceprints import CAMPPLUS, GE2E
+from analysis.voice.voiceprints import ENCODERS as VOICEPRINT_ENCODERS
 from benchmarks._conversations import Conversation, espeak_conversation, ravdess_conversation
 from benchmarks.common import Row, print_rows, write_result
 
@@ -52,11 +46,8 @@ FRAME_S = 0.01
 COLLAR_S = 0.25
 COMPONENTS = ("der", "missed", "false_alarm", "confusion")
 NOW, BEFORE, TIMBRE = "now", "GE2E voiceprints (before)", "MFCC timbre (first)"
-OPTIONS = {NOW: SpeakerOptions(), BEFORE: GE2E_OPTIONS, TIMBRE: BEFORE_OPTIONS}
-ENCODERS: dict[str, Callable[[Sequence[np.ndarray]], np.ndarray]] = {
-    NOW: campplus_embeddings,
-    BEFORE: speaker_embeddings,
-}
+ENCODERS = {NOW: VOICEPRINT_ENCODERS[CAMPPLUS], BEFORE: VOICEPRINT_ENCODERS[GE2E]}
+OPTIONS = {name: encoder.options for name, encoder in ENCODERS.items()} | {TIMBRE: BEFORE_OPTIONS}
 
 
 def voice_pieces(conversation: Conversation) -> list[VoicePiece]:
@@ -77,9 +68,9 @@ def voiceprinted(
         conversation.audio[round(p.start_s * RATE_HZ) : round(p.end_s * RATE_HZ)] for p in pieces
     ]
     heard = {TIMBRE: list(pieces)}
-    for name, embed in ENCODERS.items():
+    for name, encoder in ENCODERS.items():
         started = time.perf_counter()
-        prints = embed(audio)
+        prints = encoder.embed(audio)
         seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - started
         heard[name] = [
             replace(p, voiceprint=tuple(float(v) for v in row))

@@ -19,7 +19,9 @@ stage >= 3x the naive loop.
 `--speech-emotion` measures instead what the optional speech-emotion head
 (`MOODLINE_SPEECH_EMOTION=ravdess-nc`, off by default) costs under the same contention: the two
 sessions analysed at once with the head on, beside the same with it off, in the same run
-(results/throughput_speech_emotion.json).
+(results/throughput_speech_emotion.json). `--speaker-encoder` measures the same way what the
+CAM++ speaker encoder, the default, costs beside GE2E (`MOODLINE_SPEAKER_ENCODER=ge2e`), the
+encoder it replaced (results/throughput_speaker_encoder.json).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +57,37 @@ SETTINGS = {
     # What ran before: each library takes every core for itself.
     "old threads": {"MOODLINE_ANALYSIS_THREADS": "0"},
 }
-# The optional speech-emotion head on, under the budget (its cost: --speech-emotion).
-WITH_SPEECH_EMOTION = {**SETTINGS["budget"], "MOODLINE_SPEECH_EMOTION": "ravdess-nc"}
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one setting costs: both sessions at once with it, beside the same without it."""
+
+    result: str  # the result file's name
+    subject: str  # what is measured, as the rows name it
+    with_it: dict[str, str]  # the environment with it, under the budget
+    without_it: dict[str, str]
+    baseline: str  # the rows' name for the run without it
+
+
+COSTS = {
+    # the optional speech-emotion head, off by default
+    "speech_emotion": Cost(
+        "throughput_speech_emotion",
+        "speech-emotion head on",
+        {**SETTINGS["budget"], "MOODLINE_SPEECH_EMOTION": "ravdess-nc"},
+        SETTINGS["budget"],
+        "the same, speech-emotion head off",
+    ),
+    # the default speaker encoder, CAM++, beside the one it replaced
+    "speaker_encoder": Cost(
+        "throughput_speaker_encoder",
+        "CAM++ speaker encoder",
+        SETTINGS["budget"],
+        {**SETTINGS["budget"], "MOODLINE_SPEAKER_ENCODER": "ge2e"},
+        "the same, GE2E speaker encoder (before)",
+    ),
+}
 SEQUENTIAL_SETTINGS = {
     "budget": {"MOODLINE_CONCURRENT_ANALYSES": "1"},
     "old threads": {"MOODLINE_ANALYSIS_THREADS": "0"},
@@ -160,34 +192,33 @@ def rows_from(runs: dict[str, Any], media_s: float, naive_s: float) -> list[Row]
     return rows
 
 
-def speech_emotion_rows(runs: dict[str, Any], media_s: float) -> list[Row]:
-    """The head's cost: both sessions at once with it on, beside the same with it off."""
-    on, off = runs["speech-emotion head on"], runs["speech-emotion head off"]
-    baseline = "the same, speech-emotion head off"
+def cost_rows(runs: dict[str, Any], media_s: float, cost: Cost) -> list[Row]:
+    """A setting's cost: both sessions at once with it, beside the same without it."""
+    on, off = runs[cost.subject], runs[cost.baseline]
     rows = [
         Row(
-            case="two sessions at once, speech-emotion head on",
+            case=f"two sessions at once, {cost.subject}",
             metric="aggregate real-time factor",
             value=round(on["wall_s"] / (2 * media_s), 4),
-            baseline=baseline,
+            baseline=cost.baseline,
             baseline_value=round(off["wall_s"] / (2 * media_s), 4),
         )
     ]
     for index, (job, old_job) in enumerate(zip(on["jobs"], off["jobs"], strict=True)):
-        case = f"two sessions at once, speech-emotion head on, job {index + 1}"
+        case = f"two sessions at once, {cost.subject}, job {index + 1}"
         rows += [
             Row(
                 case=case,
                 metric="real-time factor",
                 value=round(job["seconds"] / media_s, 4),
-                baseline=baseline,
+                baseline=cost.baseline,
                 baseline_value=round(old_job["seconds"] / media_s, 4),
             ),
             Row(
                 case=case,
                 metric="voice stage real-time factor",
                 value=round(job["stage_s"]["voice"] / media_s, 4),
-                baseline=baseline,
+                baseline=cost.baseline,
                 baseline_value=round(old_job["stage_s"]["voice"] / media_s, 4),
             ),
         ]
@@ -204,6 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--speech-emotion", action="store_true", help="what the optional speech-emotion head costs"
     )
+    parser.add_argument(
+        "--speaker-encoder", action="store_true", help="what CAM++ costs beside GE2E"
+    )
     args = parser.parse_args(argv)
     args.minutes = args.minutes or (1.0 if args.quick else 10.0)
     args.naive_seconds = args.naive_seconds or (20.0 if args.quick else 60.0)
@@ -215,8 +249,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             for seed in (1, 2)
         ]
-        if args.speech_emotion:
-            return _speech_emotion_cost(recordings, args.minutes, load_before)
+        for asked in ("speech_emotion", "speaker_encoder"):
+            if getattr(args, asked):
+                return _cost(COSTS[asked], recordings, args.minutes, load_before)
         runs: dict[str, Any] = {"concurrent": {}, "sequential": {}}
         for name, env in SETTINGS.items():
             runs["concurrent"][name] = together("pipeline", recordings, env)
@@ -239,20 +274,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _speech_emotion_cost(recordings: Sequence[Path], minutes: float, load_before: Any) -> int:
+def _cost(cost: Cost, recordings: Sequence[Path], minutes: float, load_before: Any) -> int:
     runs = {
-        "speech-emotion head off": together("pipeline", recordings, SETTINGS["budget"]),
-        "speech-emotion head on": together("pipeline", recordings, WITH_SPEECH_EMOTION),
+        cost.baseline: together("pipeline", recordings, cost.without_it),
+        cost.subject: together("pipeline", recordings, cost.with_it),
     }
-    rows = speech_emotion_rows(runs, minutes * 60)
-    print_rows(f"The speech-emotion head's cost: two {minutes:g}-minute sessions at once", rows)
+    rows = cost_rows(runs, minutes * 60, cost)
+    print_rows(f"What the {cost.subject} costs: two {minutes:g}-minute sessions at once", rows)
     details = {
         "minutes": minutes,
         "load_average_before": load_before,
         "load_average_after": [round(load, 2) for load in os.getloadavg()],
         "runs": runs,
     }
-    print(f"written to {write_result('throughput_speech_emotion', rows, details)}")
+    print(f"written to {write_result(cost.result, rows, details)}")
     return 0
 
 

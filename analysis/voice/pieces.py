@@ -12,11 +12,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from analysis.labels import EMOTIONS
-from analysis.voice.campplus import campplus_embeddings, campplus_network
 from analysis.voice.prosody import ProsodyFeatures, prosody_features, timbre_features
 from analysis.voice.speakers import VoicePiece
 from analysis.voice.speech_emotion import SpeechEmotionHead, emotion_features, shipped_head
 from analysis.voice.vad import SpeechSegment
+from analysis.voice.voiceprints import VoiceprintEncoder, voiceprint_encoder
 
 MAX_PIECE_S = 8.0  # long speech segments are cut into pieces of at most this length
 MIN_PIECE_SAMPLES = 400  # under 25 ms at 16 kHz: nothing to measure
@@ -47,10 +47,13 @@ def describe_pieces(
     *,
     measure_prosody: bool,
     emotion_head: SpeechEmotionHead | None = None,
+    encoder: VoiceprintEncoder | None = None,
 ) -> Iterator[DescribedPiece]:
     """Each ((start_s, end_s), samples) piece's voice, in order, skipping pieces too short to
-    measure. Samples are (n,) or (channels, n). The voiceprints are computed `VOICEPRINT_BATCH`
-    pieces at a time, so at most that many pieces' samples are held at once."""
+    measure. Samples are (n,) or (channels, n). The voiceprints (`encoder`'s, else the
+    setting's) are computed `VOICEPRINT_BATCH` pieces at a time, so at most that many pieces'
+    samples are held at once."""
+    encoder = encoder or voiceprint_encoder()
     waiting: list[tuple[DescribedPiece, np.ndarray]] = []
     for (start_s, end_s), audio in cuts:
         described = _described_but_voiceprint(audio, start_s, end_s, measure_prosody, emotion_head)
@@ -58,9 +61,9 @@ def describe_pieces(
             continue
         waiting.append(described)
         if len(waiting) == VOICEPRINT_BATCH:
-            yield from _with_voiceprints(waiting)
+            yield from _with_voiceprints(waiting, encoder)
             waiting = []
-    yield from _with_voiceprints(waiting)
+    yield from _with_voiceprints(waiting, encoder)
 
 
 def describe_piece(
@@ -107,9 +110,9 @@ def _described_but_voiceprint(
 
 
 def _with_voiceprints(
-    waiting: Sequence[tuple[DescribedPiece, np.ndarray]],
+    waiting: Sequence[tuple[DescribedPiece, np.ndarray]], encoder: VoiceprintEncoder
 ) -> Iterator[DescribedPiece]:
-    voiceprints = campplus_embeddings([mono for _, mono in waiting])
+    voiceprints = encoder.embed([mono for _, mono in waiting])
     for (described, _), voiceprint in zip(waiting, voiceprints, strict=True):
         piece = replace(described.piece, voiceprint=tuple(float(v) for v in voiceprint))
         yield replace(described, piece=piece)
@@ -118,7 +121,7 @@ def _with_voiceprints(
 def load_voice_models(*, emotion_head: bool) -> None:
     """Load what describing a piece loads on first use: the speaker encoder, the speech-emotion
     head when asked, and librosa's DSP (about 2 s on its first call)."""
-    campplus_network()
+    voiceprint_encoder().load()
     if emotion_head:
         from analysis.weights.speech import load_whisper
 

@@ -7,7 +7,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pytest
 
+from analysis.errors import ModelError
+from analysis.modality import Modality
 from analysis.onnx_engine import TORCH
+from analysis.pipeline import PipelineOptions, stage_fingerprints
 from analysis.voice import vad
 from analysis.voice.arousal import POPULATION, SPEAKER, vocal_arousal
 from analysis.voice.campplus import campplus_embeddings
@@ -24,6 +27,8 @@ from analysis.voice.speakers import (
     assign_speakers,
 )
 from analysis.voice.vad import SpeechSegment, detect_speech
+from analysis.voice.voiceprints import SETTING as VOICEPRINT_SETTING
+from analysis.voice.voiceprints import voiceprint_encoder
 from tests.analysis.speech_factory import (
     CLIENT_VOICE,
     CLINICIAN_VOICE,
@@ -32,6 +37,7 @@ from tests.analysis.speech_factory import (
     silence,
     speak,
     two_speaker_stereo,
+    write_wav,
 )
 
 FIRST = "I have been feeling much better this week."
@@ -484,3 +490,39 @@ def test_one_person_heard_in_two_moods_beside_another_person_is_one_speaker():
     assert sorted(map(sorted, heard_as.values())) == [["first"], ["other"]]
     # clustered as the voiceprints were before they were centred: the moods are two people
     assert len(uncentred.speakers) == 3
+
+
+def test_a_deployment_can_choose_the_lighter_speaker_encoder_and_nothing_else(monkeypatch):
+    monkeypatch.delenv(VOICEPRINT_SETTING, raising=False)
+    assert voiceprint_encoder().name == "campplus"
+    assert voiceprint_encoder().options == SpeakerOptions()
+
+    monkeypatch.setenv(VOICEPRINT_SETTING, "ge2e")
+    assert voiceprint_encoder().name == "ge2e"
+    assert voiceprint_encoder().options == GE2E_OPTIONS  # its voiceprints, its distances
+
+    monkeypatch.setenv(VOICEPRINT_SETTING, "ecapa")
+    with pytest.raises(ModelError, match="unknown speaker encoder 'ecapa'"):
+        voiceprint_encoder()
+
+
+@pytest.mark.slow
+def test_the_chosen_encoder_gives_the_pieces_their_voiceprints_and_the_stage_its_fingerprint(
+    monkeypatch, tmp_path
+):
+    speech = write_wav(tmp_path / "speech.wav", join(silence(0.3), speak(FIRST), silence(0.3)))
+    voice_only = PipelineOptions(modalities=frozenset({Modality.VOICE}))
+    monkeypatch.delenv(VOICEPRINT_SETTING, raising=False)
+    campplus = describe_piece(speak(FIRST), 0.0, 2.0, measure_prosody=False)
+    by_campplus = stage_fingerprints(speech, voice_only)
+    monkeypatch.setenv(VOICEPRINT_SETTING, "ge2e")
+    ge2e = describe_piece(speak(FIRST), 0.0, 2.0, measure_prosody=False)
+    by_ge2e = stage_fingerprints(speech, voice_only)
+
+    assert campplus is not None
+    assert ge2e is not None
+    assert len(campplus.piece.voiceprint) == 192
+    assert len(ge2e.piece.voiceprint) == 256
+    # speakers found with the other encoder are found again; nothing before the voice changes
+    assert by_campplus["voice"] != by_ge2e["voice"]
+    assert by_campplus["ingest"] == by_ge2e["ingest"]
