@@ -64,10 +64,14 @@ class Cost:
     """What one setting costs: both sessions at once with it, beside the same without it."""
 
     result: str  # the result file's name
-    subject: str  # what is measured, as the rows name it
+    subject: str  # the run with it, as the rows and the result's runs name it
+    without: str  # the run without it, as the result's runs name it
     with_it: dict[str, str]  # the environment with it, under the budget
     without_it: dict[str, str]
-    baseline: str  # the rows' name for the run without it
+
+    @property
+    def baseline(self) -> str:
+        return f"the same, {self.without}"
 
 
 COSTS = {
@@ -75,17 +79,17 @@ COSTS = {
     "speech_emotion": Cost(
         "throughput_speech_emotion",
         "speech-emotion head on",
+        "speech-emotion head off",
         {**SETTINGS["budget"], "MOODLINE_SPEECH_EMOTION": "ravdess-nc"},
         SETTINGS["budget"],
-        "the same, speech-emotion head off",
     ),
     # the default speaker encoder, CAM++, beside the one it replaced
     "speaker_encoder": Cost(
         "throughput_speaker_encoder",
         "CAM++ speaker encoder",
+        "GE2E speaker encoder (before)",
         SETTINGS["budget"],
         {**SETTINGS["budget"], "MOODLINE_SPEAKER_ENCODER": "ge2e"},
-        "the same, GE2E speaker encoder (before)",
     ),
 }
 SEQUENTIAL_SETTINGS = {
@@ -194,7 +198,7 @@ def rows_from(runs: dict[str, Any], media_s: float, naive_s: float) -> list[Row]
 
 def cost_rows(runs: dict[str, Any], media_s: float, cost: Cost) -> list[Row]:
     """A setting's cost: both sessions at once with it, beside the same without it."""
-    on, off = runs[cost.subject], runs[cost.baseline]
+    on, off = runs[cost.subject], runs[cost.without]
     rows = [
         Row(
             case=f"two sessions at once, {cost.subject}",
@@ -276,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _cost(cost: Cost, recordings: Sequence[Path], minutes: float, load_before: Any) -> int:
     runs = {
-        cost.baseline: together("pipeline", recordings, cost.without_it),
+        cost.without: together("pipeline", recordings, cost.without_it),
         cost.subject: together("pipeline", recordings, cost.with_it),
     }
     rows = cost_rows(runs, minutes * 60, cost)
