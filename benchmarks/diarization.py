@@ -50,10 +50,14 @@ ENCODERS = {NOW: VOICEPRINT_ENCODERS[CAMPPLUS], BEFORE: VOICEPRINT_ENCODERS[GE2E
 OPTIONS = {name: encoder.options for name, encoder in ENCODERS.items()} | {TIMBRE: BEFORE_OPTIONS}
 
 
+def _span(audio: np.ndarray, start_s: float, end_s: float) -> np.ndarray:
+    return audio[round(start_s * RATE_HZ) : round(end_s * RATE_HZ)]
+
+
 def voice_pieces(conversation: Conversation) -> list[VoicePiece]:
     audio = conversation.audio
     cuts = (
-        ((start_s, end_s), audio[round(start_s * RATE_HZ) : round(end_s * RATE_HZ)])
+        ((start_s, end_s), _span(audio, start_s, end_s))
         for start_s, end_s in piece_spans(detect_speech([(0.0, audio)]))
     )
     return [described.piece for described in describe_pieces(cuts, measure_prosody=True)]
@@ -63,10 +67,9 @@ def voiceprinted(
     conversation: Conversation, pieces: Sequence[VoicePiece], seconds: dict[str, float]
 ) -> dict[str, list[VoicePiece]]:
     """The pieces as each clustering reads them: with each encoder's voiceprints (adding the
-    time each encoder took to `seconds`), and as they are for the timbre."""
-    audio = [
-        conversation.audio[round(p.start_s * RATE_HZ) : round(p.end_s * RATE_HZ)] for p in pieces
-    ]
+    time each encoder took to `seconds`), and as they are for the timbre. The voice stage's own
+    encoder runs here a second time on the same samples, so that both are timed alike."""
+    audio = [_span(conversation.audio, p.start_s, p.end_s) for p in pieces]
     heard = {TIMBRE: list(pieces)}
     for name, encoder in ENCODERS.items():
         started = time.perf_counter()
