@@ -127,7 +127,7 @@ def _ingest(ctx: StageContext) -> IngestOutput:
     )
     if not info.has_audio or not ctx.options.needs_audio:
         return IngestOutput(media=media, speech=None)
-    tracker = SpeechProbabilities()
+    tracker = SpeechProbabilities(ctx.options.vad)
     for chunk in iter_audio(ctx.path, chunk_s=AUDIO_CHUNK_S):
         ctx.check_stop()
         tracker.feed(chunk.start_s, chunk.samples)

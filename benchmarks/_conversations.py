@@ -20,6 +20,7 @@ ESPEAK_VOICES = ("en-us+m3", "en-us+f4", "en-gb+m1")
 PAUSES_S = (0.4, 0.7, 1.2, 2.0, 3.5, 5.0)
 TRIM_TOP_DB = 35.0
 LEAD_IN_S = 1.0
+ROOM_TONE_DBFS = -55.0  # a quiet room's hiss, RMS
 
 
 @dataclass(frozen=True)
@@ -90,3 +91,15 @@ def ravdess_conversation(seed: int, *, actors: Sequence[int], turns: int = 8) ->
         said.append((f"actor {actor:02d}", sentence.path.stem, samples))
     names = "+".join(f"{a:02d}" for a in actors)
     return join_turns(f"RAVDESS actors {names}, seed {seed}", said, seed)
+
+
+def room_hiss(samples: int, seed: int, dbfs: float = ROOM_TONE_DBFS) -> np.ndarray:
+    """Broadband noise at `dbfs` RMS, softer above 2 kHz, as a quiet room's."""
+    noise = np.random.default_rng(seed).standard_normal(samples)
+    noise = np.convolve(noise, np.ones(8) / 8, mode="same")
+    return (noise * 10 ** (dbfs / 20) / np.sqrt(np.mean(noise**2))).astype(np.float32)
+
+
+def with_room_tone(audio: np.ndarray, seed: int) -> np.ndarray:
+    """`audio` heard in a quiet room: its hiss added throughout, pauses included."""
+    return (audio + room_hiss(len(audio), seed)).astype(np.float32)

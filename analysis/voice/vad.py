@@ -8,6 +8,14 @@ probabilities discarded) so its state matches what frame-by-frame reading would 
 Measured on speech with pauses: segment boundaries move by at most one frame, and the stage is
 several times faster (benchmarks/vad.py). Audio waits in a bounded buffer (one batch, ~5 min),
 so the whole recording never sits in memory: only one probability per frame is kept.
+
+Silero is deliberately deaf to quiet speech, which it takes for someone talking in the
+background, and a consulting room recorded from across the room is quiet throughout: read as
+recorded, a conversation 35 dB quieter than a close microphone hears it loses a quarter of its
+speech, and 40 dB quieter all of it. A batch whose loud frames lie below -30 dBFS is therefore
+brought up to that level before it is read (by 24 dB at most); a louder one is read as it is,
+and nothing is ever turned down. The gain is the detector's alone: every other stage hears the
+recording as it was (benchmarks/speech_threshold.py, docs/evaluation.md).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ LANES = 32  # lanes in one batch: enough to keep two cores busy, ~21 MB of audio
 # conversations missed 16% of their speech instead of 12%.)
 LANE_FRAMES = 320
 WARMUP_FRAMES = 32  # 1 s of preceding audio read by each lane before its own frames
+LOUD_PERCENTILE = 99  # of the frames' levels: the batch's loud speech, not one click
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,9 @@ class VadOptions:
     min_speech_s: float = 0.25  # shorter bursts are dropped (clicks, breaths)
     min_silence_s: float = 0.3  # shorter gaps do not split a segment
     speech_pad_s: float = 0.05  # added on both sides so word onsets are not clipped
+    # a batch whose loud frames (LOUD_PERCENTILE) are quieter than this is brought up to it...
+    loud_dbfs: float = -30.0
+    max_gain_db: float = 24.0  # ...by at most this much; 0 reads the audio as recorded
 
 
 @dataclass(frozen=True)
@@ -58,10 +70,21 @@ class SpeechSegment:
         return cls(float(data["start_s"]), float(data["end_s"]))
 
 
+def level_gain(frames: np.ndarray, options: VadOptions) -> float:
+    """The factor that brings (n, 512) frames up until their loud frames reach
+    `options.loud_dbfs`: at least 1, at most `options.max_gain_db`."""
+    if not len(frames) or options.max_gain_db <= 0:
+        return 1.0
+    rms = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1))
+    loud_db = 20 * np.log10(np.percentile(rms, LOUD_PERCENTILE) + 1e-10)
+    return float(10 ** (np.clip(options.loud_dbfs - loud_db, 0.0, options.max_gain_db) / 20))
+
+
 class SpeechProbabilities:
     """Feeds audio chunk by chunk and collects one speech probability per frame."""
 
-    def __init__(self) -> None:
+    def __init__(self, options: VadOptions | None = None) -> None:
+        self._options = options or VadOptions()
         self._model = load_silero_vad()
         self._pending: list[np.ndarray] = []  # whole frames not yet scored, (n, 512) each
         self._pending_frames = 0
@@ -100,7 +123,9 @@ class SpeechProbabilities:
 
     @torch.inference_mode()
     def _score(self, frames: np.ndarray, lane_frames: int) -> None:
-        """Score `frames` (n, 512) as lanes of `lane_frames`, each warmed up on what precedes it."""
+        """Score `frames` (n, 512) as lanes of `lane_frames`, each warmed up on what precedes it;
+        the batch (and its warm-up) at the batch's level gain."""
+        gain = level_gain(frames, self._options)
         stream = np.concatenate([self._history, frames])
         offset = len(self._history)  # where `frames` starts in `stream`
         n_lanes = -(-len(frames) // lane_frames)
@@ -112,7 +137,7 @@ class SpeechProbabilities:
             # a lane with less history than the warm-up starts on silence, as the recording does
             batch[lane, WARMUP_FRAMES - len(warmup) : WARMUP_FRAMES] = warmup
             batch[lane, WARMUP_FRAMES : WARMUP_FRAMES + len(own)] = own
-        lanes = torch.from_numpy(batch)
+        lanes = torch.from_numpy(np.clip(batch * gain, -1.0, 1.0))
         self._model.reset_states()
         steps = [
             self._model(lanes[:, step], SAMPLE_RATE_HZ)[:, 0] for step in range(lanes.shape[1])
@@ -123,15 +148,28 @@ class SpeechProbabilities:
 
 
 @torch.inference_mode()
-def frame_by_frame_probabilities(audio: np.ndarray) -> np.ndarray:
+def frame_by_frame_probabilities(
+    audio: np.ndarray, options: VadOptions | None = None
+) -> np.ndarray:
     """Silero read the plain way, one frame per call with one state carried through the whole
-    recording: the reference the lanes are checked against (tests, benchmarks/vad.py)."""
+    recording, each batch's span at its level gain as the lanes read it: the reference the lanes
+    are checked against (tests, benchmarks/vad.py)."""
+    options = options or VadOptions()
     model = load_silero_vad()
     model.reset_states()
     n_frames = len(audio) // FRAME_SAMPLES
-    frames = torch.from_numpy(np.ascontiguousarray(audio[: n_frames * FRAME_SAMPLES], np.float32))
+    frames = np.ascontiguousarray(audio[: n_frames * FRAME_SAMPLES], np.float32)
+    frames = frames.reshape(n_frames, FRAME_SAMPLES)
+    batch = LANES * LANE_FRAMES
+    levelled = np.concatenate(
+        [
+            np.clip(frames[i : i + batch] * level_gain(frames[i : i + batch], options), -1, 1)
+            for i in range(0, n_frames, batch)
+        ]
+        or [frames]
+    )
     return np.array(
-        [float(model(frame[None], SAMPLE_RATE_HZ)) for frame in frames.view(-1, FRAME_SAMPLES)],
+        [float(model(frame[None], SAMPLE_RATE_HZ)) for frame in torch.from_numpy(levelled)],
         dtype=np.float32,
     )
 
@@ -180,9 +218,8 @@ def detect_speech(
     chunks: Iterable[tuple[float, np.ndarray]], options: VadOptions | None = None
 ) -> list[SpeechSegment]:
     """Speech segments of a stream of (start_s, mono 16 kHz samples) chunks."""
-    tracker = SpeechProbabilities()
+    options = options or VadOptions()
+    tracker = SpeechProbabilities(options)
     for start_s, samples in chunks:
         tracker.feed(start_s, samples)
-    return segments_from_probabilities(
-        tracker.result(), options or VadOptions(), origin_s=tracker.origin_s or 0.0
-    )
+    return segments_from_probabilities(tracker.result(), options, origin_s=tracker.origin_s or 0.0)

@@ -233,6 +233,27 @@ def test_the_diarization_benchmark_scores_every_clustering_on_the_same_conversat
         assert row["baseline_value"] is not None
 
 
+@pytest.mark.slow
+def test_the_speech_threshold_benchmark_reads_the_level_beside_the_audio_as_recorded(
+    tmp_path: Path,
+) -> None:
+    document = _run_benchmark("speech_threshold", tmp_path, "--quick")
+
+    level_rows = [r for r in document["rows"] if r["baseline"] == "read as recorded (before)"]
+    rows = {(r["case"], r["metric"].split(",")[0]): r for r in level_rows}
+    cases = {case for case, _ in rows}
+    assert any(case.endswith("as made") for case in cases)
+    assert any(case.endswith("with room tone") for case in cases)
+    # a far microphone, 40 dB down: read as recorded, Silero hears almost none of it; brought
+    # up, it misses at most half as much
+    far = next(case for case in cases if "40 dB quieter" in case)
+    assert rows[(far, "missed")]["baseline_value"] > 0.9
+    assert rows[(far, "missed")]["value"] < rows[(far, "missed")]["baseline_value"] / 2
+    # a room with nobody speaking, brought up, still holds no speech
+    hiss = next(r for r in level_rows if "room hiss alone" in r["case"])
+    assert hiss["value"] == 0
+
+
 def test_the_vad_benchmark_times_lanes_beside_frame_by_frame_reading(tmp_path: Path) -> None:
     document = _run_benchmark("vad", tmp_path, "--minutes", "0.5", "--repeats", "2")
 
