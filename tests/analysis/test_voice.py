@@ -29,6 +29,7 @@ from analysis.voice.speakers import (
 from analysis.voice.vad import SpeechSegment, detect_speech
 from analysis.voice.voiceprints import SETTING as VOICEPRINT_SETTING
 from analysis.voice.voiceprints import voiceprint_encoder
+from benchmarks._conversations import room_hiss as benchmark_room_hiss
 from tests.analysis.speech_factory import (
     CLIENT_VOICE,
     CLINICIAN_VOICE,
@@ -169,10 +170,8 @@ def test_lane_results_do_not_depend_on_how_the_audio_arrives(conversation, monke
 
 
 def room_hiss(duration_s: float, dbfs: float) -> np.ndarray:
-    """A quiet room's broadband hiss at `dbfs` RMS, softer above 2 kHz."""
-    noise = np.random.default_rng(7).standard_normal(round(duration_s * RATE_HZ))
-    noise = np.convolve(noise, np.ones(8) / 8, mode="same")
-    return (noise * 10 ** (dbfs / 20) / np.sqrt(np.mean(noise**2))).astype(np.float32)
+    """A quiet room's hiss at `dbfs` RMS, as the benchmarks make it."""
+    return benchmark_room_hiss(round(duration_s * RATE_HZ), seed=7, dbfs=dbfs)
 
 
 @pytest.mark.slow
