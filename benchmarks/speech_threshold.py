@@ -58,16 +58,18 @@ class Heard:
     probabilities: np.ndarray
 
 
+def in_room(chosen: Sequence[Conversation]) -> list[Conversation]:
+    """The conversations with a quiet room's hiss added, each with its own noise."""
+    return [replace(c, audio=with_room_tone(c.audio, n)) for n, c in enumerate(chosen)]
+
+
 def hear(chosen: Sequence[Conversation]) -> list[Heard]:
     """Each conversation's probabilities as made and with room tone."""
-    heard = []
-    for number, conversation in enumerate(chosen):
-        for room_tone in (False, True):
-            audio = with_room_tone(conversation.audio, number) if room_tone else conversation.audio
-            tracker = SpeechProbabilities()
-            tracker.feed(0.0, audio)
-            heard.append(Heard(conversation, room_tone, tracker.result()))
-    return heard
+    shipped = VadOptions()
+    return [
+        *heard_once(chosen, shipped, room_tone=False),
+        *heard_once(in_room(chosen), shipped, room_tone=True),
+    ]
 
 
 def speech_in_hiss(level: VadOptions) -> float:
@@ -106,8 +108,7 @@ def level_rows(reported: Sequence[Conversation]) -> list[Row]:
     """Speech missed and added with the audio brought up (shipped) beside read as recorded: as
     made, in room hiss, from afar at each of QUIETER_DB; and speech found in hiss alone."""
     shipped = VadOptions()
-    with_hiss = [replace(c, audio=with_room_tone(c.audio, n)) for n, c in enumerate(reported)]
-    sets = {"as made": list(reported), "with room tone": with_hiss}
+    sets = {"as made": list(reported), "with room tone": in_room(reported)}
     sets |= {f"{db:g} dB quieter, in hiss at {FAR_HISS_DBFS:g} dBFS": from_afar(reported, db)
              for db in QUIETER_DB}  # fmt: skip
     rows: list[Row] = []
