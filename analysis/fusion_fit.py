@@ -143,12 +143,8 @@ def build_recordings(
             samples, _ = sf.read(own[pick].path, dtype="float32")
             speech, _ = librosa.effects.trim(samples, top_db=TRIM_TOP_DB)
             speech = speech[: int((SEGMENT_S - SPEECH_AT_S - 0.2) * AUDIO_RATE_HZ)]
-            if number % 2:  # the emotion's words, from GoEmotions
-                words = str(rng.choice(said[label]))
-            elif own[pick].path.stem.split("-")[4] == "01":  # RAVDESS's own
-                words = "Kids are talking by the door."
-            else:
-                words = "Dogs are sitting by the door."
+            # odd recordings: the emotion's words, from GoEmotions; even: RAVDESS's own
+            words = str(rng.choice(said[label])) if number % 2 else own[pick].words
             face = faces.images[int(rng.choice(by_label[label]))]
             segments.append(Segment(label, face, np.asarray(speech), words, probs[pick]))
         kind = "GoEmotions words" if number % 2 else "RAVDESS words"

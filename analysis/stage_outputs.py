@@ -318,7 +318,9 @@ class VoiceOutput:
 
 @dataclass(frozen=True)
 class TranscriptOutput:
-    VERSION: ClassVar[int] = 3  # 3: utterances split at pauses of 1 s or more
+    # 3: utterances split at pauses of 1 s or more; 4: a word given no duration placed beside
+    # its neighbour, the first word of a stretch of speech begun where the speech begins
+    VERSION: ClassVar[int] = 4
 
     engine: str
     model: str

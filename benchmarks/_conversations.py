@@ -88,7 +88,7 @@ def ravdess_conversation(seed: int, *, actors: Sequence[int], turns: int = 8) ->
         actor = actors[i % len(actors)]
         sentence = rng.choice(by_actor[actor])
         samples, _ = sf.read(sentence.path, dtype="float32")
-        said.append((f"actor {actor:02d}", sentence.path.stem, samples))
+        said.append((f"actor {actor:02d}", sentence.words, samples))
     names = "+".join(f"{a:02d}" for a in actors)
     return join_turns(f"RAVDESS actors {names}, seed {seed}", said, seed)
 

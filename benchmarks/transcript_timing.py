@@ -4,13 +4,15 @@
 
 Generated conversations (benchmarks/_conversations.py: espeak-ng voices, and RAVDESS actors
 01-08 when shared/data is present) are transcribed by the default engine on VAD speech, as the
-transcript stage does, and each word is matched to the turn it lies in or nearest. Reported:
-how far each turn's first word starts from the turn's start and its last word ends from its end
-(line times), how far words lie outside the speech of their turn (word times), and transcript
-lines holding words of two turns a second or more apart (turns closer than that are split by
-speaker in fusion, which knows who spoke; tests/analysis/test_fusion.py). Beside each, the
-same conversations decoded with their silences kept whole (`keep_pauses`, how the stage decoded
-before), in the same run.
+transcript stage does, and each word is given to the turn whose words it matches
+(benchmarks/_word_turns.py: matched by time alone, a word timed seconds late looks right in the
+next turn). Reported: how far each turn's first word starts from the turn's start and its last
+word ends from its end (line times), how far words lie outside the speech of their turn (word
+times), and transcript lines holding words of two turns a second or more apart (turns closer
+than that are split by speaker in fusion, which knows who spoke; tests/analysis/test_fusion.py).
+Beside each, in the same run, the same conversations decoded as the stage did before: with their
+silences kept whole (`keep_pauses`), and with every word where the decoder's own times put it
+(`place_words=False`: no word placed beside its neighbour or moved to the onset of its speech).
 Targets: line and word times within 0.3 s, median <= 0.15 s, p95 <= 0.5 s; no line spans
 two turns a second apart.
 
@@ -44,31 +46,38 @@ from analysis.voice.vad import detect_speech
 from benchmarks import diarization
 from benchmarks._conversations import (
     Conversation,
-    Turn,
     espeak_conversation,
     ravdess_conversation,
 )
+from benchmarks._word_turns import turns_of_words
 from benchmarks.common import Row, print_rows, write_result
 
 NOW, BEFORE = "pauses shortened", "pauses kept (before)"
+AS_DECODED = "words where the decoder timed them (before)"
+SETTINGS = {NOW: {}, BEFORE: {"keep_pauses": True}, AS_DECODED: {"place_words": False}}
 # how each clustering is named here -> its name in benchmarks/diarization.py
 SPEAKERS = {"CAM++ voiceprints": diarization.NOW, "GE2E voiceprints (before)": diarization.BEFORE}
 
 
-def transcribe(conversation: Conversation, *, keep_pauses: bool) -> list[Utterance]:
+def transcribe(
+    conversation: Conversation, *, keep_pauses: bool = False, place_words: bool = True
+) -> list[Utterance]:
     audio = conversation.audio
     segments = detect_speech([(0.0, audio)])
-    found = transcribe_speech([(0.0, audio)], segments, get_engine(), keep_pauses=keep_pauses)
+    found = transcribe_speech(
+        [(0.0, audio)],
+        segments,
+        get_engine(),
+        keep_pauses=keep_pauses,
+        place_words=place_words,
+    )
     return [u for _end, utterances in found for u in utterances]
-
-
-def _nearest_turn(turns: Sequence[Turn], start_s: float, end_s: float) -> int:
-    middle = (start_s + end_s) / 2
-    return int(np.argmin([max(t.start_s - middle, 0.0, middle - t.end_s) for t in turns]))
 
 
 def timing(conversation: Conversation, utterances: Sequence[Utterance]) -> dict[str, Any]:
     turns = conversation.turns
+    owner, exact = turns_of_words(conversation, [w for u in utterances for w in u.words])
+    owned = iter(owner)
     boundary: list[float] = []
     outside: list[float] = []
     first: dict[int, float] = {}
@@ -77,7 +86,7 @@ def timing(conversation: Conversation, utterances: Sequence[Utterance]) -> dict[
     for utterance in utterances:
         owners = set()
         for word in utterance.words:
-            k = _nearest_turn(turns, word.start_s, word.end_s)
+            k = next(owned)
             owners.add(k)
             turn = turns[k]
             outside.append(max(turn.start_s - word.start_s, 0.0, word.end_s - turn.end_s))
@@ -96,6 +105,8 @@ def timing(conversation: Conversation, utterances: Sequence[Utterance]) -> dict[
         "word_outside_s": outside,
         "lines_spanning_turns": spanning,
         "lines": len(utterances),
+        "words": len(owner),
+        "words_matched": exact,
         "turns_heard": len(first),
         "turns": len(turns),
     }
@@ -121,8 +132,11 @@ def attribution(
     voices = sorted({t.speaker for t in turns})
     heard: list[tuple[str, str | None]] = []  # (who said the word, whose line it is in)
     spanning = 0
-    for line, speaker in lines_by_speaker(utterances, pieces):
-        said_by = [turns[_nearest_turn(turns, w.start_s, w.end_s)].speaker for w in line.words]
+    lines = lines_by_speaker(utterances, pieces)
+    owner, _ = turns_of_words(conversation, [w for line, _ in lines for w in line.words])
+    owned = iter(owner)
+    for line, speaker in lines:
+        said_by = [turns[next(owned)].speaker for _ in line.words]
         spanning += len(set(said_by)) > 1
         heard += [(voice, speaker) for voice in said_by]
     found = sorted({speaker for _, speaker in heard if speaker is not None})
@@ -150,6 +164,9 @@ def _figures(results: Sequence[dict[str, Any]]) -> dict[str, float]:
         "word_outside_p95_s": round(float(np.percentile(outside, 95)), 3),
         "word_outside_max_s": round(float(outside.max()), 3),
         "lines_spanning_turns": int(sum(r["lines_spanning_turns"] for r in results)),
+        "words_matched": round(
+            sum(r["words_matched"] for r in results) / max(1, sum(r["words"] for r in results)), 3
+        ),
         "turns_heard": int(sum(r["turns_heard"] for r in results)),
         "turns": int(sum(r["turns"] for r in results)),
     }
@@ -186,8 +203,7 @@ def main() -> int:
     args = parser.parse_args()
     chosen = conversations(args.quick)
     transcripts = {
-        name: [transcribe(c, keep_pauses=keep) for c in chosen]
-        for name, keep in ((NOW, False), (BEFORE, True))
+        name: [transcribe(c, **setting) for c in chosen] for name, setting in SETTINGS.items()
     }
     results = {
         name: [timing(c, lines) for c, lines in zip(chosen, found, strict=True)]
@@ -230,6 +246,7 @@ def main() -> int:
         "word_outside_p95_s": "target <= 0.5",
         "word_outside_max_s": "",
         "lines_spanning_turns": "target 0",
+        "words_matched": "share of words matching their turn's words",
         "turns_heard": "",
     }
     campplus, ge2e = SPEAKERS
@@ -241,9 +258,10 @@ def main() -> int:
     rows = [
         row
         for source, members in present.items()
+        for before in (AS_DECODED, BEFORE)
         for row in _compared(
             f"{source}: {len(members)} conversations",
-            of(NOW, members), of(BEFORE, members), BEFORE, timing_notes,
+            of(NOW, members), of(before, members), before, timing_notes,
         )
     ] + [
         row

@@ -6,6 +6,14 @@ drift into long silences — by seconds, measured (docs/evaluation.md, transcrip
 silences longer than `DECODED_PAUSE_S` are cut to that before decoding, and every word is put
 back in the recording's time, inside the stretch of speech that holds its middle, then held
 inside the VAD segment nearest it (Whisper lets a word run on into the silence after it).
+
+A word the decoder gave no duration has no time of its own: its alignment ran out, and it sits
+wherever the next timestamp fell, often at the next speech after a pause ("door." of a turn
+that ended 3 s earlier, measured). It shares the span of the word before it in its utterance,
+split by their letters; after the end of a sentence, the word after it (the decoder had begun
+the next sentence: "guilty. Let | us keep", measured). And the first word heard in each VAD
+segment begins where the segment does: after a silence, Whisper begins a sentence's first
+word 0.3-0.4 s after its speech starts (measured).
 """
 
 from __future__ import annotations
@@ -26,6 +34,10 @@ MAX_REGION_S = 28.0  # speech packed into one region stays inside Whisper's 30 s
 MAX_GAP_IN_REGION_S = 6.0  # longer silences start a new region instead of being decoded
 REGION_PAD_S = 0.2  # context around each region so first and last words are whole
 DECODED_PAUSE_S = 0.5  # silences inside a region are cut to this before decoding
+COLLAPSED_WORD_S = 0.02  # the decoder's time step: a shorter word was given no duration
+SENTENCE_ENDS = (".", "?", "!")
+# Whisper begins the first word after a silence late (0.3-0.4 s in generated conversations)
+ONSET_LATE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -145,16 +157,74 @@ def shorten_pauses(
 
 
 def in_real_time(
-    utterances: Sequence[Utterance], shortened: ShortenedPauses, region: DecodingRegion
+    utterances: Sequence[Utterance],
+    shortened: ShortenedPauses,
+    region: DecodingRegion,
+    *,
+    place_words: bool = True,
 ) -> list[Utterance]:
-    def word(w: Word) -> Word:
+    """The utterances decoded from `shortened` audio, in the recording's time. With
+    `place_words` (the default; False only for the timing benchmark's baseline), a word given
+    no duration shares the span of its timed neighbour, and the first word heard in a stretch
+    of speech begins where the speech does."""
+
+    def timed(w: Word) -> Word:
         start_s, end_s = region.within_speech(*shortened.real_span(w.start_s, w.end_s))
         return replace(w, start_s=start_s, end_s=max(start_s, end_s))
 
+    said = [tuple(timed(w) for w in utterance.words) for utterance in utterances]
+    if place_words:
+        said = [
+            _beside_their_neighbours(words, [w.end_s - w.start_s < COLLAPSED_WORD_S for w in raw])
+            for words, raw in zip(said, (u.words for u in utterances), strict=True)
+        ]
+        said = _from_the_onsets(said, region.speech)
     result = []
-    for utterance in utterances:
-        words = tuple(word(w) for w in utterance.words)
+    for utterance, words in zip(utterances, said, strict=True):
         start_s = words[0].start_s if words else shortened.real_time(utterance.start_s)
         end_s = words[-1].end_s if words else shortened.real_time(utterance.end_s)
         result.append(replace(utterance, start_s=start_s, end_s=max(start_s, end_s), words=words))
     return result
+
+
+def _from_the_onsets(
+    said: Sequence[tuple[Word, ...]], speech: Sequence[tuple[float, float]]
+) -> list[tuple[Word, ...]]:
+    """Each utterance's words, the first word heard in each VAD segment beginning where the
+    segment does when the decoder began it at most `ONSET_LATE_S` later."""
+    placed = [list(words) for words in said]
+    starts = [(w.start_s, u, i) for u, words in enumerate(placed) for i, w in enumerate(words)]
+    for begin, end in speech:
+        inside = [start for start in starts if begin <= start[0] <= end]
+        if inside:
+            start_s, u, i = min(inside)
+            if start_s - begin <= ONSET_LATE_S:
+                placed[u][i] = replace(placed[u][i], start_s=begin)
+    return [tuple(words) for words in placed]
+
+
+def _beside_their_neighbours(words: Sequence[Word], collapsed: Sequence[bool]) -> tuple[Word, ...]:
+    """Each collapsed word shares the span of a timed neighbour, split in proportion to the
+    words' letters: the word before it, unless that word ends a sentence; then the word after
+    it, which the decoder's next sentence begins with. A collapsed word with no such neighbour
+    keeps the decoder's time: nothing else says where it was spoken."""
+    groups: list[list[int]] = []  # each holds one timed word and the collapsed words it times
+    waiting: list[int] = []  # collapsed words that go with the next timed word
+    for i, gone in enumerate(collapsed):
+        if not gone:
+            groups.append([*waiting, i])
+            waiting = []
+        elif groups and not waiting and not words[i - 1].text.rstrip().endswith(SENTENCE_ENDS):
+            groups[-1].append(i)
+        else:
+            waiting.append(i)
+    placed = list(words)
+    for group in groups:
+        anchor = next(i for i in group if not collapsed[i])
+        start_s, end_s = words[anchor].start_s, words[anchor].end_s
+        letters = np.array([max(1, len(words[i].text.strip())) for i in group], dtype=float)
+        shares = np.concatenate([[0.0], np.cumsum(letters)]) / letters.sum()
+        edges = start_s + (end_s - start_s) * shares
+        for k, i in enumerate(group):
+            placed[i] = replace(words[i], start_s=float(edges[k]), end_s=float(edges[k + 1]))
+    return tuple(placed)

@@ -310,12 +310,14 @@ def transcribe_speech(
     *,
     duration_s: float | None = None,
     keep_pauses: bool = False,
+    place_words: bool = True,
 ) -> Iterator[tuple[float, list[Utterance]]]:
     """Transcribe the speech regions of a chunk stream; yields (region end_s, utterances).
 
     Long silences inside a region are shortened before decoding and real times restored
-    after; `keep_pauses` decodes the region as recorded (how it was done before, for the
-    timing benchmark's baseline)."""
+    after, and words the decoder timed badly placed (`decoding_regions.in_real_time`). For
+    the timing benchmark's baselines, how it was done before: `keep_pauses` decodes the region
+    as recorded; `place_words=False` leaves every word where the decoder's times put it."""
     regions = decoding_regions(segments, duration_s)
     bounds = [(r.start_s, r.end_s) for r in regions]
     context = ""
@@ -325,7 +327,8 @@ def transcribe_speech(
             heard = engine.transcribe(audio, region.start_s, prompt)
         else:
             shortened = shorten_pauses(audio, region)
-            heard = in_real_time(engine.transcribe(shortened.audio, 0.0, prompt), shortened, region)
+            decoded = engine.transcribe(shortened.audio, 0.0, prompt)
+            heard = in_real_time(decoded, shortened, region, place_words=place_words)
         utterances = split_at_pauses(heard)
         # what was just said helps the decoder with the next region, as in one long decode
         context = " ".join([context, *(u.text for u in utterances)]).strip()[-PROMPT_CHARS:]

@@ -22,7 +22,8 @@ EMOTION_CODES = {
     "07": "disgust",
     "08": "surprised",
 }
-WORDS_PER_STATEMENT = 6  # "Kids are talking by the door", "Dogs are sitting by the door"
+STATEMENTS = {"01": "Kids are talking by the door.", "02": "Dogs are sitting by the door."}
+WORDS_PER_STATEMENT = 6
 # Arousal as the emotion categories imply it (disgust is neither: left out of arousal figures)
 HIGH_AROUSAL = frozenset({"happy", "angry", "fearful", "surprised"})
 LOW_AROUSAL = frozenset({"neutral", "calm", "sad"})
@@ -34,6 +35,7 @@ class ActedSentence:
     actor: int  # 1..8; odd male, even female
     emotion: str  # RAVDESS's own eight labels
     strong: bool  # intensity 02
+    words: str  # the statement said
 
     @property
     def arousal_class(self) -> int | None:
@@ -52,7 +54,7 @@ def acted_sentences(root: Path = DEFAULT_DIR) -> list[ActedSentence]:
     sentences = []
     for path in files:
         fields = path.stem.split("-")
-        if len(fields) != 7 or fields[2] not in EMOTION_CODES:
+        if len(fields) != 7 or fields[2] not in EMOTION_CODES or fields[4] not in STATEMENTS:
             raise ValueError(f"{path.name}: not a RAVDESS file name")
         sentences.append(
             ActedSentence(
@@ -60,6 +62,7 @@ def acted_sentences(root: Path = DEFAULT_DIR) -> list[ActedSentence]:
                 actor=int(fields[6]),
                 emotion=EMOTION_CODES[fields[2]],
                 strong=fields[3] == "02",
+                words=STATEMENTS[fields[4]],
             )
         )
     return sentences

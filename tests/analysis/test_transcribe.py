@@ -15,7 +15,9 @@ from analysis.media import read_audio
 from analysis.text.decoding_regions import (
     MAX_REGION_S,
     DecodingRegion,
+    ShortenedPauses,
     decoding_regions,
+    in_real_time,
     shorten_pauses,
 )
 from analysis.text.transcribe import (
@@ -241,3 +243,69 @@ def test_a_word_that_runs_on_into_silence_is_held_inside_the_speech_the_vad_hear
     assert region.within_speech(2.7, 3.15) == pytest.approx((2.7, 3.0))  # ran on 0.15 s
     assert region.within_speech(5.9, 6.3) == pytest.approx((6.0, 6.3))  # began a little early
     assert region.within_speech(1.5, 1.9) == (1.5, 1.9)  # inside: untouched
+
+
+def _decoded(*words: tuple[str, float, float]) -> Utterance:
+    timed = tuple(Word(start_s, end_s, text, 0.9) for text, start_s, end_s in words)
+    return Utterance(timed[0].start_s, timed[-1].end_s, " ".join(w[0] for w in words), timed)
+
+
+def test_a_word_the_decoder_gave_no_duration_stays_with_the_words_said_before_it():
+    # One turn's speech at 1.0-3.4 s, the next person's at 6.9-8.7 s; decoded with the silence
+    # between them cut to 0.5 s (the first stretch is 0-2.8 s of the decoded audio, the second
+    # starts at 3.3 s). The decoder stretched "the" over the cut silence and put "door." at no
+    # duration where the next speech starts, as Whisper does at the end of a sentence.
+    region = DecodingRegion(
+        0.8, 8.9, spans=((0.8, 3.6), (6.7, 8.9)), speech=((1.0, 3.4), (6.9, 8.7))
+    )
+    shortened = ShortenedPauses(np.zeros(1), kept=((0.0, 0.8, 3.6), (3.3, 6.7, 8.9)))
+    said = _decoded(("Kids", 0.2, 0.6), ("are", 0.6, 0.9), ("by", 1.4, 1.7),
+                    ("the", 1.7, 3.3), ("door.", 3.3, 3.3))  # fmt: skip
+
+    (placed,) = in_real_time([said], shortened, region)
+    (as_decoded,) = in_real_time([said], shortened, region, place_words=False)
+
+    the, door = placed.words[-2:]
+    assert 2.5 <= the.start_s < the.end_s == pytest.approx(door.start_s)
+    assert door.end_s == pytest.approx(3.4) == placed.end_s  # inside the turn that said it
+    assert door.end_s - door.start_s > the.end_s - the.start_s  # more letters, more time
+    assert as_decoded.words[-1].start_s == pytest.approx(6.9)  # 3.5 s late, the next turn's
+
+
+def test_a_word_given_no_duration_after_a_sentence_ends_goes_with_the_sentence_it_begins():
+    region = DecodingRegion(0.0, 9.0, spans=((0.0, 9.0),), speech=((1.0, 3.5), (6.2, 8.5)))
+    shortened = ShortenedPauses(np.zeros(1), kept=((0.0, 0.0, 9.0),))
+    begins = _decoded(("Dogs", 1.0, 1.0), ("are", 1.0, 1.3), ("sitting", 1.3, 1.7))
+    next_one = _decoded(("guilty.", 2.8, 3.4), ("Let", 6.2, 6.2), ("us", 6.2, 6.5))
+    last = _decoded(("guilty.", 2.8, 3.4), ("Let", 6.2, 6.2))
+    untimed = _decoded(("Dogs", 2.0, 2.0), ("are", 2.0, 2.0))
+
+    first, after_end, at_the_end, nowhere = in_real_time(
+        [begins, next_one, last, untimed], shortened, region
+    )
+
+    dogs, are, sitting = first.words
+    # "are"'s 0.3 s shared by letters: four to "Dogs", three to "are"
+    assert (dogs.start_s, dogs.end_s, are.end_s) == pytest.approx((1.0, 1.0 + 0.3 * 4 / 7, 1.3))
+    assert (sitting.start_s, sitting.end_s) == pytest.approx((1.3, 1.7))  # timed: untouched
+    let = after_end.words[1]
+    assert (let.start_s, let.end_s) == pytest.approx((6.2, 6.2 + 0.3 * 3 / 5))  # not "guilty."'s
+    assert [(w.start_s, w.end_s) for w in at_the_end.words] == [(2.8, 3.4), (6.2, 6.2)]
+    assert [(w.start_s, w.end_s) for w in nowhere.words] == [(2.0, 2.0), (2.0, 2.0)]
+
+
+def test_the_first_word_heard_in_a_stretch_of_speech_begins_where_the_speech_begins():
+    region = DecodingRegion(0.0, 9.0, spans=((0.0, 9.0),), speech=((1.0, 3.0), (5.0, 7.0)))
+    shortened = ShortenedPauses(np.zeros(1), kept=((0.0, 0.0, 9.0),))
+    said = [
+        _decoded(("Someday", 1.35, 1.8), ("we", 1.8, 2.0), ("will.", 2.5, 2.9)),
+        _decoded(("Probably.", 6.1, 6.8)),  # 1.1 s after its speech began: something unheard
+    ]
+
+    placed = in_real_time(said, shortened, region)
+    as_decoded = in_real_time(said, shortened, region, place_words=False)
+
+    assert placed[0].start_s == placed[0].words[0].start_s == 1.0  # Whisper began it 0.35 s late
+    assert [w.start_s for w in placed[0].words[1:]] == [1.8, 2.5]  # not the first: untouched
+    assert placed[1].start_s == pytest.approx(6.1)
+    assert as_decoded[0].start_s == pytest.approx(1.35)
