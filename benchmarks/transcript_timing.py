@@ -12,7 +12,8 @@ times), and transcript lines holding words of two turns a second or more apart (
 than that are split by speaker in fusion, which knows who spoke; tests/analysis/test_fusion.py).
 Beside each, in the same run, the same conversations decoded as the stage did before: with their
 silences kept whole (`keep_pauses`), and with every word where the decoder's own times put it
-(`place_words=False`: no word placed beside its neighbour or moved to the onset of its speech).
+(`place_words=False`: no word placed beside its neighbour or moved to the onset of its speech;
+read from the very decode the figures now come from).
 Targets: line and word times within 0.3 s, median <= 0.15 s, p95 <= 0.5 s; no line spans
 two turns a second apart.
 
@@ -27,8 +28,10 @@ run. Target: no line holds two people's words.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,12 +40,15 @@ from analysis.stage_outputs import SpokenPiece
 from analysis.text.lines import lines_by_speaker
 from analysis.text.transcribe import (
     UTTERANCE_PAUSE_S,
+    TranscriptEngine,
+    TranscriptModel,
     Utterance,
     get_engine,
     transcribe_speech,
 )
 from analysis.voice.speakers import SpeakerOptions, VoicePiece, assign_speakers
 from analysis.voice.vad import detect_speech
+from analysis.weights.registry import ModelSpec
 from benchmarks import diarization
 from benchmarks._conversations import (
     Conversation,
@@ -59,15 +65,46 @@ SETTINGS = {NOW: {}, BEFORE: {"keep_pauses": True}, AS_DECODED: {"place_words": 
 SPEAKERS = {"CAM++ voiceprints": diarization.NOW, "GE2E voiceprints (before)": diarization.BEFORE}
 
 
+@dataclass
+class DecodedOnce:
+    """An engine that decodes each region once: transcripts that differ only in where their
+    words are placed read the same decode (Whisper's fallback sampling would otherwise give them
+    different text, and the comparison would be of decodes, not of placements)."""
+
+    engine: TranscriptEngine = field(default_factory=get_engine)
+    decoded: dict[tuple[str, float, str | None], list[Utterance]] = field(default_factory=dict)
+    name: str = field(init=False)
+    model: TranscriptModel = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name, self.model = self.engine.name, self.engine.model
+
+    @property
+    def models(self) -> tuple[ModelSpec, ...]:
+        return self.engine.models
+
+    def transcribe(
+        self, audio: np.ndarray, offset_s: float, prompt: str | None = None
+    ) -> list[Utterance]:
+        key = (hashlib.sha256(audio.tobytes()).hexdigest(), offset_s, prompt)
+        if key not in self.decoded:
+            self.decoded[key] = self.engine.transcribe(audio, offset_s, prompt)
+        return self.decoded[key]
+
+
 def transcribe(
-    conversation: Conversation, *, keep_pauses: bool = False, place_words: bool = True
+    conversation: Conversation,
+    *,
+    keep_pauses: bool = False,
+    place_words: bool = True,
+    engine: TranscriptEngine | None = None,
 ) -> list[Utterance]:
     audio = conversation.audio
     segments = detect_speech([(0.0, audio)])
     found = transcribe_speech(
         [(0.0, audio)],
         segments,
-        get_engine(),
+        engine or get_engine(),
         keep_pauses=keep_pauses,
         place_words=place_words,
     )
@@ -202,8 +239,10 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="four conversations, not twelve")
     args = parser.parse_args()
     chosen = conversations(args.quick)
+    engine = DecodedOnce()
     transcripts = {
-        name: [transcribe(c, **setting) for c in chosen] for name, setting in SETTINGS.items()
+        name: [transcribe(c, engine=engine, **setting) for c in chosen]
+        for name, setting in SETTINGS.items()
     }
     results = {
         name: [timing(c, lines) for c, lines in zip(chosen, found, strict=True)]

@@ -44,7 +44,7 @@ from analysis.voice.arousal import (
     vocal_arousal,
 )
 from analysis.voice.prosody import SAMPLE_RATE_HZ, ProsodyFeatures, prosody_features
-from analysis.voice.ravdess import WORDS_PER_STATEMENT, ActedSentence, acted_sentences
+from analysis.voice.ravdess import ActedSentence, acted_sentences
 
 STRONG_READS_AS = 0.8
 TRIM_TOP_DB = 30.0  # silence: quieter than the sentence's peak by this much
@@ -72,7 +72,7 @@ def read_pieces(sentences: Sequence[ActedSentence]) -> list[Piece]:
             raise ValueError(f"{sentence.path.name}: {rate} Hz, expected {SAMPLE_RATE_HZ}")
         speech, _ = librosa.effects.trim(samples, top_db=TRIM_TOP_DB)
         features = prosody_features(speech)
-        pieces.append(Piece(sentence, features, WORDS_PER_STATEMENT / features.duration_s))
+        pieces.append(Piece(sentence, features, len(sentence.words.split()) / features.duration_s))
     return pieces
 
 

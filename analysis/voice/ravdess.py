@@ -23,7 +23,6 @@ EMOTION_CODES = {
     "08": "surprised",
 }
 STATEMENTS = {"01": "Kids are talking by the door.", "02": "Dogs are sitting by the door."}
-WORDS_PER_STATEMENT = 6
 # Arousal as the emotion categories imply it (disgust is neither: left out of arousal figures)
 HIGH_AROUSAL = frozenset({"happy", "angry", "fearful", "surprised"})
 LOW_AROUSAL = frozenset({"neutral", "calm", "sad"})
