@@ -28,12 +28,13 @@ def _said(text: str) -> list[str]:
     return re.sub(r"[^a-z0-9' ]", " ", text.lower()).split()
 
 
-def _away_s(turn: Turn, word: Word) -> float:
+def seconds_outside(turn: Turn, word: Word) -> float:
+    """How far `word` lies outside `turn`'s speech (0 inside it)."""
     return max(turn.start_s - word.start_s, 0.0, word.end_s - turn.end_s)
 
 
-def nearest_turn(turns: Sequence[Turn], word: Word) -> int:
-    return int(np.argmin([_away_s(t, word) for t in turns]))
+def _nearest_turn(turns: Sequence[Turn], word: Word) -> int:
+    return int(np.argmin([seconds_outside(t, word) for t in turns]))
 
 
 def turns_of_words(conversation: Conversation, words: Sequence[Word]) -> tuple[list[int], int]:
@@ -50,7 +51,7 @@ def turns_of_words(conversation: Conversation, words: Sequence[Word]) -> tuple[l
     score[0, 1:] = LEFT_OUT * np.arange(1, m + 1)
     move = np.zeros((n + 1, m + 1), dtype=np.int8)  # 0 paired, 1 word left out, 2 turn's word
     move[1:, 0], move[0, 1:] = 1, 2
-    away = np.array([[_away_s(t, w) for t in turns] for w in words]).reshape(n, len(turns))
+    away = np.array([[seconds_outside(t, w) for t in turns] for w in words]).reshape(n, len(turns))
     for i in range(1, n + 1):
         for j in range(1, m + 1):
             token, k = reference[j - 1]
@@ -74,5 +75,5 @@ def turns_of_words(conversation: Conversation, words: Sequence[Word]) -> tuple[l
             i -= 1
         else:
             j -= 1
-    found = [nearest_turn(turns, w) if k is None else k for k, w in zip(owner, words, strict=True)]
+    found = [_nearest_turn(turns, w) if k is None else k for k, w in zip(owner, words, strict=True)]
     return found, exact

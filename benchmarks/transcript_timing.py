@@ -55,7 +55,7 @@ from benchmarks._conversations import (
     espeak_conversation,
     ravdess_conversation,
 )
-from benchmarks._word_turns import turns_of_words
+from benchmarks._word_turns import seconds_outside, turns_of_words
 from benchmarks.common import Row, print_rows, write_result
 
 NOW, BEFORE = "pauses shortened", "pauses kept (before)"
@@ -126,7 +126,7 @@ def timing(conversation: Conversation, utterances: Sequence[Utterance]) -> dict[
             k = next(owned)
             owners.add(k)
             turn = turns[k]
-            outside.append(max(turn.start_s - word.start_s, 0.0, word.end_s - turn.end_s))
+            outside.append(seconds_outside(turn, word))
             first[k] = min(first.get(k, word.start_s), word.start_s)
             last[k] = max(last.get(k, word.end_s), word.end_s)
         ordered = sorted(owners)
