@@ -10,10 +10,13 @@ next turn). Reported: how far each turn's first word starts from the turn's star
 word ends from its end (line times), how far words lie outside the speech of their turn (word
 times), and transcript lines holding words of two turns a second or more apart (turns closer
 than that are split by speaker in fusion, which knows who spoke; tests/analysis/test_fusion.py).
-Beside each, in the same run, the same conversations decoded as the stage did before: with their
-silences kept whole (`keep_pauses`), and with every word where the decoder's own times put it
-(`place_words=False`: no word placed beside its neighbour or moved to the onset of its speech;
-read from the very decode the figures now come from).
+Beside each, in the same run, the same conversations decoded as the stage did before: with every
+region's decode trusted whole (`check_decodes=False`: no text heard nowhere dropped, no doubtful
+region decoded again stretch by stretch), with every word where the decoder's own times put it as
+well (`place_words=False`: no word placed beside its neighbour or moved to the onset of its
+speech), and with their silences kept whole (`keep_pauses`). A region's first decode is read once
+for all of them (`DecodedOnce`), so they differ in what is done with it; the Whisper decodes
+each asked for are counted, with the seconds they took (whichever setting asked first).
 Targets: line and word times within 0.3 s, median <= 0.15 s, p95 <= 0.5 s; no line spans
 two turns a second apart.
 
@@ -30,6 +33,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import itertools
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,8 +63,14 @@ from benchmarks._word_turns import seconds_outside, turns_of_words
 from benchmarks.common import Row, print_rows, write_result
 
 NOW, BEFORE = "pauses shortened", "pauses kept (before)"
+TRUSTED = "every decode trusted whole (before)"
 AS_DECODED = "words where the decoder timed them (before)"
-SETTINGS = {NOW: {}, BEFORE: {"keep_pauses": True}, AS_DECODED: {"place_words": False}}
+SETTINGS = {
+    NOW: {},
+    TRUSTED: {"check_decodes": False},
+    AS_DECODED: {"place_words": False, "check_decodes": False},
+    BEFORE: {"keep_pauses": True},
+}
 # how each clustering is named here -> its name in benchmarks/diarization.py
 SPEAKERS = {"CAM++ voiceprints": diarization.NOW, "GE2E voiceprints (before)": diarization.BEFORE}
 
@@ -72,7 +82,11 @@ class DecodedOnce:
     different text, and the comparison would be of decodes, not of placements)."""
 
     engine: TranscriptEngine = field(default_factory=get_engine)
-    decoded: dict[tuple[str, float, str | None], list[Utterance]] = field(default_factory=dict)
+    decoded: dict[tuple[str, float, str | None], tuple[list[Utterance], float]] = field(
+        default_factory=dict
+    )
+    calls: int = 0  # decodes asked for, whether read again or not
+    seconds: float = 0.0  # what the decodes asked for took, whoever asked first
     name: str = field(init=False)
     model: TranscriptModel = field(init=False)
 
@@ -86,10 +100,15 @@ class DecodedOnce:
     def transcribe(
         self, audio: np.ndarray, offset_s: float, prompt: str | None = None
     ) -> list[Utterance]:
+        self.calls += 1
         key = (hashlib.sha256(audio.tobytes()).hexdigest(), offset_s, prompt)
         if key not in self.decoded:
-            self.decoded[key] = self.engine.transcribe(audio, offset_s, prompt)
-        return self.decoded[key]
+            began = time.perf_counter()
+            heard = self.engine.transcribe(audio, offset_s, prompt)
+            self.decoded[key] = heard, time.perf_counter() - began
+        heard, seconds = self.decoded[key]
+        self.seconds += seconds
+        return heard
 
 
 def transcribe(
@@ -97,6 +116,7 @@ def transcribe(
     *,
     keep_pauses: bool = False,
     place_words: bool = True,
+    check_decodes: bool = True,
     engine: TranscriptEngine | None = None,
 ) -> list[Utterance]:
     audio = conversation.audio
@@ -107,6 +127,7 @@ def transcribe(
         engine or get_engine(),
         keep_pauses=keep_pauses,
         place_words=place_words,
+        check_decodes=check_decodes,
     )
     return [u for _end, utterances in found for u in utterances]
 
@@ -206,6 +227,8 @@ def _figures(results: Sequence[dict[str, Any]]) -> dict[str, float]:
         ),
         "turns_heard": int(sum(r["turns_heard"] for r in results)),
         "turns": int(sum(r["turns"] for r in results)),
+        "decoder_calls": int(sum(r["decoder_calls"] for r in results)),
+        "decoding_s": round(sum(r["decoding_s"] for r in results), 1),
     }
 
 
@@ -240,14 +263,17 @@ def main() -> int:
     args = parser.parse_args()
     chosen = conversations(args.quick)
     engine = DecodedOnce()
-    transcripts = {
-        name: [transcribe(c, engine=engine, **setting) for c in chosen]
-        for name, setting in SETTINGS.items()
-    }
-    results = {
-        name: [timing(c, lines) for c, lines in zip(chosen, found, strict=True)]
-        for name, found in transcripts.items()
-    }
+    transcripts: dict[str, list[list[Utterance]]] = {name: [] for name in SETTINGS}
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in SETTINGS}
+    for name, setting in SETTINGS.items():
+        for c in chosen:
+            calls, seconds = engine.calls, engine.seconds
+            lines = transcribe(c, engine=engine, **setting)
+            transcripts[name].append(lines)
+            results[name].append(
+                timing(c, lines)
+                | {"decoder_calls": engine.calls - calls, "decoding_s": engine.seconds - seconds}
+            )
     sources = {"all": chosen} | {
         source: [c for c in chosen if c.name.startswith(source)] for source in ("espeak", "RAVDESS")
     }
@@ -287,6 +313,8 @@ def main() -> int:
         "lines_spanning_turns": "target 0",
         "words_matched": "share of words matching their turn's words",
         "turns_heard": "",
+        "decoder_calls": "Whisper decodes: a region each, and each stretch of a doubtful one",
+        "decoding_s": "the seconds those decodes took",
     }
     campplus, ge2e = SPEAKERS
     speaker_notes = {
@@ -297,7 +325,7 @@ def main() -> int:
     rows = [
         row
         for source, members in present.items()
-        for before in (AS_DECODED, BEFORE)
+        for before in (TRUSTED, AS_DECODED, BEFORE)
         for row in _compared(
             f"{source}: {len(members)} conversations",
             of(NOW, members), of(before, members), before, timing_notes,

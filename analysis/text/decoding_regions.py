@@ -50,6 +50,10 @@ class DecodingRegion:
     # the VAD's own segments inside the region, before the decoder's padding
     speech: tuple[tuple[float, float], ...] = ()
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return self.start_s, self.end_s
+
     def within_speech(self, start_s: float, end_s: float) -> tuple[float, float]:
         """A word's times held inside the VAD segment nearest its middle: Whisper lets a word
         run on into the silence after it (its ends came about 0.1 s late, measured)."""
@@ -129,22 +133,63 @@ class ShortenedPauses:
         )
 
 
+def _stretches(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The spans joined where at most DECODED_PAUSE_S of silence lies between them."""
+    joined: list[list[float]] = []
+    for start_s, end_s in spans:
+        if joined and start_s - joined[-1][1] <= DECODED_PAUSE_S:
+            joined[-1][1] = end_s
+        else:
+            joined.append([start_s, end_s])
+    return [(a, b) for a, b in joined]
+
+
+def stretches(region: DecodingRegion) -> list[DecodingRegion]:
+    """The region as one region per stretch of its speech (speech parted by more than
+    DECODED_PAUSE_S of silence), each holding the VAD segments whose middles lie in it."""
+    return [
+        DecodingRegion(
+            start_s,
+            end_s,
+            ((start_s, end_s),),
+            tuple(s for s in region.speech if start_s <= (s[0] + s[1]) / 2 <= end_s),
+        )
+        for start_s, end_s in _stretches(region.spans)
+    ]
+
+
+def parts(region: DecodingRegion) -> list[DecodingRegion]:
+    """Smaller regions to decode a doubtful region in: its stretches of speech; for a single
+    stretch, its VAD segments, each padded by up to REGION_PAD_S but never into another's
+    speech; none for a single segment."""
+    pieces = stretches(region)
+    if len(pieces) > 1:
+        return pieces
+    speech = region.speech
+    if len(speech) < 2:
+        return []
+    found = []
+    for i, (start_s, end_s) in enumerate(speech):
+        begin = max(start_s - REGION_PAD_S, region.start_s)
+        end = min(end_s + REGION_PAD_S, region.end_s)
+        if i > 0:
+            begin = max(begin, (speech[i - 1][1] + start_s) / 2)
+        if i + 1 < len(speech):
+            end = min(end, (end_s + speech[i + 1][0]) / 2)
+        found.append(DecodingRegion(begin, end, ((begin, end),), ((start_s, end_s),)))
+    return found
+
+
 def shorten_pauses(
     audio: np.ndarray, region: DecodingRegion, sample_rate: int = SAMPLE_RATE_HZ
 ) -> ShortenedPauses:
     """The region's audio with every silence between its speech spans that is longer than
     DECODED_PAUSE_S cut to DECODED_PAUSE_S (shorter ones are kept as they are)."""
-    stretches: list[list[float]] = []
-    for start_s, end_s in region.spans:
-        if stretches and start_s - stretches[-1][1] <= DECODED_PAUSE_S:
-            stretches[-1][1] = end_s
-        else:
-            stretches.append([start_s, end_s])
     pause = np.zeros(round(DECODED_PAUSE_S * sample_rate), dtype=audio.dtype)
     pieces: list[np.ndarray] = []
     kept: list[tuple[float, float, float]] = []
     at_samples = 0
-    for start_s, end_s in stretches:
+    for start_s, end_s in _stretches(region.spans):
         if pieces:
             pieces.append(pause)
             at_samples += len(pause)

@@ -30,7 +30,14 @@ import numpy as np
 
 from analysis.device import torch_device
 from analysis.errors import ErrorCode, ModelError
-from analysis.text.decoding_regions import decoding_regions, in_real_time, shorten_pauses
+from analysis.text.decode_checks import doubtful, without_unheard
+from analysis.text.decoding_regions import (
+    DecodingRegion,
+    decoding_regions,
+    in_real_time,
+    parts,
+    shorten_pauses,
+)
 from analysis.threads import stage_threads
 from analysis.voice.regions import iter_region_audio
 from analysis.voice.vad import SpeechSegment
@@ -73,6 +80,8 @@ class Utterance:
     words: tuple[Word, ...] = ()
     avg_logprob: float | None = None  # the decoder's mean token log-probability
     no_speech_prob: float | None = None
+    # above 0: Whisper rejected its greedy decode (a loop, or too unsure) and sampled this one
+    temperature: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -80,7 +89,7 @@ class Utterance:
             {k: (round(v, ROUND_DIGITS) if isinstance(v, float) else v) for k, v in w.items()}
             for w in data["words"]
         ]
-        for key in ("start_s", "end_s", "avg_logprob", "no_speech_prob"):
+        for key in ("start_s", "end_s", "avg_logprob", "no_speech_prob", "temperature"):
             if data[key] is not None:
                 data[key] = round(data[key], ROUND_DIGITS)
         return data
@@ -94,6 +103,7 @@ class Utterance:
             words=tuple(Word(**w) for w in data.get("words", [])),
             avg_logprob=data.get("avg_logprob"),
             no_speech_prob=data.get("no_speech_prob"),
+            temperature=data.get("temperature"),
         )
 
 
@@ -110,6 +120,7 @@ def split_words(utterance: Utterance, groups: Sequence[Sequence[Word]]) -> list[
             words=tuple(words),
             avg_logprob=utterance.avg_logprob,
             no_speech_prob=utterance.no_speech_prob,
+            temperature=utterance.temperature,
         )
         for words in groups
         if words
@@ -224,6 +235,7 @@ class OpenAIWhisperEngine:
                 ),
                 avg_logprob=seg.get("avg_logprob"),
                 no_speech_prob=seg.get("no_speech_prob"),
+                temperature=seg.get("temperature"),
             )
             for seg in result["segments"]
             if seg["text"].strip()
@@ -278,6 +290,7 @@ class FasterWhisperEngine:
                 ),
                 avg_logprob=seg.avg_logprob,
                 no_speech_prob=seg.no_speech_prob,
+                temperature=seg.temperature,
             )
             for seg in segments
             if seg.text.strip()
@@ -311,28 +324,67 @@ def transcribe_speech(
     duration_s: float | None = None,
     keep_pauses: bool = False,
     place_words: bool = True,
+    check_decodes: bool = True,
 ) -> Iterator[tuple[float, list[Utterance]]]:
     """Transcribe the speech regions of a chunk stream; yields (region end_s, utterances).
 
     Long silences inside a region are shortened before decoding and real times restored
-    after, and words the decoder timed badly placed (`decoding_regions.in_real_time`). For
-    the timing benchmark's baselines, how it was done before: `keep_pauses` decodes the region
-    as recorded; `place_words=False` leaves every word where the decoder's times put it."""
+    after, and words the decoder timed badly placed (`decoding_regions.in_real_time`). Text
+    heard nowhere is dropped, and a region whose decode is doubtful is decoded again in its
+    parts (`decode_checks`). For the timing benchmark's baselines,
+    how it was done before: `keep_pauses` decodes the region as recorded; `place_words=False`
+    leaves every word where the decoder's times put it; `check_decodes=False` trusts every
+    region's decode whole."""
     regions = decoding_regions(segments, duration_s)
-    bounds = [(r.start_s, r.end_s) for r in regions]
+    bounds = [r.bounds for r in regions]
     context = ""
     for region, audio in iter_region_audio(chunks, regions, bounds):
-        prompt = context[-PROMPT_CHARS:] or None
         if keep_pauses:
-            heard = engine.transcribe(audio, region.start_s, prompt)
+            heard = engine.transcribe(audio, region.start_s, context or None)
         else:
-            shortened = shorten_pauses(audio, region)
-            decoded = engine.transcribe(shortened.audio, 0.0, prompt)
-            heard = in_real_time(decoded, shortened, region, place_words=place_words)
+            heard = _heard(
+                engine, audio, region, context, place_words=place_words, check=check_decodes
+            )
         utterances = split_at_pauses(heard)
-        # what was just said helps the decoder with the next region, as in one long decode
-        context = " ".join([context, *(u.text for u in utterances)]).strip()[-PROMPT_CHARS:]
+        context = _followed_by(context, utterances)
         yield region.end_s, utterances
+
+
+def _heard(
+    engine: TranscriptEngine,
+    audio: np.ndarray,
+    region: DecodingRegion,
+    context: str,
+    *,
+    place_words: bool,
+    check: bool,
+) -> list[Utterance]:
+    """The region's utterances in the recording's time, decoded with its long silences
+    shortened. Checked: text heard nowhere dropped, and a doubtful decode replaced by those of
+    its parts (`decoding_regions.parts`: its stretches of speech, else its VAD segments; so
+    at most twice), each checked in turn (`decode_checks`) and decoded with no prompt: a
+    prompt of sentences said over and over primed the decoder to say them again, or to leave
+    one out (measured; openai-whisper likewise drops its prompt once it falls back to a high
+    temperature)."""
+    shortened = shorten_pauses(audio, region)
+    decoded = engine.transcribe(shortened.audio, 0.0, context or None)
+    if not check:
+        return in_real_time(decoded, shortened, region, place_words=place_words)
+    kept, dropped = without_unheard(decoded)
+    pieces = parts(region)
+    if not pieces or not doubtful(decoded, dropped):
+        return in_real_time(kept, shortened, region, place_words=place_words)
+    heard: list[Utterance] = []
+    for piece in pieces:
+        begin, end = (round((t - region.start_s) * SAMPLE_RATE_HZ) for t in piece.bounds)
+        heard += _heard(engine, audio[begin:end], piece, "", place_words=place_words, check=True)
+    return heard
+
+
+def _followed_by(context: str, utterances: Sequence[Utterance]) -> str:
+    """The decoder's prompt once `utterances` were heard: what was just said helps it with
+    what comes next, as in one long decode."""
+    return " ".join([context, *(u.text for u in utterances)]).strip()[-PROMPT_CHARS:]
 
 
 def transcribe_array(
