@@ -12,7 +12,7 @@ times), and transcript lines holding words of two turns a second or more apart (
 than that are split by speaker in fusion, which knows who spoke; tests/analysis/test_fusion.py).
 Beside each, in the same run, the same conversations decoded as the stage did before: with every
 region's decode trusted whole (`check_decodes=False`: no text heard nowhere dropped, no doubtful
-region decoded again stretch by stretch), with every word where the decoder's own times put it as
+region decoded again in its parts), with every word where the decoder's own times put it as
 well (`place_words=False`: no word placed beside its neighbour or moved to the onset of its
 speech), and with their silences kept whole (`keep_pauses`). A region's first decode is read once
 for all of them (`DecodedOnce`), so they differ in what is done with it; the Whisper decodes
@@ -77,9 +77,10 @@ SPEAKERS = {"CAM++ voiceprints": diarization.NOW, "GE2E voiceprints (before)": d
 
 @dataclass
 class DecodedOnce:
-    """An engine that decodes each region once: transcripts that differ only in where their
-    words are placed read the same decode (Whisper's fallback sampling would otherwise give them
-    different text, and the comparison would be of decodes, not of placements)."""
+    """An engine that decodes each piece of audio once: transcripts that differ only in what is
+    done with a region's decode read the same decode (Whisper's fallback sampling would otherwise
+    give them different text, and the comparison would be of decodes, not of what is done with
+    them). It counts the decodes asked for, and the seconds they took."""
 
     engine: TranscriptEngine = field(default_factory=get_engine)
     decoded: dict[tuple[str, float, str | None], tuple[list[Utterance], float]] = field(
