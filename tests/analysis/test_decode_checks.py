@@ -8,12 +8,8 @@ import pytest
 
 from analysis.text.decode_checks import doubtful, without_unheard
 from analysis.text.decoding_regions import DecodingRegion, parts, stretches
-from analysis.text.transcribe import Utterance, Word
-
-
-def _decoded(*words: tuple[str, float, float]) -> Utterance:
-    timed = tuple(Word(start_s, end_s, text, 0.9) for text, start_s, end_s in words)
-    return Utterance(timed[0].start_s, timed[-1].end_s, " ".join(w[0] for w in words), timed)
+from analysis.text.transcribe import Utterance
+from tests.analysis.utterance_factory import decoded
 
 
 def _said(sentence: str, start_s: float, per_word_s: float) -> list[tuple[str, float, float]]:
@@ -31,16 +27,16 @@ def test_a_decoder_loop_and_a_tail_said_in_no_time_are_dropped_and_what_was_said
     tail = _said("We'll see you next time.", 4.0, 0.02)  # 19 letters in 0.1 s
     untimed = Utterance(5.0, 6.0, "Mm.")
 
-    kept, dropped = without_unheard([_decoded(*said, *loop), _decoded(*tail), untimed])
+    kept, dropped = without_unheard([decoded(*said, *loop), decoded(*tail), untimed])
 
     assert dropped == 4
     assert [u.text for u in kept] == ["Dogs are sitting by the door.", "Mm."]
-    assert kept[0].words == _decoded(*said).words
+    assert kept[0].words == decoded(*said).words
 
 
 def test_fast_speech_and_a_lone_word_given_no_duration_are_kept():
-    fast = _decoded(*_said("I really do not know what to say.", 0.0, 0.16))  # 19.5 letters/s
-    last_word = _decoded(("Kids", 1.0, 1.4), ("talking.", 1.4, 1.9), ("Door.", 3.3, 3.3))
+    fast = decoded(*_said("I really do not know what to say.", 0.0, 0.16))  # 19.5 letters/s
+    last_word = decoded(("Kids", 1.0, 1.4), ("talking.", 1.4, 1.9), ("Door.", 3.3, 3.3))
 
     kept, dropped = without_unheard([fast, last_word])
 
@@ -48,8 +44,8 @@ def test_fast_speech_and_a_lone_word_given_no_duration_are_kept():
 
 
 def test_a_decode_is_doubtful_when_its_alignment_ran_out_or_whisper_fell_back_to_sampling():
-    one = _decoded(("Kids", 1.0, 1.4), ("door.", 3.3, 3.3))
-    two = _decoded(("Kids", 1.0, 1.4), ("the", 3.3, 3.3), ("door.", 3.3, 3.3))
+    one = decoded(("Kids", 1.0, 1.4), ("door.", 3.3, 3.3))
+    two = decoded(("Kids", 1.0, 1.4), ("the", 3.3, 3.3), ("door.", 3.3, 3.3))
 
     sampled = replace(one, temperature=0.2)  # Whisper rejected its greedy decode
 
@@ -101,8 +97,6 @@ def test_a_sentence_faster_than_speech_is_heard_nowhere(letters_per_s):
     span_s = 23 / letters_per_s
     per_word = span_s / 6
 
-    kept, dropped = without_unheard(
-        [_decoded(*_said("Kids are talking by the door.", 0, per_word))]
-    )
+    kept, dropped = without_unheard([decoded(*_said("Kids are talking by the door.", 0, per_word))])
 
     assert (kept, dropped) == ([], 1)

@@ -6,7 +6,7 @@ import pytest
 
 from analysis.stage_outputs import SpokenPiece, TextOutput
 from analysis.text.lines import lines_by_speaker, scored_lines
-from analysis.text.transcribe import Utterance, Word
+from tests.analysis.utterance_factory import decoded
 
 # S1 speaks from 6.0 to 7.5 s, S2 from 8.0 to 9.5 s
 PIECES = (
@@ -15,18 +15,8 @@ PIECES = (
 )
 
 
-def heard(*words: tuple[str, float, float]) -> Utterance:
-    return Utterance(
-        start_s=words[0][1],
-        end_s=words[-1][2],
-        text=" ".join(w for w, _, _ in words),
-        words=tuple(Word(a, b, w, 0.9) for w, a, b in words),
-        avg_logprob=-0.3,
-    )
-
-
 def test_a_line_the_decoder_heard_across_a_change_of_speaker_is_split_between_them():
-    utterance = heard(
+    utterance = decoded(
         ("I", 6.1, 6.3),
         ("feel", 6.4, 6.8),
         ("fine.", 6.9, 7.4),
@@ -45,7 +35,7 @@ def test_a_line_the_decoder_heard_across_a_change_of_speaker_is_split_between_th
 
 
 def test_a_word_heard_between_pieces_stays_with_the_word_before_it():
-    utterance = heard(("Well,", 7.2, 7.45), ("um,", 7.6, 7.8), ("yes.", 8.1, 8.4))
+    utterance = decoded(("Well,", 7.2, 7.45), ("um,", 7.6, 7.8), ("yes.", 8.1, 8.4))
 
     lines = lines_by_speaker([utterance], PIECES)
 
@@ -58,8 +48,8 @@ def test_a_word_heard_between_pieces_stays_with_the_word_before_it():
 @pytest.mark.slow
 def test_every_line_is_scored_whoever_spoke_it_and_the_scores_survive_storage():
     utterances = [
-        heard(("I", 6.1, 6.3), ("am", 6.4, 6.6), ("so", 6.7, 6.9), ("happy", 7.0, 7.4)),
-        heard(("That", 8.1, 8.4), ("is", 8.5, 8.6), ("terrible", 8.7, 9.3)),
+        decoded(("I", 6.1, 6.3), ("am", 6.4, 6.6), ("so", 6.7, 6.9), ("happy", 7.0, 7.4)),
+        decoded(("That", 8.1, 8.4), ("is", 8.5, 8.6), ("terrible", 8.7, 9.3)),
     ]
 
     output = scored_lines(utterances, PIECES)

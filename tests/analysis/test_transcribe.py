@@ -41,6 +41,7 @@ from analysis.weights.speech import (
     tensor_digest,
 )
 from analysis.weights.whisper_convert import read_ct2_variables
+from tests.analysis.utterance_factory import decoded
 
 JFK = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "jfk.flac"
 JFK_REFERENCE = (
@@ -245,11 +246,6 @@ def test_a_word_that_runs_on_into_silence_is_held_inside_the_speech_the_vad_hear
     assert region.within_speech(1.5, 1.9) == (1.5, 1.9)  # inside: untouched
 
 
-def _decoded(*words: tuple[str, float, float]) -> Utterance:
-    timed = tuple(Word(start_s, end_s, text, 0.9) for text, start_s, end_s in words)
-    return Utterance(timed[0].start_s, timed[-1].end_s, " ".join(w[0] for w in words), timed)
-
-
 def test_a_word_the_decoder_gave_no_duration_stays_with_the_words_said_before_it():
     # One turn's speech at 1.0-3.4 s, the next person's at 6.9-8.7 s; decoded with the silence
     # between them cut to 0.5 s (the first stretch is 0-2.8 s of the decoded audio, the second
@@ -259,7 +255,7 @@ def test_a_word_the_decoder_gave_no_duration_stays_with_the_words_said_before_it
         0.8, 8.9, spans=((0.8, 3.6), (6.7, 8.9)), speech=((1.0, 3.4), (6.9, 8.7))
     )
     shortened = ShortenedPauses(np.zeros(1), kept=((0.0, 0.8, 3.6), (3.3, 6.7, 8.9)))
-    said = _decoded(("Kids", 0.2, 0.6), ("are", 0.6, 0.9), ("by", 1.4, 1.7),
+    said = decoded(("Kids", 0.2, 0.6), ("are", 0.6, 0.9), ("by", 1.4, 1.7),
                     ("the", 1.7, 3.3), ("door.", 3.3, 3.3))  # fmt: skip
 
     (placed,) = in_real_time([said], shortened, region)
@@ -275,10 +271,10 @@ def test_a_word_the_decoder_gave_no_duration_stays_with_the_words_said_before_it
 def test_a_word_given_no_duration_after_a_sentence_ends_goes_with_the_sentence_it_begins():
     region = DecodingRegion(0.0, 9.0, spans=((0.0, 9.0),), speech=((1.0, 3.5), (6.2, 8.5)))
     shortened = ShortenedPauses(np.zeros(1), kept=((0.0, 0.0, 9.0),))
-    begins = _decoded(("Dogs", 1.0, 1.0), ("are", 1.0, 1.3), ("sitting", 1.3, 1.7))
-    next_one = _decoded(("guilty.", 2.8, 3.4), ("Let", 6.2, 6.2), ("us", 6.2, 6.5))
-    last = _decoded(("guilty.", 2.8, 3.4), ("Let", 6.2, 6.2))
-    untimed = _decoded(("Dogs", 2.0, 2.0), ("are", 2.0, 2.0))
+    begins = decoded(("Dogs", 1.0, 1.0), ("are", 1.0, 1.3), ("sitting", 1.3, 1.7))
+    next_one = decoded(("guilty.", 2.8, 3.4), ("Let", 6.2, 6.2), ("us", 6.2, 6.5))
+    last = decoded(("guilty.", 2.8, 3.4), ("Let", 6.2, 6.2))
+    untimed = decoded(("Dogs", 2.0, 2.0), ("are", 2.0, 2.0))
 
     first, after_end, at_the_end, nowhere = in_real_time(
         [begins, next_one, last, untimed], shortened, region
@@ -298,8 +294,8 @@ def test_the_first_word_heard_in_a_stretch_of_speech_begins_where_the_speech_beg
     region = DecodingRegion(0.0, 9.0, spans=((0.0, 9.0),), speech=((1.0, 3.0), (5.0, 7.0)))
     shortened = ShortenedPauses(np.zeros(1), kept=((0.0, 0.0, 9.0),))
     said = [
-        _decoded(("Someday", 1.35, 1.8), ("we", 1.8, 2.0), ("will.", 2.5, 2.9)),
-        _decoded(("Probably.", 6.1, 6.8)),  # 1.1 s after its speech began: something unheard
+        decoded(("Someday", 1.35, 1.8), ("we", 1.8, 2.0), ("will.", 2.5, 2.9)),
+        decoded(("Probably.", 6.1, 6.8)),  # 1.1 s after its speech began: something unheard
     ]
 
     placed = in_real_time(said, shortened, region)
