@@ -26,7 +26,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,6 +270,18 @@ def stages_in_label(label: str) -> list[str]:
 POLL_S = 0.25
 
 
+def _beside(
+    running: dict[Future[tuple[StageOutput | None, float]], Stage],
+    preparing: dict[Future[None], Stage],
+    starting: Sequence[Stage] = (),
+) -> int:
+    """How many stages share the threads: those running or starting, and the preparation of
+    any other. A stage's own head start is not another stage beside it: a stage that becomes
+    ready while its models still load would otherwise start on one thread of two, and keep it."""
+    stages = {stage.name for stage in [*running.values(), *starting]}
+    return len(stages) + sum(stage.name not in stages for stage in preparing.values())
+
+
 class _Run:
     """One run's state: the outputs so far, each stage's seconds, and the progress. The store
     and the reporter are only used from the thread that called `run_pipeline` (the worker's
@@ -313,7 +325,7 @@ class _Run:
                     ready = self._ready(pending, len(running) + len(preparing), width)
                     # The share is set before a stage starts, or it may read the share it had
                     # before (a stage starting alone would take one thread of two).
-                    share.running(len(running) + len(preparing) + len(ready))
+                    share.running(_beside(running, preparing, ready))
                     for stage in ready:
                         if self.report.should_stop(at_boundary=True):
                             raise Cancelled()
@@ -338,7 +350,7 @@ class _Run:
                     if len(running) + len(preparing) < width:
                         self._prepare_next(pool, pending, preparing)
                     # A stage left running alone takes the threads the others freed.
-                    share.running(len(running) + len(preparing))
+                    share.running(_beside(running, preparing))
                     if not running and not preparing:
                         continue
                     busy: list[Future[Any]] = [*running, *preparing]

@@ -134,6 +134,35 @@ def test_a_stage_left_running_alone_takes_the_threads_the_other_freed(
     assert seen["fusion"] == (2, 2)
 
 
+def test_a_stage_whose_models_still_load_when_it_starts_alone_takes_both_threads(
+    clip: Path, two_threads: None
+) -> None:
+    # The text stage's head start (loading its models) outlasts the transcript it waits for:
+    # it starts while its own preparation still runs, and that is not a stage beside it.
+    seen: dict[str, tuple[int, int]] = {}
+    by_name = {stage.name: stage for stage in STAGES}
+    text = by_name["text"]
+
+    def slow_prepare(options: PipelineOptions) -> None:
+        time.sleep(3.0)
+        assert text.prepare is not None
+        text.prepare(options)
+
+    def run_text(ctx: StageContext) -> StageOutput | None:
+        seen["text"] = (stage_threads(), torch.get_num_threads())
+        return text.run(ctx)
+
+    stages = tuple(
+        dataclasses.replace(stage, prepare=slow_prepare, run=run_text) if stage is text else stage
+        for stage in STAGES
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "STAGES", stages)
+        run_pipeline(clip, options=PipelineOptions(), store=MemoryStageStore())
+
+    assert seen["text"] == (2, 2)
+
+
 def _watched_stages(events: list[str], prepare_fails: bool) -> tuple[Stage, ...]:
     """The pipeline's stages, noting when the voice stage starts and when the text stage is
     prepared and when it runs."""
