@@ -8,7 +8,7 @@ text the decoder's own times give faster than anyone speaks:
 
 - a sentence whose letters come faster than `MAX_LETTERS_PER_S` has no speech under it, and is
   dropped (speech, even fast, is under 25 letters a second; the loops and the alignment's
-  leftovers measured 40 and more);
+  leftovers measured 37 and more);
 - a region whose decode held such a sentence, gave `DOUBTFUL_COLLAPSED` or more words no
   duration, or was sampled after Whisper rejected its greedy decode, is decoded again in its
   parts (`decoding_regions.parts`): stretch of speech by stretch, and a stretch still doubtful
