@@ -320,7 +320,7 @@ class VoiceOutput:
 class TranscriptOutput:
     # 3: utterances split at pauses of 1 s or more; 4: a word given no duration placed beside
     # its neighbour, the first word of a stretch of speech begun where the speech begins;
-    # 5: text heard nowhere dropped, doubtful decodes decoded again stretch by stretch
+    # 5: text heard nowhere dropped, doubtful decodes decoded again in their parts
     VERSION: ClassVar[int] = 5
 
     engine: str
