@@ -1,7 +1,7 @@
 """Fit fusion on labelled multimodal recordings: `python -m analysis evaluate fusion [--write]`.
 
 No labelled therapy recording exists here, so the dev set is built from two labelled sources
-(shared/data): each recording is 4-second segments (24 unless `--segments`), each of one emotion,
+(shared/data): each recording is 4-second segments (96 unless `--segments`), each of one emotion,
 showing a FER+ `valid` face whose crowd majority is that emotion while a RAVDESS actor says a
 sentence acted with it; one actor per recording, the client. Each channel reads it as the
 pipeline does:
@@ -27,7 +27,8 @@ weighted mean) it used before and for the logarithmic pool weighing words whatev
 affect, as it did before. Figures are cross-validated by recording (fitted on three
 quarters, read on the rest), all three in the same run. Each recording is also compared
 window by window with its best single channel (an exact sign test), so a shortfall of one
-window is told apart from one beyond chance. `--write` keeps the logarithmic pool's
+window is told apart from one beyond chance, and the number of recordings that chance alone
+would put below it is given beside the number that are. `--write` keeps the logarithmic pool's
 reliabilities fitted on every recording in `analysis/fusion_reliability.json`.
 """
 
@@ -334,6 +335,24 @@ def windows_won_and_lost(rows: Sequence[Mapping[str, Any]], read: Any, against: 
     return WonAndLost(won, lost, round(float(p), 4))
 
 
+def expected_below_by_chance(compared: Sequence[WonAndLost]) -> float:
+    """How many recordings chance alone would put below their best channel: where fusion and
+    that channel disagree, fusion is right some share of the time over all recordings; were each
+    disagreement a draw at that share, a recording falls below when it loses more than it wins.
+    So a fusion that is better on the whole still falls below somewhere, less often the longer
+    the recordings (the more disagreements each holds) and the rarer its losses."""
+    from scipy.stats import binom
+
+    won, lost = sum(c.won for c in compared), sum(c.lost for c in compared)
+    if not lost:
+        return 0.0
+    share_lost = lost / (won + lost)
+    return round(
+        float(sum(binom.sf((c.won + c.lost) // 2, c.won + c.lost, share_lost) for c in compared)),
+        2,
+    )
+
+
 def channel_reader(name: str) -> Any:
     return lambda row: None if row["channels"][name] is None else row["channels"][name][0]
 
@@ -421,15 +440,17 @@ def evaluate(rows: Sequence[Mapping[str, Any]], seed: int) -> dict[str, Any]:
     fused_kinds: dict[str, tuple[str, ...]] = dict.fromkeys(FUSED, CHANNELS)
     fused_kinds |= {fused + QUIET: ("face", "text") for fused in FUSED}
     per_recording = []
+    paired: dict[str, list[WonAndLost]] = {fused: [] for fused in fused_kinds}
     for name in names:
         mine = [r for r in rows if r["recording"] == name]
         accuracy = {key: scores(mine, read)["accuracy"] for key, read in readers.items()}
         compared = {}
         for fused, singles in fused_kinds.items():
             best_here = max(singles, key=lambda c: accuracy[c])
+            paired[fused].append(windows_won_and_lost(mine, readers[fused], readers[best_here]))
             compared[fused] = {
                 "minus_best_single": round(accuracy[fused] - accuracy[best_here], 4),
-                **asdict(windows_won_and_lost(mine, readers[fused], readers[best_here])),
+                **asdict(paired[fused][-1]),
             }
         per_recording.append(
             {
@@ -461,6 +482,12 @@ def evaluate(rows: Sequence[Mapping[str, Any]], seed: int) -> dict[str, Any]:
         **{
             f"recordings_where_{fused}_is_below_best_single": sum(
                 r[f"{fused}_minus_best_single"] < 0 for r in per_recording
+            )
+            for fused in fused_kinds
+        },
+        **{
+            f"recordings_where_{fused}_is_below_best_single_expected_by_chance": (
+                expected_below_by_chance(paired[fused])
             )
             for fused in fused_kinds
         },

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.fusion_fit import WonAndLost, windows_won_and_lost
+from analysis.fusion_fit import WonAndLost, expected_below_by_chance, windows_won_and_lost
 
 
 def _rows(labels: list[int]) -> list[dict[str, object]]:
@@ -36,3 +36,17 @@ def test_a_window_with_no_reading_counts_as_wrong():
     nothing = lambda row: None  # noqa: E731
     paired = windows_won_and_lost(rows, lambda row: _says(3), nothing)
     assert (paired.won, paired.lost) == (2, 0)
+
+
+def test_a_fusion_right_four_times_in_five_still_falls_below_on_short_recordings_by_chance():
+    # Each recording: fusion and its best channel disagree on a few windows, fusion right in
+    # four of five of them over all recordings, as on the labelled recordings.
+    short = [WonAndLost(won=4, lost=1, p=0.375)] * 48
+    longer = [WonAndLost(won=16, lost=4, p=0.012)] * 48
+    never_loses = [WonAndLost(won=5, lost=0, p=0.0625)] * 48
+
+    # P(3 or more of 5 lost at 1 in 5) is 0.058: about 2.8 of 48 recordings below
+    assert expected_below_by_chance(short) == 2.78
+    # with four times the disagreements per recording, at the same share lost: 0.03
+    assert expected_below_by_chance(longer) < 0.05
+    assert expected_below_by_chance(never_loses) == 0.0
