@@ -70,7 +70,7 @@ def test_fusion_with_the_fitted_reliabilities_beats_every_channel_on_unseen_reco
             assert paired.won >= paired.lost or paired.p >= SIGNIFICANCE, (name, paired)
 
 
-def test_on_recordings_as_long_as_the_dev_sets_fusion_is_never_below_its_best_channel(tmp_path):
+def test_fusion_is_never_below_its_best_channel_on_recordings_as_long_as_the_dev_sets(tmp_path):
     """The literal target, on two unseen recordings of 6.4 minutes (as `evaluate fusion` makes
     them), one with plain words and one with words of the segment's emotion: in both deployments
     fusion gets at least as many windows right as the recording's best channel."""
