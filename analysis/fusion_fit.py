@@ -447,10 +447,11 @@ def evaluate(rows: Sequence[Mapping[str, Any]], seed: int) -> dict[str, Any]:
         compared = {}
         for fused, singles in fused_kinds.items():
             best_here = max(singles, key=lambda c: accuracy[c])
-            paired[fused].append(windows_won_and_lost(mine, readers[fused], readers[best_here]))
+            pair = windows_won_and_lost(mine, readers[fused], readers[best_here])
+            paired[fused].append(pair)
             compared[fused] = {
                 "minus_best_single": round(accuracy[fused] - accuracy[best_here], 4),
-                **asdict(paired[fused][-1]),
+                **asdict(pair),
             }
         per_recording.append(
             {
